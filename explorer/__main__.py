@@ -1,0 +1,9 @@
+"""`python -m explorer` runs the same command line as `amqp-explorer`."""
+
+from __future__ import annotations
+
+import sys
+
+from explorer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,121 @@
+"""The `amqp-explorer` command line.
+
+Owns argument parsing and turning every failure into a one-line message and an
+exit status: 0 success, 1 the connection or lifecycle failed, 2 bad usage or
+input. Nothing here prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from explorer import __version__
+from explorer.capture import CaptureError
+from explorer.endpoint import EndpointError, check, chosen_url
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line and return the exit status."""
+    # aiormq logs failures it also raises; the raised error is what we report.
+    logging.getLogger("aiormq").addHandler(logging.NullHandler())
+    words = list(sys.argv[1:] if argv is None else argv)
+    commands = _command_parser()
+    is_command = bool(words) and words[0] in _COMMANDS
+    args = (commands if is_command else _app_parser()).parse_args(words)
+    command: Callable[[argparse.Namespace], int] = args.command
+    try:
+        return command(args)
+    except (EndpointError, CaptureError) as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return EXIT_FAILED
+
+
+_URL_HELP = "AMQP URL (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)"
+_COMMANDS = ("record", "export")
+
+
+def _app_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="amqp-explorer",
+        description="Step a real AMQP 0-9-1 connection to RabbitMQ, frame by frame.",
+        epilog="commands: amqp-explorer record [URL] -o FILE | "
+        "amqp-explorer export CAPTURE --pcap OUT (each takes --help)",
+    )
+    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument("url", nargs="?", help=_URL_HELP)
+    parser.set_defaults(command=_app)
+    return parser
+
+
+def _command_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="amqp-explorer")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    record = commands.add_parser(
+        "record", help="run a full lifecycle against the broker and write a capture"
+    )
+    record.add_argument("url", nargs="?", help=_URL_HELP)
+    record.add_argument(
+        "-o", "--output", type=Path, required=True, help="capture file to write"
+    )
+    record.set_defaults(command=_record)
+
+    export = commands.add_parser("export", help="convert a capture for other tools")
+    export.add_argument("capture", type=Path, help="a capture file")
+    export.add_argument("--pcap", type=Path, required=True, help="pcap file to write")
+    export.set_defaults(command=_export)
+    return parser
+
+
+def _record(args: argparse.Namespace) -> int:
+    from explorer.capture import save
+    from explorer.net.recorder import record_lifecycle
+
+    url = chosen_url(args.url)
+    check(url)
+    recording = asyncio.run(record_lifecycle(url))
+    try:
+        save(recording.capture, args.output)
+    except OSError as exc:
+        _error(f"cannot write {args.output}: {exc.strerror or exc}")
+        return EXIT_FAILED
+    chunks = len(recording.capture.events)
+    if recording.failure:
+        _error(f"{recording.failure} (what was seen is in {args.output})")
+        return EXIT_FAILED
+    print(f"recorded {chunks} chunks from {recording.capture.broker} to {args.output}")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from explorer.capture import load
+    from explorer.pcap import write_pcap
+
+    capture = load(args.capture)
+    try:
+        write_pcap(capture, args.pcap)
+    except OSError as exc:
+        _error(f"cannot write {args.pcap}: {exc.strerror or exc}")
+        return EXIT_FAILED
+    print(f"wrote {args.pcap}")
+    return EXIT_OK
+
+
+def _app(args: argparse.Namespace) -> int:
+    url = chosen_url(args.url)
+    check(url)
+    _error("the explorer app is not built yet; try `amqp-explorer record -o FILE`")
+    return EXIT_FAILED
+
+
+def _error(message: str) -> None:
+    print(f"amqp-explorer: {message}", file=sys.stderr)

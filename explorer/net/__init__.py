@@ -1,0 +1,1 @@
+"""Everything that touches sockets: the tap on aiormq and the recorder."""
