@@ -10,6 +10,7 @@ with the password masked.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,12 +38,12 @@ class Recording:
     failure: str | None = None
 
 
-async def record_lifecycle(url: str, timeout: float = DEFAULT_TIMEOUT) -> Recording:
+async def record_lifecycle(url: str, time_limit: float = DEFAULT_TIMEOUT) -> Recording:
     """Run a full connection lifecycle against the broker at `url`.
 
     Args:
         url: An AMQP URL (already checked by `explorer.endpoint.check`).
-        timeout: Seconds the whole lifecycle may take.
+        time_limit: Seconds the whole lifecycle may take.
 
     Returns:
         The capture (password masked) and the failure, if any.
@@ -51,11 +52,11 @@ async def record_lifecycle(url: str, timeout: float = DEFAULT_TIMEOUT) -> Record
     connection = aiormq.Connection(url, transport_factory=TapTransportFactory(tap))
     failure: str | None = None
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(time_limit):
             await _lifecycle(connection)
     except TimeoutError:
-        failure = f"no progress within {timeout:g} s: the peer stopped answering"
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+        failure = f"no progress within {time_limit:g} s: the peer stopped answering"
+    except Exception as exc:  # every failure becomes a message
         failure = _describe(exc)
     finally:
         if not connection.is_closed:
@@ -112,10 +113,8 @@ def _tag(message: DeliveredMessage) -> int:
 
 
 async def _close_quietly(connection: aiormq.Connection) -> None:
-    try:
+    with contextlib.suppress(Exception, asyncio.CancelledError):  # already failing
         await asyncio.wait_for(connection.close(exc=None), timeout=3)
-    except (Exception, asyncio.CancelledError):  # noqa: BLE001 - already failing
-        pass
 
 
 def _broker(capture: Capture) -> str:
@@ -125,7 +124,8 @@ def _broker(capture: Capture) -> str:
             item.payload, commands.Connection.Start
         ):
             props = item.payload.server_properties or {}
-            return f"{props.get('product', '')} {props.get('version', '')}".strip()
+            words = (props.get(key) for key in ("product", "version"))
+            return " ".join(w for w in words if isinstance(w, str) and w)
     return ""
 
 

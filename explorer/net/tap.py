@@ -13,10 +13,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, SupportsIndex
 
-from aiormq.connection import TransportFactory
+from aiormq.connection import DEFAULT_PORTS, TransportFactory
 from aiormq.exceptions import AMQPConnectionError
 from yarl import URL
 
@@ -139,12 +139,11 @@ class TapReader(asyncio.StreamReader):
         super().__init__(**kwargs)
         self._tap = tap
 
-    def feed_data(self, data: bytes) -> None:
+    def feed_data(self, data: Iterable[SupportsIndex]) -> None:
         """Record the chunk, then hand aiormq what it should read."""
-        self._tap.record(
-            Chunk(self._tap.now(), Direction.BROKER_TO_CLIENT, bytes(data))
-        )
-        visible = self._tap._for_client(bytes(data))
+        chunk = bytes(data)
+        self._tap.record(Chunk(self._tap.now(), Direction.BROKER_TO_CLIENT, chunk))
+        visible = self._tap._for_client(chunk)
         if visible:
             super().feed_data(visible)
 
@@ -201,7 +200,8 @@ class _TapProtocol(asyncio.StreamReaderProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         if exc is not None:
-            reason = f"connection lost: {exc.strerror if isinstance(exc, OSError) and exc.strerror else exc}"
+            detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            reason = f"connection lost: {detail}"
             self._tap.record(
                 StreamEnd(self._tap.now(), Direction.BROKER_TO_CLIENT, reason)
             )
@@ -229,8 +229,8 @@ class TapTransportFactory(TransportFactory):
         try:
             transport, _ = await loop.create_connection(
                 lambda: protocol,
-                host=url.host,
-                port=url.port,
+                host=url.host or "localhost",
+                port=url.port or DEFAULT_PORTS[url.scheme],
                 ssl=ssl,
                 server_hostname=url.host if ssl else None,
                 **kwargs,
