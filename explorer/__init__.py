@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("amqp-explorer")
-except PackageNotFoundError:  # running from a checkout that was never installed
-    __version__ = "0+unknown"
+def __getattr__(name: str) -> str:
+    """Read ``__version__`` from the installed metadata only when asked for.
+
+    Looked up lazily because importlib.metadata imports the email package, which
+    imports socket, and the sans-I/O core must be importable without it.
+    """
+    if name != "__version__":
+        raise AttributeError(name)
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("amqp-explorer")
+    except PackageNotFoundError:  # a checkout that was never installed
+        return "0+unknown"

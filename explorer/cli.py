@@ -15,8 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from explorer import __version__
-from explorer.capture import CaptureError
+from explorer.capture import CaptureError, load, save
 from explorer.endpoint import EndpointError, check, chosen_url
+from explorer.net.recorder import DEFAULT_TIMEOUT, record_lifecycle
+from explorer.pcap import write_pcap
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -67,6 +69,12 @@ def _command_parser() -> argparse.ArgumentParser:
     record.add_argument(
         "-o", "--output", type=Path, required=True, help="capture file to write"
     )
+    record.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=DEFAULT_TIMEOUT,
+        help=f"seconds the whole lifecycle may take (default {DEFAULT_TIMEOUT:g})",
+    )
     record.set_defaults(command=_record)
 
     export = commands.add_parser("export", help="convert a capture for other tools")
@@ -77,12 +85,9 @@ def _command_parser() -> argparse.ArgumentParser:
 
 
 def _record(args: argparse.Namespace) -> int:
-    from explorer.capture import save
-    from explorer.net.recorder import record_lifecycle
-
     url = chosen_url(args.url)
     check(url)
-    recording = asyncio.run(record_lifecycle(url))
+    recording = asyncio.run(record_lifecycle(url, args.timeout))
     try:
         save(recording.capture, args.output)
     except OSError as exc:
@@ -97,9 +102,6 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from explorer.capture import load
-    from explorer.pcap import write_pcap
-
     capture = load(args.capture)
     try:
         write_pcap(capture, args.pcap)
@@ -115,6 +117,19 @@ def _app(args: argparse.Namespace) -> int:
     check(url)
     _error("the explorer app is not built yet; try `amqp-explorer record -o FILE`")
     return EXIT_FAILED
+
+
+def _seconds(text: str) -> float:
+    """A positive number of seconds, for argparse."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a positive number of seconds"
+        )
+    return value
 
 
 def _error(message: str) -> None:

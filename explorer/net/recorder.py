@@ -23,7 +23,7 @@ from pamqp import commands
 from explorer.capture import Capture, redact_secrets
 from explorer.endpoint import redact
 from explorer.net.tap import Tap, TapTransportFactory
-from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.frames import DecodeFailure, Direction, Frame
 
 #: How long the whole lifecycle may take before the recorder gives up.
 DEFAULT_TIMEOUT = 15.0
@@ -72,7 +72,7 @@ async def record_lifecycle(url: str, time_limit: float = DEFAULT_TIMEOUT) -> Rec
     capture.broker = _broker(capture)
     redact_secrets(capture)
     if failure is not None:
-        failure = _broker_reason(capture) or failure
+        failure = _reason_on_the_wire(capture) or failure
     return Recording(capture, failure)
 
 
@@ -129,12 +129,16 @@ def _broker(capture: Capture) -> str:
     return ""
 
 
-def _broker_reason(capture: Capture) -> str | None:
-    """The reply code and text of a Close the broker sent, read from the wire."""
+def _reason_on_the_wire(capture: Capture) -> str | None:
+    """Why the lifecycle stopped, as the broker's own bytes tell it, if they do.
+
+    The reply code and text of a Close the broker sent (aiormq loses the text of
+    a 530), or the reason the broker's bytes could not be decoded at all.
+    """
     for item in reversed(capture.decode(Direction.BROKER_TO_CLIENT)):
-        if isinstance(item, Frame) and isinstance(
-            item.payload, commands.Connection.Close | commands.Channel.Close
-        ):
+        if isinstance(item, DecodeFailure):
+            return f"the peer does not speak AMQP 0-9-1: {item.reason}"
+        if isinstance(item.payload, commands.Connection.Close | commands.Channel.Close):
             p = item.payload
             return f"the broker sent {item.name} {p.reply_code}: {p.reply_text}"
     return None

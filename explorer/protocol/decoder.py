@@ -33,6 +33,8 @@ FRAME_TYPES: Final[dict[int, str]] = {
 #: default frame_max is 128 KiB; this leaves room for experiments with larger
 #: frames while refusing the gigabyte "sizes" of a peer that is not speaking AMQP.
 DEFAULT_MAX_PAYLOAD: Final = 64 * 1024 * 1024
+#: At most this many bytes from an unframeable position are kept as evidence.
+FAILURE_BYTES: Final = 256
 
 Decoded = Frame | DecodeFailure
 
@@ -92,7 +94,7 @@ class FrameDecoder:
             frame_type, channel, size = FRAME_HEADER.unpack_from(buf, pos)
             problem = self._bad_header(frame_type, size)
             if problem:
-                self._fail(out, pos, bytes(buf[pos : pos + HEADER_SIZE]), problem, t)
+                self._fail(out, pos, bytes(buf[pos : pos + FAILURE_BYTES]), problem, t)
                 break
             end = pos + HEADER_SIZE + size + 1
             if end > end_of_data:

@@ -1,0 +1,235 @@
+"""`amqp-explorer record` against the live broker and against fake peers."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from pamqp import commands
+
+from explorer.capture import Capture, load
+from explorer.protocol import Direction, Frame
+from tests.integration.conftest import Handler, User
+
+C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "explorer", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def run_cli_async(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess, while this event loop keeps serving fake peers."""
+    return await asyncio.to_thread(run_cli, *args)
+
+
+def names(capture: Capture, direction: Direction) -> list[str]:
+    return [item.name for item in capture.decode(direction)]
+
+
+def test_record_happy_path_walks_the_whole_lifecycle(
+    broker_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "happy.jsonl"
+    result = run_cli("record", broker_url, "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "recorded" in result.stdout
+    capture = load(out)
+    assert capture.broker.startswith("RabbitMQ")
+    assert names(capture, C2B) == [
+        "ProtocolHeader",
+        "Connection.StartOk",
+        "Connection.TuneOk",
+        "Connection.Open",
+        "Channel.Open",
+        "Confirm.Select",
+        "Queue.Declare",
+        "Basic.Publish", "ContentHeader", "ContentBody",
+        "Basic.Consume",
+        "Basic.Ack",
+        "Basic.Cancel",
+        "Basic.Publish", "ContentHeader", "ContentBody",
+        "Basic.Get",
+        "Basic.Ack",
+        "Basic.Get",
+        "Channel.Close",
+        "Connection.Close",
+    ]  # fmt: skip
+    broker = [n for n in names(capture, B2C) if n != "Heartbeat"]
+    assert broker[:4] == [
+        "Connection.Start",
+        "Connection.Tune",
+        "Connection.OpenOk",
+        "Channel.OpenOk",
+    ]
+    for expected in (
+        "Basic.Deliver",
+        "Basic.GetOk",
+        "Basic.GetEmpty",
+        "Channel.CloseOk",
+    ):
+        assert expected in broker
+    assert broker[-1] == "Connection.CloseOk"
+    assert capture.client_address.startswith("127.0.0.1:")
+    assert capture.broker_address.endswith(":5672")
+
+
+def test_password_appears_nowhere(
+    broker_url: str, temp_user: User, tmp_path: Path
+) -> None:
+    out = tmp_path / "user.jsonl"
+    result = run_cli("record", temp_user.url(broker_url), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    secret = temp_user.password
+    for where in (text, result.stdout, result.stderr):
+        assert secret not in where
+        assert secret.encode().hex() not in where
+    capture = load(out)
+    assert temp_user.name in capture.url
+    start_ok = next(
+        i
+        for i in capture.decode(C2B)
+        if isinstance(i, Frame) and i.name == "Connection.StartOk"
+    )
+    assert isinstance(start_ok.payload, commands.Connection.StartOk)
+    assert start_ok.payload.response == f"\0{temp_user.name}\0" + "*" * len(secret)
+
+
+def test_wrong_password_is_refused_with_the_brokers_text(
+    broker_url: str, temp_user: User, tmp_path: Path
+) -> None:
+    out = tmp_path / "wrong.jsonl"
+    wrong = "not-" + temp_user.password
+    result = run_cli("record", temp_user.url(broker_url, wrong), "-o", str(out))
+    assert result.returncode == 1
+    assert "Connection.Close 403: ACCESS_REFUSED" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert wrong not in result.stderr + out.read_text()
+    assert names(load(out), B2C) == ["Connection.Start", "Connection.Close"]
+
+
+def test_unknown_vhost_keeps_the_530_text_aiormq_loses(
+    broker_url: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "vhost.jsonl"
+    result = run_cli(
+        "record", broker_url.rstrip("/") + "/no-such-vhost", "-o", str(out)
+    )
+    assert result.returncode == 1
+    assert (
+        "Connection.Close 530: NOT_ALLOWED - vhost no-such-vhost not found"
+        in result.stderr
+    )
+    assert names(load(out), C2B)[-1] == "Connection.Open"
+
+
+def test_closed_port_and_unknown_host_are_explained(tmp_path: Path) -> None:
+    out = tmp_path / "none.jsonl"
+    refused = run_cli("record", "amqp://guest:guest@127.0.0.1:1/", "-o", str(out))
+    assert refused.returncode == 1
+    assert "nothing is listening at that address" in refused.stderr
+    unknown = run_cli(
+        "record", "amqp://guest:guest@no-such-host.invalid/", "-o", str(out)
+    )
+    assert unknown.returncode == 1
+    assert "the host name does not resolve" in unknown.stderr
+    for result in (refused, unknown):
+        assert "Traceback" not in result.stderr
+        assert "guest:guest" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://localhost/", "an AMQP URL starts with amqp:// or amqps://"),
+        ("amqp:///vhost", "names no host"),
+        ("amqp://u:secret@[::1/", "is not a valid URL"),
+    ],
+)
+def test_bad_urls_get_a_message_naming_the_bad_part(
+    url: str, message: str, tmp_path: Path
+) -> None:
+    result = run_cli("record", url, "-o", str(tmp_path / "x.jsonl"))
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "secret" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_non_amqp_peer_is_named_as_such(
+    fake_peer: Callable[[Handler], Awaitable[int]], tmp_path: Path
+) -> None:
+    async def http_server(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.read(8)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    port = await fake_peer(http_server)
+    out = tmp_path / "http.jsonl"
+    result = await run_cli_async(
+        "record", f"amqp://guest:guest@127.0.0.1:{port}/", "-o", str(out)
+    )
+    assert result.returncode == 1
+    assert "the peer does not speak AMQP 0-9-1" in result.stderr
+    assert "'HTTP/1.1 400 Bad'" in result.stderr
+    assert names(load(out), C2B) == ["ProtocolHeader"]
+
+
+async def test_silent_peer_times_out(
+    fake_peer: Callable[[Handler], Awaitable[int]], tmp_path: Path
+) -> None:
+    async def silent(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.read()  # say nothing until the client goes away
+
+    port = await fake_peer(silent)
+    out = tmp_path / "silent.jsonl"
+    result = await run_cli_async(
+        "record",
+        f"amqp://guest:guest@127.0.0.1:{port}/",
+        "-o",
+        str(out),
+        "--timeout",
+        "1",
+    )
+    assert result.returncode == 1
+    assert "no progress within 1 s" in result.stderr
+    assert names(load(out), C2B) == ["ProtocolHeader"]
+
+
+async def test_peer_closing_mid_frame_is_reported(
+    fake_peer: Callable[[Handler], Awaitable[int]], tmp_path: Path
+) -> None:
+    async def cut_short(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        await reader.read(8)
+        writer.write(
+            b"\x01\x00\x00\x00\x00\x01\xf0\x00\x0a"
+        )  # a Start cut after 9 bytes
+        await writer.drain()
+        writer.close()
+
+    port = await fake_peer(cut_short)
+    out = tmp_path / "cut.jsonl"
+    result = await run_cli_async(
+        "record", f"amqp://guest:guest@127.0.0.1:{port}/", "-o", str(out)
+    )
+    assert result.returncode == 1
+    assert "the connection closed in the middle of a frame" in result.stderr
+    assert "Traceback" not in result.stderr

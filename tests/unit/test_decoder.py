@@ -1,0 +1,179 @@
+"""The decoder: same frames whatever the chunking, lossless, and never raising."""
+
+from __future__ import annotations
+
+import pytest
+from pamqp import body, commands
+from pamqp import frame as pamqp_frame
+
+from explorer.capture import Capture, Chunk
+from explorer.protocol import DecodeFailure, Direction, Frame, FrameDecoder
+
+B2C = Direction.BROKER_TO_CLIENT
+
+
+def decode_all(
+    direction: Direction, pieces: list[bytes]
+) -> list[Frame | DecodeFailure]:
+    decoder = FrameDecoder(direction)
+    out: list[Frame | DecodeFailure] = []
+    for piece in pieces:
+        out += decoder.feed(piece)
+    return out
+
+
+def signature(items: list[Frame | DecodeFailure]) -> list[tuple[object, ...]]:
+    return [
+        (i.offset, i.channel, i.raw, i.name)
+        if isinstance(i, Frame)
+        else (i.offset, i.reason)
+        for i in items
+    ]
+
+
+def test_capture_chunks_decode_to_frames_only(
+    capture: Capture, direction: Direction
+) -> None:
+    items = capture.decode(direction)
+    assert items, "every capture has traffic both ways"
+    assert all(isinstance(i, Frame) for i in items)
+
+
+def test_whole_byte_by_byte_and_every_split_agree(
+    capture: Capture, direction: Direction
+) -> None:
+    stream = capture.stream(direction)
+    whole = signature(decode_all(direction, [stream]))
+    assert signature(decode_all(direction, [bytes([b]) for b in stream])) == whole
+    for cut in range(1, len(stream)):
+        assert (
+            signature(decode_all(direction, [stream[:cut], stream[cut:]])) == whole
+        ), cut
+
+
+def test_chunks_as_recorded_agree_with_whole_stream(
+    capture: Capture, direction: Direction
+) -> None:
+    recorded = [
+        e.data
+        for e in capture.events
+        if isinstance(e, Chunk) and e.direction is direction
+    ]
+    assert signature(decode_all(direction, recorded)) == signature(
+        decode_all(direction, [capture.stream(direction)])
+    )
+
+
+def test_raw_bytes_give_back_the_stream(capture: Capture, direction: Direction) -> None:
+    frames = [i for i in capture.decode(direction) if isinstance(i, Frame)]
+    assert b"".join(f.raw for f in frames) == capture.stream(direction)
+    offsets = [f.offset for f in frames]
+    assert offsets == [sum(len(f.raw) for f in frames[:n]) for n in range(len(frames))]
+
+
+def test_frame_carries_time_of_completing_chunk() -> None:
+    raw = pamqp_frame.marshal(commands.Basic.Ack(delivery_tag=7), 1)
+    decoder = FrameDecoder(B2C)
+    assert decoder.feed(raw[:5], t=1.0) == []
+    assert decoder.pending == 5
+    (frame,) = decoder.feed(raw[5:], t=2.5)
+    assert isinstance(frame, Frame)
+    assert (frame.t, frame.channel, frame.name, frame.size) == (
+        2.5,
+        1,
+        "Basic.Ack",
+        len(raw),
+    )
+    assert isinstance(frame.payload, commands.Basic.Ack)
+    assert frame.payload.delivery_tag == 7
+    assert decoder.pending == 0
+
+
+def test_complete_frame_then_partial_one_waits_for_the_rest() -> None:
+    first = pamqp_frame.marshal(commands.Channel.Open(), 1)
+    second = pamqp_frame.marshal(commands.Channel.OpenOk(), 1)
+    decoder = FrameDecoder(B2C)
+    items = decoder.feed(first + second[:4])
+    assert [i.name for i in items] == ["Channel.Open"]
+    assert decoder.pending == 4
+    assert [i.name for i in decoder.feed(second[4:])] == ["Channel.OpenOk"]
+
+
+def test_protocol_header_only_at_the_start() -> None:
+    header = b"AMQP\x00\x00\x09\x01"
+    decoder = FrameDecoder(Direction.CLIENT_TO_BROKER)
+    assert decoder.feed(header[:3]) == []
+    (frame,) = decoder.feed(header[3:])
+    assert isinstance(frame, Frame)
+    assert (frame.name, frame.raw) == ("ProtocolHeader", header)
+    (failure,) = FrameDecoder(B2C).feed(b"x" + header)
+    assert isinstance(failure, DecodeFailure)
+
+
+def test_zero_length_body_frame_is_a_frame() -> None:
+    """pamqp refuses `03 0001 00000000 ce`; it is a legal (empty) body frame."""
+    (frame,) = FrameDecoder(B2C).feed(b"\x03\x00\x01\x00\x00\x00\x00\xce")
+    assert isinstance(frame, Frame)
+    assert isinstance(frame.payload, body.ContentBody)
+    assert frame.payload.value == b""
+
+
+ACK = pamqp_frame.marshal(commands.Basic.Ack(delivery_tag=1), 1)
+MALFORMED = {
+    "bad frame end": (ACK[:-1] + b"\x00", "frame-end octet is 0x00"),
+    "unknown frame type": (b"\x09" + ACK[1:], "frame type 9 is not an AMQP frame type"),
+    "impossible size": (b"\x01\x00\x01\xff\xff\xff\xf0", "is impossible here"),
+    "heartbeat with payload": (
+        b"\x08\x00\x00\x00\x00\x00\x01\x00\xce",
+        "carries no payload",
+    ),
+    "unknown method": (
+        b"\x01\x00\x01\x00\x00\x00\x04\xde\xad\xbe\xef\xce",
+        "a field does not parse: Unknown method index",
+    ),
+    "field does not parse": (
+        b"\x01\x00\x01\x00\x00\x00\x05\x00\x3c\x00\x50\x01\xce",
+        "a field does not parse",
+    ),
+    "http reply": (
+        b"HTTP/1.1 400 Bad Request\r\n\r\n",
+        "the bytes read as text: 'HTTP/1.1 400 Bad'",
+    ),
+}
+
+
+@pytest.mark.parametrize(("data", "reason"), MALFORMED.values(), ids=MALFORMED.keys())
+def test_malformed_input_gives_one_failure_and_stops(data: bytes, reason: str) -> None:
+    decoder = FrameDecoder(B2C)
+    items = decoder.feed(ACK + data, t=3.0)
+    assert [type(i) for i in items] == [Frame, DecodeFailure]
+    failure = items[-1]
+    assert isinstance(failure, DecodeFailure)
+    assert reason in failure.reason
+    assert (failure.offset, failure.direction, failure.t) == (len(ACK), B2C, 3.0)
+    assert data.startswith(failure.data[:7])
+    assert decoder.failure is failure
+    assert decoder.feed(ACK) == []
+    assert decoder.close() is None
+
+
+def test_close_mid_frame_is_reported() -> None:
+    decoder = FrameDecoder(B2C)
+    assert [i.name for i in decoder.feed(ACK + ACK[:10])] == ["Basic.Ack"]
+    failure = decoder.close(t=4.0)
+    assert failure is not None
+    assert failure.offset == len(ACK)
+    assert failure.data == ACK[:10]
+    assert f"10 bytes of the {len(ACK)} the frame needs" in failure.reason
+    assert decoder.feed(ACK) == []
+
+
+def test_close_inside_frame_header_and_clean_close() -> None:
+    decoder = FrameDecoder(B2C)
+    decoder.feed(ACK[:3])
+    failure = decoder.close()
+    assert failure is not None
+    assert "3 bytes of a frame header" in failure.reason
+    clean = FrameDecoder(B2C)
+    clean.feed(ACK)
+    assert clean.close() is None
