@@ -78,15 +78,15 @@ def pcap_bytes(capture: Capture) -> bytes:
     broker = Endpoint(BROKER_MAC, *_address(capture.broker_address or DEFAULT_BROKER))
     if client.ip.version != broker.ip.version:
         raise CaptureError(
-            f"the client address {capture.client_address} and the broker address "
-            f"{capture.broker_address} are not both IPv4 or both IPv6"
+            f"the client address {client.ip} and the broker address {broker.ip} "
+            "are not both IPv4 or both IPv6"
         )
     connection = _Connection(client, broker)
     start = _start_us(capture.recorded)
     events = capture.events
     if events:
         connection.handshake(start + _us(events[0].t))
-    for event, following in zip(events, [*events[1:], None], strict=True):
+    for event, following in zip(events, [*events[1:], None], strict=False):
         _replay(connection, event, following, start + _us(event.t))
     header = struct.pack("<IHHiIII", PCAP_MAGIC, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET)
     return header + b"".join(connection.records)
