@@ -19,6 +19,8 @@ from explorer.capture import CaptureError, load, save
 from explorer.endpoint import EndpointError, check, chosen_url
 from explorer.net.recorder import DEFAULT_TIMEOUT, record_lifecycle
 from explorer.pcap import write_pcap
+from explorer.protocol.lifecycle import Phase
+from explorer.trace import trace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -43,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _URL_HELP = "AMQP URL (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)"
-_COMMANDS = ("record", "export")
+_COMMANDS = ("record", "export", "trace")
 
 
 def _app_parser() -> argparse.ArgumentParser:
@@ -76,6 +78,27 @@ def _command_parser() -> argparse.ArgumentParser:
         help=f"seconds the whole lifecycle may take (default {DEFAULT_TIMEOUT:g})",
     )
     record.set_defaults(command=_record)
+
+    trace_ = commands.add_parser(
+        "trace", help="walk every lifecycle phase against the broker and print it"
+    )
+    trace_.add_argument("url", nargs="?", help=_URL_HELP)
+    trace_.add_argument("--json", action="store_true", help="one JSON object per line")
+    trace_.add_argument(
+        "--reveal-secrets", action="store_true", help="show passwords instead of ***"
+    )
+    trace_.add_argument(
+        "--until",
+        choices=[p.value for p in Phase],
+        help="stop after this phase (then close the connection quietly)",
+    )
+    trace_.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=5.0,
+        help="seconds to wait for the broker at each step (default 5)",
+    )
+    trace_.set_defaults(command=_trace)
 
     export = commands.add_parser("export", help="convert a capture for other tools")
     export.add_argument("capture", type=Path, help="a capture file")
@@ -110,6 +133,19 @@ def _export(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"wrote {args.pcap}")
     return EXIT_OK
+
+
+def _trace(args: argparse.Namespace) -> int:
+    until = Phase(args.until) if args.until else None
+    return asyncio.run(
+        trace(
+            chosen_url(args.url),
+            as_json=args.json,
+            reveal_secrets=args.reveal_secrets,
+            until=until,
+            wait=args.timeout,
+        )
+    )
 
 
 def _app(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ for the reply to Connection.Open) while still recording them.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -38,7 +39,10 @@ class Tap:
                 Connection.OpenOk from aiormq (they are still recorded).
         """
         self.events: list[Event] = []
+        #: Called with every chunk and stream end, as it happens.
         self.listeners: list[Listener] = []
+        #: Called whenever a client write is held.
+        self.hold_listeners: list[Callable[[], None]] = []
         self.client_address = ""
         self.broker_address = ""
         self._start = time.perf_counter()
@@ -46,6 +50,10 @@ class Tap:
         self._held: deque[bytes] = deque()
         self._held_changed = asyncio.Event()
         self._writer: TapWriter | None = None
+        #: The transport aiormq reads and writes, once connected.
+        self.transport: asyncio.BaseTransport | None = None
+        #: Why the transport could not be made (a TLS failure, say), if it could not.
+        self.connect_error: OSError | None = None
         self._handshake: FrameDecoder | None = (
             FrameDecoder(Direction.BROKER_TO_CLIENT)
             if hide_handshake_heartbeats
@@ -105,6 +113,8 @@ class Tap:
             return True
         self._held.append(bytes(data))
         self._held_changed.set()
+        for listener in self.hold_listeners:
+            listener()
         return False
 
     # What aiormq reads ------------------------------------------------------------
@@ -211,9 +221,10 @@ class _TapProtocol(asyncio.StreamReaderProtocol):
 class TapTransportFactory(TransportFactory):
     """Hands aiormq a reader and writer that report to a Tap."""
 
-    def __init__(self, tap: Tap) -> None:
-        """Connect through `tap`."""
+    def __init__(self, tap: Tap, sock: socket.socket | None = None) -> None:
+        """Connect through `tap`; on `sock` when it is already connected."""
         self.tap = tap
+        self.sock = sock
 
     async def create(
         self, url: URL, **kwargs: Any
@@ -226,19 +237,25 @@ class TapTransportFactory(TransportFactory):
         loop = asyncio.get_running_loop()
         reader = TapReader(self.tap, limit=2**16, loop=loop)
         protocol = _TapProtocol(self.tap, reader)
+        host = url.host or "localhost"
+        if self.sock is not None:
+            where: dict[str, Any] = {"sock": self.sock}
+        else:
+            where = {"host": host, "port": url.port or DEFAULT_PORTS[url.scheme]}
         try:
             transport, _ = await loop.create_connection(
                 lambda: protocol,
-                host=url.host or "localhost",
-                port=url.port or DEFAULT_PORTS[url.scheme],
                 ssl=ssl,
-                server_hostname=url.host if ssl else None,
+                server_hostname=host if ssl else None,
+                **where,
                 **kwargs,
             )
         except OSError as exc:
+            self.tap.connect_error = exc
             raise AMQPConnectionError(*exc.args) from exc
         writer = TapWriter(self.tap, transport, protocol, reader, loop)
         self.tap._writer = writer
+        self.tap.transport = transport
         self.tap.client_address = _address(transport.get_extra_info("sockname"))
         self.tap.broker_address = _address(transport.get_extra_info("peername"))
         return reader, writer

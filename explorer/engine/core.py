@@ -1,0 +1,440 @@
+"""The Engine: steps one live connection through the lifecycle phases.
+
+Owns stepping (one phase, or one operation, per `step()`), waiting for the
+broker, and the wire: every byte the tap sees goes through the decoders and the
+lifecycle rules and comes out as events. What each phase does lives in the
+`reaching`, `handshake` and `session` modules; every report is built from the
+decoded wire, never from aiormq's return values.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Final
+
+from aiormq.abc import AbstractChannel
+from aiormq.exceptions import AuthenticationError
+from pamqp import commands
+
+from explorer.capture import Chunk, Event, StreamEnd
+from explorer.endpoint import Endpoint
+from explorer.events import (
+    EngineEvent,
+    FrameObserved,
+    LifecycleEnded,
+    PhaseFailed,
+    PhaseReport,
+    PhaseStarted,
+)
+from explorer.net.client import ExplorerConnection
+from explorer.net.connect import Address
+from explorer.net.tap import Tap
+from explorer.protocol import report
+from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.explain import advice_for, reply_code
+from explorer.protocol.fields import JSON, shown
+from explorer.protocol.frames import DecodeFailure, Direction, Frame
+from explorer.protocol.lifecycle import HANDSHAKE, ORDER, LifecycleModel, Phase
+
+C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
+#: RabbitMQ's default handshake_timeout: from TCP accept to Connection.Open.
+HANDSHAKE_TIMEOUT: Final = 10.0
+OPERATIONS: Final = ("declare", "publish", "consume", "get")
+Listener = Callable[[EngineEvent], None]
+Step = Callable[["Engine"], Awaitable[None]]
+
+
+class Engine:
+    """Steps one live connection through the lifecycle and reports each phase."""
+
+    def __init__(
+        self,
+        url: str,
+        listener: Listener,
+        *,
+        reveal_secrets: bool = False,
+        live_handshake: bool = True,
+        wait: float = 5.0,
+    ) -> None:
+        """Prepare to connect to `url`; nothing happens until `step()`.
+
+        Args:
+            url: The learner's AMQP URL.
+            listener: Called with every event as it happens.
+            reveal_secrets: Show passwords instead of masking them.
+            live_handshake: Hold the client's handshake writes and send each one
+                at its step (the broker's 10 s handshake_timeout then applies).
+                If False the handshake runs at wire speed at the header step and
+                the later handshake steps review what happened.
+            wait: Seconds to wait for the broker's answer at each step.
+        """
+        self.url = url
+        self.listener = listener
+        self.reveal = reveal_secrets
+        self.live_handshake = live_handshake
+        self.wait = wait
+        self.model = LifecycleModel()
+        self.tap = Tap()
+        self.tap.listeners.append(self._on_wire)
+        self.tap.hold_listeners.append(self._wake)
+        #: Every frame seen so far, unmasked (events carry masked copies).
+        self.frames: list[Frame] = []
+        self.plan: list[Phase] = list(ORDER)
+        self.operations = list(OPERATIONS)
+        self.failed = False
+        self.finished = False
+        #: The connection is gone: closed by the broker, lost, or unreadable.
+        self.gone = False
+        #: The explorer itself is closing the connection.
+        self.closing = False
+        #: How each direction of the TCP connection ended, once it has.
+        self.ended: dict[Direction, StreamEnd] = {}
+        self.endpoint: Endpoint | None = None
+        self.addresses: list[Address] = []
+        self.sock: socket.socket | None = None
+        self.connection: ExplorerConnection | None = None
+        self.channel: AbstractChannel | None = None
+        self.queue = ""
+        #: When TCP connected, on the tap's clock.
+        self.tcp_at: float | None = None
+        self._connecting: asyncio.Task[bool] | None = None
+        self._decoders = {d: FrameDecoder(d) for d in Direction}
+        self._arrived = asyncio.Event()
+        self._index = 0
+        #: The phase the current step runs; events of later phases wait for it.
+        self._current = Phase.ENDPOINT
+        self._outbox: list[FrameObserved | PhaseFailed] = []
+
+    # Stepping ---------------------------------------------------------------
+
+    @property
+    def next_phase(self) -> Phase | None:
+        """The phase the next `step()` runs, or None when finished."""
+        return None if self.finished else self.plan[self._index]
+
+    def handshake_time_left(self) -> float | None:
+        """Seconds left of the broker's handshake_timeout, while it runs."""
+        if self.tcp_at is None or self.gone or self.seen(B2C, "Connection.OpenOk"):
+            return None
+        return max(0.0, HANDSHAKE_TIMEOUT - (self.tap.now() - self.tcp_at))
+
+    async def step(self) -> bool:
+        """Run the next phase (or the next operation); False when all is done."""
+        if self.finished:
+            return False
+        phase = self.plan[self._index]
+        self._current = phase
+        if phase is not Phase.OPERATIONS or len(self.operations) == len(OPERATIONS):
+            self._emit(PhaseStarted(phase, self.tap.now()))
+        self._flush()
+        try:
+            await _steps()[phase](self)
+        except Exception as exc:  # unforeseen: report it at its phase, never crash
+            self.fail(phase, f"unexpected error: {type(exc).__name__}: {exc}")
+        self._advance(phase)
+        return not self.finished
+
+    async def run(self, until: Phase | None = None) -> bool:
+        """Step until the lifecycle ends, or `until` is done; True when clean."""
+        while not self.finished:
+            phase = self.next_phase
+            await self.step()
+            if until is not None and phase is until and self.next_phase is not until:
+                break
+        return not self.failed
+
+    async def aclose(self) -> None:
+        """Close whatever is still open, quietly."""
+        self.closing = True
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
+        if self.connection is not None and not self.connection.is_closed:
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await asyncio.wait_for(self.connection.close(exc=None), timeout=3)
+        if self.tap.transport is not None:
+            self.tap.transport.close()
+        elif self.sock is not None:
+            self.sock.close()
+
+    def _advance(self, phase: Phase) -> None:
+        if not (phase is Phase.OPERATIONS and self.operations and not self.gone):
+            self._index += 1
+        if self.failed and self.tap.transport is None and phase not in HANDSHAKE:
+            self._finish()  # failed before any connection existed: nothing to close
+        elif self.gone and Phase.CLOSE in self.plan[self._index :]:
+            self._index = self.plan.index(Phase.CLOSE)
+        elif self._index >= len(self.plan):
+            self._finish()
+
+    def _finish(self) -> None:
+        self._current = Phase.CLOSE
+        self._flush()
+        self.finished = True
+        self._emit(
+            LifecycleEnded(not self.failed and self.seen(B2C, "Connection.CloseOk"))
+        )
+
+    # The client's handshake ---------------------------------------------------
+
+    def start_connecting(self) -> asyncio.Task[bool]:
+        """Start aiormq's connect() (once); it pauses at each held write."""
+        if self._connecting is None:
+            self._connecting = asyncio.ensure_future(self.need_connection().connect())
+            self._connecting.add_done_callback(self._connected)
+        return self._connecting
+
+    async def send_next(self) -> None:
+        """Live: wait for the client's next handshake write and let it go."""
+        if not self.live_handshake:
+            return
+        connecting = self.start_connecting()
+        await self.until(lambda: self.tap.held > 0 or connecting.done())
+        if self.tap.held:
+            self.tap.release()
+
+    def client_gave_up(self, phase: Phase) -> None:
+        """Report why the client stopped before sending what the phase needs."""
+        if self.failed:
+            return
+        error = self.connection.gave_up if self.connection else None
+        if isinstance(error, AuthenticationError):
+            offered, supported = error.args
+            self.fail(
+                phase,
+                f"aiormq was asked to log in with {self.need_endpoint().auth}; the "
+                f"broker offers {offered} and aiormq supports {' '.join(supported)}, "
+                "so aiormq gave up without sending Connection.StartOk",
+                advice="use ?auth= with a mechanism both sides support",
+            )
+            return
+        self.fail(phase, f"the client stopped: {error or 'it sent nothing more'}")
+
+    def _connected(self, task: asyncio.Task[bool]) -> None:
+        """aiormq's connect() ended; why it failed is read from the wire instead."""
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not print it
+        self._wake()
+
+    # Waiting ------------------------------------------------------------------
+
+    async def until(
+        self, ready: Callable[[], bool], limit: float | None = None
+    ) -> bool:
+        """Wait until `ready()` or the connection is gone; False on timeout."""
+        try:
+            async with asyncio.timeout(limit or self.wait):
+                while not ready() and not self.gone:
+                    self._arrived.clear()
+                    await self._arrived.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def _wake(self) -> None:
+        self._arrived.set()
+
+    # The wire -----------------------------------------------------------------
+
+    def _on_wire(self, event: Event) -> None:
+        decoder = self._decoders[event.direction]
+        if isinstance(event, Chunk):
+            items = decoder.feed(event.data, event.t)
+        else:
+            end = decoder.close(event.t)
+            items = [end] if end is not None else []
+        for item in items:
+            if isinstance(item, Frame):
+                self._observe(item)
+            else:
+                self._unreadable(item)
+        if isinstance(event, StreamEnd):
+            self.ended[event.direction] = event
+            self._stream_ended(event)
+        self._wake()
+
+    def _observe(self, frame: Frame) -> None:
+        transition = self.model.observe(frame)
+        self.frames.append(frame)
+        # A broker's Close, Blocked, Return ... belongs to the phase it interrupts.
+        interrupting = bool(transition.note) and frame.direction is B2C
+        phase = transition.before if interrupting else transition.after
+        masked = shown(frame, self.reveal)
+        self._emit(FrameObserved(masked, phase, transition.note, transition.violation))
+        payload = frame.payload
+        if frame.direction is C2B:
+            return
+        if isinstance(payload, commands.Connection.Close | commands.Channel.Close):
+            self._broker_closed(frame, transition.before)
+        elif transition.violation and frame.name == "ProtocolHeader":
+            self.gone = True
+            _, notes = report.header_facts(self.frames[0], frame)
+            self.fail(
+                Phase.HEADER,
+                notes[-1],
+                advice="use a client for the protocol this broker offers, or a "
+                "broker that speaks AMQP 0-9-1",
+            )
+
+    def _broker_closed(self, frame: Frame, phase: Phase) -> None:
+        close = frame.payload
+        assert isinstance(close, commands.Connection.Close | commands.Channel.Close)
+        code = int(close.reply_code or 0)
+        whole = isinstance(close, commands.Connection.Close)
+        if whole:
+            self.gone = True
+        if code == 200:
+            return
+        what = "the connection" if whole else f"channel {frame.channel}"
+        self.fail(
+            phase,
+            f"the broker closed {what}: {reply_code(code)}",
+            code,
+            str(close.reply_text),
+            advice=advice_for(code),
+            fatal=whole,
+        )
+
+    def _unreadable(self, failure: DecodeFailure) -> None:
+        if failure.direction is B2C:
+            self.gone = True
+        self.fail(
+            self.model.phase,
+            f"the {failure.direction.sender}'s bytes cannot be read as AMQP 0-9-1 "
+            f"at offset {failure.offset}: {failure.reason}",
+            advice="is this really an AMQP 0-9-1 port?",
+        )
+
+    def _stream_ended(self, end: StreamEnd) -> None:
+        client_quit = C2B in self.ended and end.direction is B2C
+        if end.direction is C2B or self.closing or self.gone or client_quit:
+            # The client closing first is the client giving up: its step says why.
+            self.gone = self.gone or end.direction is B2C
+            return
+        self.gone = True
+        elapsed = self.tap.now() - (self.tcp_at or 0.0)
+        phase = self.model.phase
+        if phase in HANDSHAKE and elapsed >= HANDSHAKE_TIMEOUT - 0.5:
+            self.fail(
+                phase,
+                f"the broker dropped the connection {elapsed:.1f} s after TCP accept: "
+                "its handshake_timeout (10 s by default) ran out before "
+                "Connection.Open",
+                advice="step faster, or run the handshake at wire speed and review it",
+            )
+        else:
+            self.fail(
+                phase,
+                f"the connection was lost: {end.reason}",
+                advice="the broker's log says why (`rabbitmq-diagnostics log_tail`)",
+            )
+
+    # Events ---------------------------------------------------------------------
+
+    def report(
+        self, phase: Phase, facts: dict[str, JSON], notes: Iterable[str]
+    ) -> None:
+        """Tell what a phase established."""
+        self._emit(PhaseReport(phase, facts, tuple(notes)))
+
+    def fail(
+        self,
+        phase: Phase,
+        message: str,
+        code: int | None = None,
+        text: str | None = None,
+        advice: str = "",
+        fatal: bool = True,
+    ) -> None:
+        """Tell that a phase failed, and remember that the lifecycle did."""
+        self.failed = True
+        self._emit(PhaseFailed(phase, message, code, text, advice, fatal))
+
+    def _emit(self, event: EngineEvent) -> None:
+        """Tell the listener now, or when the step for the event's phase runs.
+
+        When the handshake runs at wire speed, frames of later phases arrive
+        before their step; they are told at that step, in the order they came.
+        """
+        if isinstance(event, FrameObserved | PhaseFailed) and (
+            self._outbox or ORDER.index(event.phase) > ORDER.index(self._current)
+        ):
+            self._outbox.append(event)
+            self._flush()
+            return
+        self.listener(event)
+
+    def _flush(self) -> None:
+        now = ORDER.index(self._current)
+        while self._outbox and ORDER.index(self._outbox[0].phase) <= now:
+            self.listener(self._outbox.pop(0))
+
+    # Looking at what was seen -------------------------------------------------
+
+    def need_endpoint(self) -> Endpoint:
+        """The parsed endpoint (the endpoint phase has run)."""
+        assert self.endpoint is not None, "the endpoint phase runs first"
+        return self.endpoint
+
+    def need_connection(self) -> ExplorerConnection:
+        """The aiormq connection (the tcp phase has run)."""
+        assert self.connection is not None, "the tcp phase runs first"
+        return self.connection
+
+    def frame(self, direction: Direction, name: str) -> Frame | None:
+        """The first frame called `name` sent in `direction`."""
+        return next(
+            (f for f in self.frames if f.direction is direction and f.name == name),
+            None,
+        )
+
+    def first(self, direction: Direction) -> Frame | None:
+        """The first frame sent in `direction`."""
+        return next((f for f in self.frames if f.direction is direction), None)
+
+    def seen(self, direction: Direction, name: str) -> bool:
+        """Whether a frame called `name` was sent in `direction`."""
+        return self.frame(direction, name) is not None
+
+    def count(self, direction: Direction, name: str) -> int:
+        """How many frames called `name` were sent in `direction`."""
+        return sum(
+            1 for f in self.frames if f.direction is direction and f.name == name
+        )
+
+    def last_time(self, direction: Direction) -> float:
+        """When the last frame in `direction` arrived (0 if none)."""
+        times = [f.t for f in self.frames if f.direction is direction]
+        return times[-1] if times else 0.0
+
+    def answered(self, name: str, replies: set[str]) -> bool:
+        """Whether the broker answered the client's `name` with one of `replies`."""
+        sent = self.frame(C2B, name)
+        return sent is not None and any(
+            f.name in replies and f.t >= sent.t
+            for f in self.frames
+            if f.direction is B2C
+        )
+
+
+def _steps() -> dict[Phase, Step]:
+    """What each phase does (imported late: the phase modules use Engine)."""
+    from explorer.engine import handshake, reaching, session
+
+    return {
+        Phase.ENDPOINT: reaching.endpoint,
+        Phase.RESOLVE: reaching.resolve,
+        Phase.TCP: reaching.tcp,
+        Phase.TLS: reaching.tls,
+        Phase.HEADER: handshake.header,
+        Phase.START: handshake.start,
+        Phase.AUTH: handshake.auth,
+        Phase.TUNE: handshake.tune,
+        Phase.OPEN: handshake.open_vhost,
+        Phase.CHANNEL: session.channel,
+        Phase.OPERATIONS: session.operation,
+        Phase.HEARTBEAT: session.heartbeat,
+        Phase.CLOSE: session.close,
+    }

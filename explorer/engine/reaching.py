@@ -1,0 +1,158 @@
+"""Phases before AMQP: the endpoint, name resolution, TCP and TLS.
+
+Owns what the endpoint, resolve, tcp and tls steps do and report.
+"""
+
+from __future__ import annotations
+
+import socket
+
+from explorer.endpoint import EndpointError, parse
+from explorer.engine.core import Engine
+from explorer.net import connect as net
+from explorer.net.client import ExplorerConnection
+from explorer.protocol.fields import JSON
+from explorer.protocol.lifecycle import Phase
+
+
+async def endpoint(engine: Engine) -> None:
+    """Parse the URL and show every value and where it came from."""
+    engine.model.enter(Phase.ENDPOINT)
+    try:
+        parsed = parse(engine.url)
+    except EndpointError as exc:
+        engine.fail(Phase.ENDPOINT, str(exc), advice="fix the URL and try again")
+        return
+    engine.endpoint = parsed
+    if not parsed.tls:
+        engine.plan.remove(Phase.TLS)
+    settings: list[JSON] = [
+        {
+            "name": s.name,
+            "value": parsed.password
+            if s.name == "password" and engine.reveal
+            else s.value,  # type: ignore[dict-item]
+            "from": s.source,
+            "note": s.note,
+        }
+        for s in parsed.settings
+    ]
+    url = parsed.aiormq_url() if engine.reveal else parsed.redacted
+    engine.report(
+        Phase.ENDPOINT,
+        {"url": url, "settings": settings},
+        [
+            f"The client library will connect to {parsed.host}:{parsed.port} and open "
+            f"the virtual host {parsed.vhost!r} as {parsed.user!r}.",
+        ],
+    )
+
+
+async def resolve(engine: Engine) -> None:
+    """Resolve the host name, every address in the order it will be tried."""
+    engine.model.enter(Phase.RESOLVE)
+    where = engine.need_endpoint()
+    try:
+        engine.addresses, took = await net.resolve(where.host, where.port)
+    except socket.gaierror as exc:
+        engine.fail(
+            Phase.RESOLVE,
+            f"the host name {where.host!r} does not resolve ({exc.strerror})",
+            advice="check the host name for typos, and that DNS or /etc/hosts knows it",
+        )
+        return
+    listed: JSON = [{"family": a.family, "address": a.host} for a in engine.addresses]
+    facts: dict[str, JSON] = {
+        "host": where.host,
+        "addresses": listed,
+        "ms": round(took, 2),
+    }
+    engine.report(
+        Phase.RESOLVE,
+        facts,
+        [
+            f"{where.host} resolved to {len(engine.addresses)} address(es) in "
+            f"{took:.1f} ms; they are tried in this order.",
+        ],
+    )
+
+
+async def tcp(engine: Engine) -> None:
+    """Connect to each address in turn; one long-lived TCP connection."""
+    engine.model.enter(Phase.TCP)
+    where = engine.need_endpoint()
+    sock, attempts = await net.connect_first(engine.addresses, where.connect_timeout)
+    tried: JSON = [
+        {"address": str(a.address), "outcome": a.outcome, "ms": round(a.ms, 2)}
+        for a in attempts
+    ]
+    if sock is None:
+        summary = "; ".join(f"{a.address} {a.outcome}" for a in attempts)
+        engine.fail(
+            Phase.TCP,
+            f"no address accepted a TCP connection ({summary})",
+            advice="is RabbitMQ running and listening on this port? "
+            "(rabbitmq-diagnostics listeners shows its ports)",
+        )
+        return
+    engine.sock, engine.tcp_at = sock, engine.tap.now()
+    local, remote = sock.getsockname(), sock.getpeername()
+    limits = net.descriptors()
+    facts: dict[str, JSON] = {
+        "attempts": tried,
+        "local": f"{local[0]}:{local[1]}",
+        "remote": f"{remote[0]}:{remote[1]}",
+        "connect_ms": round(attempts[-1].ms, 2),
+        **limits,
+    }
+    engine.report(
+        Phase.TCP,
+        facts,
+        [
+            f"One TCP connection from {facts['local']} to {facts['remote']}; it stays "
+            "open for the whole life of the AMQP connection.",
+            f"This process may hold {limits['open_files_soft_limit']} open files "
+            f"(its soft limit) and holds {limits['open_files_held']} now: each "
+            "connection costs one.",
+        ],
+    )
+    engine.connection = ExplorerConnection(
+        where.aiormq_url(),
+        engine.tap,
+        sock=sock,
+        channel_max=where.channel_max,
+        frame_max=where.frame_max,
+    )
+    if engine.live_handshake:
+        engine.tap.hold()
+
+
+async def tls(engine: Engine) -> None:
+    """TLS on the TCP connection: version, cipher, the broker's certificate."""
+    engine.model.enter(Phase.TLS)
+    connecting = engine.start_connecting()
+    await engine.until(lambda: engine.tap.transport is not None or connecting.done())
+    transport = engine.tap.transport
+    if transport is None:
+        error = engine.tap.connect_error
+        reason = getattr(error, "verify_message", None) or error or "no answer"
+        engine.fail(
+            Phase.TLS,
+            f"the TLS handshake failed: {reason}",
+            advice="check the broker's certificate, ?cafile=..., and that the port "
+            "speaks TLS (5671 by default)",
+        )
+        return
+    facts = net.tls_facts(transport.get_extra_info("ssl_object"))
+    facts["verified"] = (
+        dict(engine.need_endpoint().tls_options).get("no_verify_ssl", "0") == "0"
+    )
+    engine.report(
+        Phase.TLS,
+        facts,
+        [
+            f"{facts.get('tls_version')} with {facts.get('cipher')}; the broker's "
+            f"certificate names {facts.get('subject')!r}, issued by "
+            f"{facts.get('issuer')!r}.",
+        ],
+    )

@@ -1,0 +1,214 @@
+"""Phases of the open connection: channel, operations, heartbeat, close.
+
+Owns what aiormq is asked to do once the handshake is over (open channel 1,
+declare, publish, consume, get, close) and what each step reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Final
+
+from aiormq.abc import AbstractChannel, DeliveredMessage
+from aiormq.exceptions import AMQPError
+from pamqp import commands
+
+from explorer.engine.core import B2C, C2B, Engine
+from explorer.protocol import report
+from explorer.protocol.fields import JSON
+from explorer.protocol.lifecycle import PERMISSIONS, Phase
+
+Facts = dict[str, JSON]
+#: Heartbeat intervals up to this many seconds are waited for and shown.
+WATCHED_HEARTBEAT: Final = 10
+
+
+async def channel(engine: Engine) -> None:
+    """Open channel 1; aiormq adds Confirm.Select by itself."""
+    async with asyncio.timeout(engine.wait):
+        engine.channel = await engine.need_connection().channel()
+    tune_ok = engine.frame(C2B, "Connection.TuneOk")
+    limit = None
+    if tune_ok is not None and isinstance(tune_ok.payload, commands.Connection.TuneOk):
+        limit = tune_ok.payload.channel_max
+    number = engine.channel.number
+    facts: Facts = {
+        "channel": number,
+        "publisher_confirms": engine.seen(C2B, "Confirm.Select"),
+        "channel_max": limit,
+    }
+    engine.report(
+        Phase.CHANNEL,
+        facts,
+        [
+            f"Channel {number} shares the one TCP connection; this connection may "
+            f"number its channels 1 to {limit}.",
+            "aiormq sends Confirm.Select by itself: from now on the broker "
+            "acknowledges every publish on this channel with Basic.Ack.",
+        ],
+    )
+
+
+async def operation(engine: Engine) -> None:
+    """Run the next operation; each one is authorised by the broker."""
+    name = engine.operations.pop(0)
+    opened = engine.channel
+    if opened is None or opened.is_closed:
+        engine.operations.clear()
+        return
+    before = len(engine.frames)
+    try:
+        async with asyncio.timeout(engine.wait):
+            facts = await OPERATIONS[name](engine, opened)
+    except (AMQPError, TimeoutError) as exc:
+        engine.operations.clear()  # the channel is closed, or the broker is silent
+        if not engine.failed:
+            reason = str(exc) or "no answer in time"
+            engine.fail(Phase.OPERATIONS, f"{name} failed: {reason}", fatal=False)
+        return
+    frames = engine.frames[before:]
+    sent = [f.name for f in frames if f.direction is C2B]
+    checked = sorted(
+        {f"{right} on {what}" for n in sent for right, what in PERMISSIONS.get(n, ())}
+    )
+    facts = {
+        "operation": name,
+        **facts,
+        "client_sent": list(sent),
+        "broker_sent": [f.name for f in frames if f.direction is B2C],
+        "permissions_checked": list(checked),
+    }
+    engine.report(Phase.OPERATIONS, facts, [NOTES[name]])
+
+
+async def _declare(engine: Engine, opened: AbstractChannel) -> Facts:
+    declared = await opened.queue_declare(exclusive=True)
+    engine.queue = str(declared.queue)
+    return {"queue": engine.queue, "exclusive": True}
+
+
+async def _publish(engine: Engine, opened: AbstractChannel) -> Facts:
+    body = b"hello from amqp-explorer"
+    await opened.basic_publish(body, routing_key=engine.queue)
+    return {"exchange": "", "routing_key": engine.queue, "body_size": len(body)}
+
+
+async def _consume(engine: Engine, opened: AbstractChannel) -> Facts:
+    delivered: asyncio.Future[DeliveredMessage] = (
+        asyncio.get_running_loop().create_future()
+    )
+
+    async def on_message(message: DeliveredMessage) -> None:
+        if not delivered.done():
+            delivered.set_result(message)
+
+    consuming = await opened.basic_consume(engine.queue, on_message)
+    message = await delivered
+    assert message.delivery_tag is not None
+    assert consuming.consumer_tag is not None
+    await opened.basic_ack(message.delivery_tag)
+    await opened.basic_cancel(consuming.consumer_tag)
+    return {
+        "consumer_tag": consuming.consumer_tag,
+        "delivery_tag": message.delivery_tag,
+    }
+
+
+async def _get(engine: Engine, opened: AbstractChannel) -> Facts:
+    await opened.basic_publish(b"waiting to be polled", routing_key=engine.queue)
+    polled = await opened.basic_get(engine.queue)
+    assert polled.delivery_tag is not None
+    await opened.basic_ack(polled.delivery_tag)
+    await opened.basic_get(engine.queue)
+    return {"polls": 2, "messages": 1}
+
+
+OPERATIONS: Final[dict[str, Callable[[Engine, AbstractChannel], Awaitable[Facts]]]] = {
+    "declare": _declare,
+    "publish": _publish,
+    "consume": _consume,
+    "get": _get,
+}
+NOTES: Final = {
+    "declare": "Queue.Declare with an empty name: the broker names the queue. It "
+    "checked the user's configure permission first.",
+    "publish": "A publish is a method frame, a content header and body frames. The "
+    "broker checked write permission on the exchange and confirmed with Basic.Ack.",
+    "consume": "Basic.Consume subscribes: the broker pushes Basic.Deliver without "
+    "being asked again. It checked read permission on the queue.",
+    "get": "Basic.Get polls: one round trip per message, and Basic.GetEmpty when none "
+    "waits. The broker checked read permission on the queue each time.",
+}
+
+
+async def heartbeat(engine: Engine) -> None:
+    """Heartbeats both ways while the connection stays open."""
+    engine.model.enter(Phase.HEARTBEAT)
+    tune_ok = engine.frame(C2B, "Connection.TuneOk")
+    interval = 0
+    if tune_ok is not None and isinstance(tune_ok.payload, commands.Connection.TuneOk):
+        interval = int(tune_ok.payload.heartbeat)
+    if 0 < interval <= WATCHED_HEARTBEAT:
+        beats = engine.count(B2C, "Heartbeat")
+        await engine.until(
+            lambda: engine.count(B2C, "Heartbeat") > beats, interval / 2 + 1.5
+        )
+    now = engine.tap.now()
+    facts: Facts = {
+        "heartbeat": interval,
+        "broker_sends_after_silence": interval / 2,
+        "client_sends_after_silence": interval / 2,
+        "heartbeats_from_broker": engine.count(B2C, "Heartbeat"),
+        "heartbeats_from_client": engine.count(C2B, "Heartbeat"),
+        "since_last_from_broker": round(now - engine.last_time(B2C), 3),
+        "since_last_from_client": round(now - engine.last_time(C2B), 3),
+    }
+    if not interval:
+        notes = [
+            "Heartbeats are off (TuneOk carried 0): a dead peer is noticed only by "
+            "TCP, which can take a very long time."
+        ]
+    else:
+        notes = [
+            f"Any frame is a sign of life; a Heartbeat frame goes out after "
+            f"{interval / 2:g} s without other traffic. RabbitMQ drops a client "
+            f"that is silent for 2 to 3 times {interval} s."
+        ]
+    if interval > WATCHED_HEARTBEAT:
+        notes.append(
+            f"The next heartbeat is due {interval / 2:g} s after the last frame; "
+            "connect with ?heartbeat=2 to watch them arrive."
+        )
+    engine.report(Phase.HEARTBEAT, facts, notes)
+
+
+async def close(engine: Engine) -> None:
+    """Close the channel, then the connection, then watch TCP close."""
+    engine.closing = True
+    connection = engine.connection
+    if not engine.gone and connection is not None:
+        if engine.channel is not None and not engine.channel.is_closed:
+            async with asyncio.timeout(engine.wait):
+                await engine.channel.close()
+        async with asyncio.timeout(engine.wait):
+            await connection.close(exc=None)
+    await engine.until(lambda: B2C in engine.ended or engine.tap.transport is None, 3)
+    closing = engine.frame(C2B, "Connection.Close") or engine.frame(
+        B2C, "Connection.Close"
+    )
+    facts: Facts = {}
+    if closing is not None:
+        facts.update(report.close_facts(closing)[0])
+    facts["tcp"] = {d.sender: end.reason for d, end in engine.ended.items()}
+    clean = closing is not None and not engine.failed
+    engine.report(
+        Phase.CLOSE,
+        facts,
+        [
+            "Channel.Close/CloseOk, then Connection.Close/CloseOk, then both sides "
+            "close the TCP connection."
+            if clean
+            else "The connection is gone: nothing is left to close.",
+        ],
+    )

@@ -1,0 +1,163 @@
+"""`amqp-explorer trace`: the lifecycle walked without pausing, printed as it happens.
+
+Owns rendering engine events as annotated text or as JSON lines, and the trace
+run itself: exit status 0 when the lifecycle completed and closed cleanly,
+1 when a phase failed (the failure printed last).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from typing import TextIO
+
+from explorer.engine import Engine
+from explorer.events import (
+    EngineEvent,
+    FrameObserved,
+    LifecycleEnded,
+    PhaseFailed,
+    PhaseReport,
+    PhaseStarted,
+)
+from explorer.protocol.fields import JSON, fields_of
+from explorer.protocol.lifecycle import Phase
+
+Printer = Callable[[EngineEvent], None]
+
+
+async def trace(
+    url: str,
+    *,
+    as_json: bool = False,
+    reveal_secrets: bool = False,
+    until: Phase | None = None,
+    wait: float = 5.0,
+    out: TextIO = sys.stdout,
+) -> int:
+    """Walk the lifecycle against `url`, printing each event; return the exit status."""
+    printer = JsonPrinter(out) if as_json else TextPrinter(out)
+    failures: list[PhaseFailed] = []
+
+    def listen(event: EngineEvent) -> None:
+        if isinstance(event, PhaseFailed):
+            failures.append(event)
+        else:
+            printer(event)
+
+    engine = Engine(
+        url, listen, reveal_secrets=reveal_secrets, live_handshake=False, wait=wait
+    )
+    try:
+        await engine.run(until)
+    finally:
+        await engine.aclose()
+    for failure in failures:  # the failure is what the learner reads last
+        printer(failure)
+    return 1 if failures else 0
+
+
+class JsonPrinter:
+    """One JSON object per line: phases, frames and errors."""
+
+    def __init__(self, out: TextIO) -> None:
+        """Print to `out`."""
+        self.out = out
+
+    def __call__(self, event: EngineEvent) -> None:
+        """Print one event (phase starts and the end are not printed)."""
+        record: dict[str, JSON] | None = None
+        if isinstance(event, PhaseReport):
+            record = {"kind": "phase", "phase": event.phase.value, **event.facts}
+        elif isinstance(event, FrameObserved):
+            frame = event.frame
+            record = {
+                "kind": "frame",
+                "from": frame.direction.sender,
+                "channel": frame.channel,
+                "name": frame.name,
+                "size": frame.size,
+                "fields": fields_of(frame),
+                "t": round(frame.t, 6),
+                "phase": event.phase.value,
+            }
+        elif isinstance(event, PhaseFailed):
+            record = {
+                "kind": "error",
+                "phase": event.phase.value,
+                "message": event.message,
+                "reply_code": event.reply_code,
+                "reply_text": event.reply_text,
+            }
+        if record is not None:
+            print(json.dumps(record), file=self.out, flush=True)
+
+
+class TextPrinter:
+    """Phase headings, frames with their fields, and what they mean."""
+
+    def __init__(self, out: TextIO) -> None:
+        """Print to `out`."""
+        self.out = out
+
+    def __call__(self, event: EngineEvent) -> None:
+        """Print one event."""
+        for line in self.lines(event):
+            print(line, file=self.out)
+        self.out.flush()
+
+    def lines(self, event: EngineEvent) -> list[str]:
+        """The text for one event."""
+        if isinstance(event, PhaseStarted):
+            title = f" {event.phase.number}. {event.phase.value} "
+            return ["", f"──{title}{'─' * max(0, 60 - len(title))}"]
+        if isinstance(event, FrameObserved):
+            return self._frame(event)
+        if isinstance(event, PhaseReport):
+            return [f"   {note}" for note in event.notes] + self._facts(event.facts)
+        if isinstance(event, PhaseFailed):
+            lines = ["", f"✗ {event.phase.value}: {event.message}"]
+            if event.reply_code is not None:
+                lines.append(
+                    f"  the broker said: {event.reply_code} {event.reply_text}"
+                )
+            if event.advice:
+                lines.append(f"  what to do: {event.advice}")
+            return lines
+        assert isinstance(event, LifecycleEnded)
+        return [
+            "",
+            "✓ the lifecycle completed and the connection closed cleanly"
+            if event.clean
+            else "the lifecycle ended",
+        ]
+
+    def _frame(self, event: FrameObserved) -> list[str]:
+        frame = event.frame
+        head = (
+            f" {frame.direction.arrow} {frame.direction.sender:6} ch{frame.channel:<3} "
+            f"{frame.name} ({frame.size} B, t={frame.t:.3f}s)"
+        )
+        fields = fields_of(frame)
+        lines = [head]
+        lines += [f"        {k}: {_short(v)}" for k, v in fields.items()]
+        if event.note:
+            lines.append(f"        ({event.note})")
+        if event.violation:
+            lines.append(f"        ! {event.violation}")
+        return lines
+
+    def _facts(self, facts: dict[str, JSON]) -> list[str]:
+        return [f"   · {k}: {_short(v)}" for k, v in facts.items()]
+
+
+def _short(value: JSON, limit: int = 160) -> str:
+    """A value on one line: plain text as it is, anything else as JSON."""
+    plain = isinstance(value, str) and value.isprintable()
+    text = (
+        value
+        if plain and isinstance(value, str)
+        else json.dumps(value, ensure_ascii=False)
+    )
+    return text if len(text) <= limit else text[: limit - 1] + "…"
