@@ -16,7 +16,7 @@ from pathlib import Path
 
 from explorer import __version__
 from explorer.capture import CaptureError, load, save
-from explorer.endpoint import EndpointError, check, chosen_url
+from explorer.endpoint import EndpointError, chosen_url, parse
 from explorer.net.recorder import DEFAULT_TIMEOUT, record_lifecycle
 from explorer.pcap import write_pcap
 from explorer.protocol.lifecycle import Phase
@@ -108,9 +108,8 @@ def _command_parser() -> argparse.ArgumentParser:
 
 
 def _record(args: argparse.Namespace) -> int:
-    url = chosen_url(args.url)
-    check(url)
-    recording = asyncio.run(record_lifecycle(url, args.timeout))
+    endpoint = parse(chosen_url(args.url))
+    recording = asyncio.run(record_lifecycle(endpoint, args.timeout))
     try:
         save(recording.capture, args.output)
     except OSError as exc:
@@ -149,8 +148,7 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _app(args: argparse.Namespace) -> int:
-    url = chosen_url(args.url)
-    check(url)
+    parse(chosen_url(args.url))
     _error("the explorer app is not built yet; try `amqp-explorer record -o FILE`")
     return EXIT_FAILED
 

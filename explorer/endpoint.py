@@ -103,16 +103,6 @@ def chosen_url(argument: str | None) -> str:
     return argument or os.environ.get("AMQP_URL") or DEFAULT_URL
 
 
-def check(url: str) -> URL:
-    """Parse `url` just enough to know it names an AMQP endpoint.
-
-    Raises:
-        EndpointError: the scheme, host or port is missing or wrong.
-    """
-    parse(url)
-    return URL(url)
-
-
 def parse(url: str) -> Endpoint:
     """Parse an AMQP URI as RabbitMQ's URI specification describes it.
 

@@ -21,7 +21,7 @@ from aiormq.abc import DeliveredMessage
 from pamqp import commands
 
 from explorer.capture import Capture, redact_secrets
-from explorer.endpoint import redact
+from explorer.endpoint import Endpoint
 from explorer.net.tap import Tap, TapTransportFactory
 from explorer.protocol.frames import DecodeFailure, Direction, Frame
 
@@ -38,18 +38,22 @@ class Recording:
     failure: str | None = None
 
 
-async def record_lifecycle(url: str, time_limit: float = DEFAULT_TIMEOUT) -> Recording:
-    """Run a full connection lifecycle against the broker at `url`.
+async def record_lifecycle(
+    endpoint: Endpoint, time_limit: float = DEFAULT_TIMEOUT
+) -> Recording:
+    """Run a full connection lifecycle against the broker at `endpoint`.
 
     Args:
-        url: An AMQP URL (already checked by `explorer.endpoint.check`).
+        endpoint: Where to connect, parsed from the learner's URL.
         time_limit: Seconds the whole lifecycle may take.
 
     Returns:
         The capture (password masked) and the failure, if any.
     """
     tap = Tap()
-    connection = aiormq.Connection(url, transport_factory=TapTransportFactory(tap))
+    connection = aiormq.Connection(
+        endpoint.aiormq_url(), transport_factory=TapTransportFactory(tap)
+    )
     failure: str | None = None
     try:
         async with asyncio.timeout(time_limit):
@@ -62,7 +66,7 @@ async def record_lifecycle(url: str, time_limit: float = DEFAULT_TIMEOUT) -> Rec
         if not connection.is_closed:
             await _close_quietly(connection)
     capture = Capture(
-        url=redact(url),
+        url=endpoint.redacted,
         recorded=datetime.now(UTC).isoformat(timespec="seconds"),
         client=f"aiormq {version('aiormq')}",
         client_address=tap.client_address,

@@ -153,7 +153,8 @@ def test_closed_port_and_unknown_host_are_explained(tmp_path: Path) -> None:
     ("url", "message"),
     [
         ("http://localhost/", "an AMQP URL starts with amqp:// or amqps://"),
-        ("amqp:///vhost", "names no host"),
+        ("amqp://localhost/a/b", "has more than one segment"),
+        ("amqp://localhost/?heartbeat=soon", "heartbeat='soon' is not a whole number"),
         ("amqp://u:secret@[::1/", "is not a valid URL"),
     ],
 )
