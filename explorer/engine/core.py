@@ -85,6 +85,8 @@ class Engine:
         self.plan: list[Phase] = list(ORDER)
         self.operations = list(OPERATIONS)
         self.failed = False
+        #: A failure the lifecycle cannot go on from: only the close is left.
+        self.fatal = False
         self.finished = False
         #: The connection is gone: closed by the broker, lost, or unreadable.
         self.gone = False
@@ -151,23 +153,37 @@ class Engine:
         self.closing = True
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
-        if self.connection is not None and not self.connection.is_closed:
+        opened = self.seen(B2C, "Connection.OpenOk")
+        if opened and self.connection is not None and not self.connection.is_closed:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self.connection.close(exc=None), timeout=3)
+        self.drop()
+
+    def drop(self) -> None:
+        """Close the TCP connection without an AMQP close."""
+        self.closing = True
         if self.tap.transport is not None:
             self.tap.transport.close()
         elif self.sock is not None:
             self.sock.close()
 
     def _advance(self, phase: Phase) -> None:
-        if not (phase is Phase.OPERATIONS and self.operations and not self.gone):
-            self._index += 1
-        if self.failed and self.tap.transport is None and phase not in HANDSHAKE:
+        if self.fatal and self.sock is None:
             self._finish()  # failed before any connection existed: nothing to close
-        elif self.gone and Phase.CLOSE in self.plan[self._index :]:
+        elif (self.gone or self.fatal) and phase is not Phase.CLOSE:
             self._index = self.plan.index(Phase.CLOSE)
-        elif self._index >= len(self.plan):
+        elif phase is Phase.OPERATIONS and self.operations:
+            self._index = self.plan.index(phase)  # the next operation
+        elif phase is Phase.CLOSE:
             self._finish()
+        else:
+            self._index = self.plan.index(phase) + 1
+
+    def _lose(self) -> None:
+        """The connection is gone: whatever comes next, only the close is left."""
+        self.gone = True
+        if not self.finished:
+            self._index = self.plan.index(Phase.CLOSE)
 
     def _finish(self) -> None:
         self._current = Phase.CLOSE
@@ -269,7 +285,7 @@ class Engine:
         if isinstance(payload, commands.Connection.Close | commands.Channel.Close):
             self._broker_closed(frame, transition.before)
         elif transition.violation and frame.name == "ProtocolHeader":
-            self.gone = True
+            self._lose()
             _, notes = report.header_facts(self.frames[0], frame)
             self.fail(
                 Phase.HEADER,
@@ -284,7 +300,7 @@ class Engine:
         code = int(close.reply_code or 0)
         whole = isinstance(close, commands.Connection.Close)
         if whole:
-            self.gone = True
+            self._lose()
         if code == 200:
             return
         what = "the connection" if whole else f"channel {frame.channel}"
@@ -299,7 +315,7 @@ class Engine:
 
     def _unreadable(self, failure: DecodeFailure) -> None:
         if failure.direction is B2C:
-            self.gone = True
+            self._lose()
         self.fail(
             self.model.phase,
             f"the {failure.direction.sender}'s bytes cannot be read as AMQP 0-9-1 "
@@ -311,9 +327,10 @@ class Engine:
         client_quit = C2B in self.ended and end.direction is B2C
         if end.direction is C2B or self.closing or self.gone or client_quit:
             # The client closing first is the client giving up: its step says why.
-            self.gone = self.gone or end.direction is B2C
+            if end.direction is B2C:
+                self._lose()
             return
-        self.gone = True
+        self._lose()
         elapsed = self.tap.now() - (self.tcp_at or 0.0)
         phase = self.model.phase
         if phase in HANDSHAKE and elapsed >= HANDSHAKE_TIMEOUT - 0.5:
@@ -350,6 +367,7 @@ class Engine:
     ) -> None:
         """Tell that a phase failed, and remember that the lifecycle did."""
         self.failed = True
+        self.fatal = self.fatal or fatal
         self._emit(PhaseFailed(phase, message, code, text, advice, fatal))
 
     def _emit(self, event: EngineEvent) -> None:
@@ -357,9 +375,12 @@ class Engine:
 
         When the handshake runs at wire speed, frames of later phases arrive
         before their step; they are told at that step, in the order they came.
+        Stepped live, everything is told as it happens.
         """
-        if isinstance(event, FrameObserved | PhaseFailed) and (
-            self._outbox or ORDER.index(event.phase) > ORDER.index(self._current)
+        if (
+            not self.live_handshake
+            and isinstance(event, FrameObserved | PhaseFailed)
+            and (self._outbox or ORDER.index(event.phase) > ORDER.index(self._current))
         ):
             self._outbox.append(event)
             self._flush()

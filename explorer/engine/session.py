@@ -187,7 +187,9 @@ async def close(engine: Engine) -> None:
     """Close the channel, then the connection, then watch TCP close."""
     engine.closing = True
     connection = engine.connection
-    if not engine.gone and connection is not None:
+    if engine.fatal and not engine.gone:
+        engine.drop()  # the handshake failed: there is no AMQP connection to close
+    elif not engine.gone and connection is not None:
         if engine.channel is not None and not engine.channel.is_closed:
             async with asyncio.timeout(engine.wait):
                 await engine.channel.close()

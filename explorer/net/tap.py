@@ -39,6 +39,8 @@ class Tap:
                 Connection.OpenOk from aiormq (they are still recorded).
         """
         self.events: list[Event] = []
+        #: Directions whose end has been recorded.
+        self.ended: set[Direction] = set()
         #: Called with every chunk and stream end, as it happens.
         self.listeners: list[Listener] = []
         #: Called whenever a client write is held.
@@ -66,6 +68,10 @@ class Tap:
 
     def record(self, event: Event) -> None:
         """Keep an event and tell every listener."""
+        if isinstance(event, StreamEnd):
+            if event.direction in self.ended:
+                return
+            self.ended.add(event.direction)
         self.events.append(event)
         for listener in self.listeners:
             listener(event)
@@ -209,12 +215,15 @@ class _TapProtocol(asyncio.StreamReaderProtocol):
         self._tap = tap
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if exc is not None:
+        """Record how the connection ended for each side not yet ended."""
+        now = self._tap.now()
+        if exc is not None and Direction.BROKER_TO_CLIENT not in self._tap.ended:
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
             reason = f"connection lost: {detail}"
-            self._tap.record(
-                StreamEnd(self._tap.now(), Direction.BROKER_TO_CLIENT, reason)
-            )
+            self._tap.record(StreamEnd(now, Direction.BROKER_TO_CLIENT, reason))
+        for direction in Direction:
+            if direction not in self._tap.ended:
+                self._tap.record(StreamEnd(now, direction, "the TCP connection closed"))
         super().connection_lost(exc)
 
 

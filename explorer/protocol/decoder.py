@@ -11,7 +11,7 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from pamqp import body, constants, heartbeat
+from pamqp import base, body, commands, constants, heartbeat
 from pamqp import frame as pamqp_frame
 from pamqp.frame import FrameTypes
 from pamqp.header import ProtocolHeader
@@ -21,6 +21,10 @@ from explorer.protocol.frames import DecodeFailure, Direction, Frame
 #: Frame header: type (octet), channel (short), payload size (long).
 FRAME_HEADER: Final = struct.Struct(">BHI")
 HEADER_SIZE: Final = 7
+#: A method frame's payload starts with its method id: class id and method id
+#: read as one signed long, as pamqp reads it to look up the method.
+METHOD_INDEX: Final = struct.Struct(">l")
+METHOD_START: Final = HEADER_SIZE + METHOD_INDEX.size
 #: The 8 bytes of a protocol header: "AMQP" then protocol id, major, minor, revision.
 PROTOCOL_HEADER_SIZE: Final = 8
 FRAME_TYPES: Final[dict[int, str]] = {
@@ -53,8 +57,15 @@ class FrameDecoder:
         """
         self.direction = direction
         self.max_payload = max_payload
-        self._buffer = bytearray()
-        #: Stream offset of the first byte in the buffer.
+        #: Bytes received but not yet part of a frame, as the chunks that brought
+        #: them: joined only once they can complete something, so a large frame
+        #: arriving in many small chunks is copied once, not once per chunk.
+        self._parts: list[bytes] = []
+        #: Total length of `_parts`.
+        self._pending = 0
+        #: Fewer pending bytes than this cannot complete a frame or show a fault.
+        self._need = 0
+        #: Stream offset of the first pending byte.
         self._base = 0
         #: Set once the stream can no longer be framed; nothing is decoded after.
         self.failure: DecodeFailure | None = None
@@ -67,7 +78,7 @@ class FrameDecoder:
     @property
     def pending(self) -> int:
         """Bytes received that do not complete a frame yet."""
-        return len(self._buffer)
+        return self._pending
 
     def feed(self, data: bytes, t: float = 0.0) -> list[Decoded]:
         """Take the next chunk of the stream and return what it completes.
@@ -82,44 +93,89 @@ class FrameDecoder:
         """
         if self.failure is not None:
             return []
-        buf = self._buffer
-        buf += data
+        if type(data) is not bytes:  # a bytearray the caller may reuse, say
+            data = bytes(data)
+        pending = self._pending + len(data)
+        if pending < self._need:  # still inside the frame at the head: keep it
+            if data:
+                self._parts.append(data)
+            self._pending = pending
+            return []
+        if self._parts:
+            self._parts.append(data)
+            buf = b"".join(self._parts)
+        else:
+            buf = data
         out: list[Decoded] = []
+        pos = self._frames(buf, out, t)
+        rest = buf[pos:]
+        self._parts = [rest] if rest else []
+        self._pending = len(rest)
+        self._base += pos
+        return out
+
+    def _frames(self, buf: bytes, out: list[Decoded], t: float) -> int:
+        """Decode the complete frames at the start of `buf` into `out`.
+
+        Returns:
+            Where the first byte not decoded is (a failure leaves it at the bad
+            frame). Sets `_need` to the bytes needed before trying again.
+        """
         pos, end_of_data = 0, len(buf)
         if self._base == 0 and _starts_header(buf):
             if end_of_data < PROTOCOL_HEADER_SIZE:
-                return out
-            pos = self._protocol_header(out, t)
-        while self.failure is None and end_of_data - pos >= HEADER_SIZE:
-            frame_type, channel, size = FRAME_HEADER.unpack_from(buf, pos)
-            problem = self._bad_header(frame_type, size)
-            if problem:
-                self._fail(out, pos, bytes(buf[pos : pos + FAILURE_BYTES]), problem, t)
-                break
+                self._need = 0  # the next byte may show it is no header after all
+                return 0
+            pos = self._protocol_header(buf, out, t)
+        # Everything the loop uses per frame is bound to a local name: this loop
+        # is most of the decoder's cost (see bench/decode.py).
+        append = out.append
+        unpack_header = FRAME_HEADER.unpack_from
+        method_frame, header_frame = _method, pamqp_frame._unmarshal_header_frame
+        content_body, new_heartbeat = body.ContentBody, heartbeat.Heartbeat
+        frame = Frame
+        method, content_header = constants.FRAME_METHOD, constants.FRAME_HEADER
+        content, beat = constants.FRAME_BODY, constants.FRAME_HEARTBEAT
+        frame_types, frame_end = FRAME_TYPES, constants.FRAME_END
+        direction, base, max_payload = self.direction, self._base, self.max_payload
+        while end_of_data - pos >= HEADER_SIZE:
+            frame_type, channel, size = unpack_header(buf, pos)
+            if (
+                frame_type not in frame_types
+                or size > max_payload
+                or (size and frame_type == beat)
+            ):
+                problem = self._bad_header(frame_type, size)
+                self._fail(out, pos, buf[pos : pos + FAILURE_BYTES], problem, t)
+                return pos
             end = pos + HEADER_SIZE + size + 1
             if end > end_of_data:
-                break
-            raw = bytes(buf[pos:end])
-            if raw[-1] != constants.FRAME_END:
+                self._need = end - pos
+                return pos
+            raw = buf[pos:end]
+            if raw[-1] != frame_end:
                 reason = (
                     f"the frame-end octet is 0x{raw[-1]:02x}, not 0xce: the size "
                     "field does not match the frame, or the stream is not AMQP"
                 )
                 self._fail(out, pos, raw, reason, t)
-                break
+                return pos
             try:
-                payload = _payload(frame_type, raw)
+                if frame_type == method:
+                    payload: FrameTypes = method_frame(raw)
+                elif frame_type == content_header:
+                    payload = header_frame(raw[HEADER_SIZE:-1])
+                elif frame_type == content:
+                    payload = content_body(raw[HEADER_SIZE:-1])
+                else:
+                    payload = new_heartbeat()
             except Exception as exc:
                 self._fail(out, pos, raw, _describe(exc), t)
-                break
-            out.append(
-                Frame(self.direction, self._base + pos, channel, raw, payload, t)
-            )
+                return pos
+            append(frame(direction, base + pos, channel, raw, payload, t))
             pos = end
-        if pos:
-            del buf[:pos]
-            self._base += pos
-        return out
+        self._need = HEADER_SIZE
+        return pos
 
     def close(self, t: float = 0.0) -> DecodeFailure | None:
         """The stream has ended; report a frame it cut short, if any.
@@ -130,21 +186,22 @@ class FrameDecoder:
         Returns:
             A DecodeFailure when bytes of an unfinished frame were left.
         """
-        if self.failure is not None or not self._buffer:
+        if self.failure is not None or not self._pending:
             return None
-        have = len(self._buffer)
-        need = self._frame_length()
+        left = b"".join(self._parts)
+        have = len(left)
+        need = self._frame_length(left)
         wanted = f"of the {need} the frame needs" if need else "of a frame header"
         reason = (
             f"the connection closed in the middle of a frame: {have} bytes {wanted}"
         )
         out: list[Decoded] = []
-        self._fail(out, 0, bytes(self._buffer), reason, t)
+        self._fail(out, 0, left, reason, t)
         return self.failure
 
-    def _protocol_header(self, out: list[Decoded], t: float) -> int:
+    def _protocol_header(self, buf: bytes, out: list[Decoded], t: float) -> int:
         """Decode the complete protocol header at the start of the stream."""
-        raw = bytes(self._buffer[:PROTOCOL_HEADER_SIZE])
+        raw = buf[:PROTOCOL_HEADER_SIZE]
         header = ProtocolHeader()
         header.unmarshal(raw)
         out.append(Frame(self.direction, 0, 0, raw, header, t))
@@ -164,13 +221,13 @@ class FrameDecoder:
             return f"a heartbeat frame carries no payload, this one claims {size} bytes"
         return ""
 
-    def _frame_length(self) -> int:
-        """Total length of the frame at the head of the buffer, 0 if unknown."""
-        if self._base == 0 and _starts_header(self._buffer):
+    def _frame_length(self, left: bytes) -> int:
+        """Total length of the frame that `left` begins, 0 if unknown."""
+        if self._base == 0 and _starts_header(left):
             return PROTOCOL_HEADER_SIZE
-        if len(self._buffer) < HEADER_SIZE:
+        if len(left) < HEADER_SIZE:
             return 0
-        _, _, size = FRAME_HEADER.unpack_from(self._buffer, 0)
+        _, _, size = FRAME_HEADER.unpack_from(left, 0)
         return int(HEADER_SIZE + size + 1)
 
     def _fail(
@@ -182,21 +239,31 @@ class FrameDecoder:
         out.append(self.failure)
 
 
-def _starts_header(buf: bytearray) -> bool:
+def _starts_header(buf: bytes) -> bool:
     """Whether the stream opens with (a prefix of) the protocol header's "AMQP"."""
-    head = bytes(buf[:4])
+    head = buf[:4]
     return bool(head) and constants.AMQP.startswith(head)
 
 
-def _payload(frame_type: int, raw: bytes) -> FrameTypes:
-    """Build the pamqp object for one complete, well-framed frame."""
-    if frame_type == constants.FRAME_METHOD:
-        return pamqp_frame._unmarshal_method_frame(raw[HEADER_SIZE:-1])
-    if frame_type == constants.FRAME_HEADER:
-        return pamqp_frame._unmarshal_header_frame(raw[HEADER_SIZE:-1])
-    if frame_type == constants.FRAME_BODY:
-        return body.ContentBody(raw[HEADER_SIZE:-1])
-    return heartbeat.Heartbeat()
+def _method(raw: bytes) -> base.Frame:
+    """The method in a method frame, as pamqp's `_unmarshal_method_frame` gives it.
+
+    Decodes the arguments straight from the frame: pamqp would first copy the
+    payload, then copy it again without the method id.
+    """
+    command = None
+    if len(raw) >= METHOD_START + 1:
+        index = METHOD_INDEX.unpack_from(raw, HEADER_SIZE)[0]
+        command = commands.INDEX_MAPPING.get(index)
+    if command is not None:
+        method: base.Frame = command()
+        try:
+            method.unmarshal(raw[METHOD_START:-1])
+        except Exception:
+            pass  # fall through: pamqp raises the error, worded as it words it
+        else:
+            return method
+    return pamqp_frame._unmarshal_method_frame(raw[HEADER_SIZE:-1])
 
 
 def _describe(exc: Exception) -> str:

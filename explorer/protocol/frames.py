@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pamqp.frame import FrameTypes
 
@@ -31,9 +32,12 @@ class Direction(enum.Enum):
         return "→" if self is Direction.CLIENT_TO_BROKER else "←"
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One complete frame as it crossed the wire, with its decoded pamqp object."""
+class Frame(NamedTuple):
+    """One complete frame as it crossed the wire, with its decoded pamqp object.
+
+    A NamedTuple rather than a dataclass: the decoder makes one per frame, and a
+    tuple is built in less than half the time, immutable all the same.
+    """
 
     #: The peer that sent it.
     direction: Direction

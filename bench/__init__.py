@@ -1,0 +1,5 @@
+"""Benchmarks for amqp-explorer; run them with ``python -m bench``.
+
+Owns nothing but the package: bench.decode (decoder and byte-map speed, no
+broker), bench.tap (tap overhead on a live broker), bench.report (formatting).
+"""

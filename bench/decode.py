@@ -1,0 +1,431 @@
+"""Decoder and byte-map speed on a seeded 100,000-frame stream, no broker needed.
+
+Owns the benchmark stream (built with pamqp.frame.marshal), the comparison of
+FrameDecoder.feed with bare pamqp.frame.unmarshal, and the byte-map timings.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gc
+import random
+from collections import defaultdict
+from collections.abc import Callable
+from functools import partial
+from time import perf_counter
+from typing import Final
+
+from pamqp import base, body, commands, constants, header, heartbeat
+from pamqp import frame as pamqp_frame
+
+from bench.report import (
+    Check,
+    Samples,
+    as_ratio,
+    heading,
+    megabytes_per_second,
+    microseconds,
+    milliseconds,
+    per_second,
+    ratio_check,
+    table,
+    time_check,
+)
+from explorer.protocol.bytemap import byte_map
+from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.frames import Direction, Frame
+
+SEED: Final = 91
+ROUNDS: Final = 5
+DELIVERIES: Final = 25_000
+ACKS: Final = 20_000
+HEARTBEATS: Final = 4_000
+#: Connection.Start plus 999 channel-setup and publish methods.
+MISC: Final = 1_000
+FRAME_COUNT: Final = 3 * DELIVERIES + ACKS + HEARTBEATS + MISC
+SMALL_BODY: Final = 100
+LARGE_BODY: Final = 10 * 1024
+#: 70 % of the bodies are small.
+SMALL_SHARE: Final = 0.7
+CHANNELS: Final = 4
+#: RabbitMQ's default frame_max: the largest frame on the wire, header included.
+FRAME_MAX: Final = constants.FRAME_MAX_SIZE
+#: Chunk sizes for the decoder rows; 0 means random sizes of 1-1500 bytes.
+CHUNK_SIZES: Final = (64 * 1024, 4 * 1024, 0)
+BYTE_MAP_GOAL_MS: Final = 1.0
+#: How many of the slowest byte maps of the single pass are timed again.
+RETIME: Final = 10
+#: How many times each byte map that is timed again is built.
+REPEATS: Final = 21
+
+#: What RabbitMQ 3.10.8 sends in Connection.Start (from tests/captures).
+SERVER_PROPERTIES: Final[dict[str, object]] = {
+    "capabilities": {
+        "publisher_confirms": True,
+        "exchange_exchange_bindings": True,
+        "basic.nack": True,
+        "consumer_cancel_notify": True,
+        "connection.blocked": True,
+        "consumer_priorities": True,
+        "authentication_failure_close": True,
+        "per_consumer_qos": True,
+        "direct_reply_to": True,
+    },
+    "cluster_name": "rabbit@vm",
+    "copyright": "Copyright (c) 2007-2022 VMware, Inc. or its affiliates.",
+    "information": "Licensed under the MPL 2.0. Website: https://rabbitmq.com",
+    "platform": "Erlang/OTP 25.2.3",
+    "product": "RabbitMQ",
+    "version": "3.10.8",
+}
+
+
+def connection_start() -> bytes:
+    """The Connection.Start frame RabbitMQ 3.10.8 sends, at its real size."""
+    start = commands.Connection.Start(
+        server_properties=SERVER_PROPERTIES,  # type: ignore[arg-type]
+        mechanisms="PLAIN AMQPLAIN",
+        locales="en_US",
+    )
+    return pamqp_frame.marshal(start, 0)
+
+
+def build_stream(seed: int = SEED) -> list[bytes]:
+    """The benchmark stream as a list of marshalled frames, the same every run.
+
+    Connection.Start comes first; then deliveries (Basic.Deliver, ContentHeader,
+    ContentBody back to back on one channel), acks, heartbeats and channel setup
+    are shuffled together the way a busy consumer connection interleaves them.
+    """
+    rng = random.Random(seed)
+    kinds = (
+        ["deliver"] * DELIVERIES
+        + ["ack"] * ACKS
+        + ["heartbeat"] * HEARTBEATS
+        + ["misc"] * (MISC - 1)
+    )
+    rng.shuffle(kinds)
+    small = round(DELIVERIES * SMALL_SHARE)
+    sizes = [SMALL_BODY] * small + [LARGE_BODY] * (DELIVERIES - small)
+    rng.shuffle(sizes)
+    misc = _misc_methods()
+    tags = [0] * (CHANNELS + 1)
+    sent = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
+    frames = [connection_start()]
+    for index, kind in enumerate(kinds):
+        channel = rng.randint(1, CHANNELS)
+        if kind == "deliver":
+            tags[channel] += 1
+            size = sizes.pop()
+            frames += _delivery(rng, channel, tags[channel], size, sent, index)
+        elif kind == "ack":
+            ack = commands.Basic.Ack(delivery_tag=max(tags[channel], 1))
+            frames.append(pamqp_frame.marshal(ack, channel))
+        elif kind == "heartbeat":
+            frames.append(pamqp_frame.marshal(heartbeat.Heartbeat(), 0))
+        else:
+            method = misc[index % len(misc)]
+            frames.append(pamqp_frame.marshal(method, channel))
+    assert len(frames) == FRAME_COUNT, len(frames)
+    return frames
+
+
+def _delivery(
+    rng: random.Random,
+    channel: int,
+    tag: int,
+    size: int,
+    sent: datetime.datetime,
+    index: int,
+) -> list[bytes]:
+    """Basic.Deliver, its ContentHeader (6 properties) and one ContentBody."""
+    deliver = commands.Basic.Deliver(
+        consumer_tag=f"amq.ctag-bench{channel}",
+        delivery_tag=tag,
+        exchange="",
+        routing_key="amq.gen-JzTY20BRgKO-HjmUJj0wLg",
+    )
+    properties = commands.Basic.Properties(
+        content_type="application/json",
+        delivery_mode=2,
+        headers={"attempt": 1 + index % 3, "source": "bench", "traced": True},
+        correlation_id=f"corr-{index:08d}",
+        message_id=f"msg-{index:08d}",
+        timestamp=sent + datetime.timedelta(seconds=index),
+    )
+    return [
+        pamqp_frame.marshal(deliver, channel),
+        pamqp_frame.marshal(header.ContentHeader(0, size, properties), channel),
+        pamqp_frame.marshal(body.ContentBody(rng.randbytes(size)), channel),
+    ]
+
+
+def _misc_methods() -> list[base.Frame]:
+    """Opening a channel, declaring a queue and publishing, in that order."""
+    arguments = {
+        "x-queue-type": "classic",
+        "x-message-ttl": 60_000,
+        "x-max-length": 10_000,
+        "x-dead-letter-exchange": "dlx",
+    }
+    return [
+        commands.Channel.Open(),
+        commands.Channel.OpenOk(),
+        commands.Queue.Declare(
+            queue="bench.orders",
+            durable=True,
+            arguments=arguments,  # type: ignore[arg-type]
+        ),
+        commands.Queue.DeclareOk(
+            queue="bench.orders", message_count=0, consumer_count=0
+        ),
+        commands.Basic.Publish(exchange="", routing_key="bench.orders"),
+    ]
+
+
+def chunks(stream: bytes, size: int, seed: int = SEED) -> list[bytes]:
+    """The stream cut into `size`-byte chunks, or random 1-1500 B ones if 0."""
+    if size:
+        return [stream[i : i + size] for i in range(0, len(stream), size)]
+    rng = random.Random(seed)
+    out, pos = [], 0
+    while pos < len(stream):
+        step = rng.randint(1, 1500)
+        out.append(stream[pos : pos + step])
+        pos += step
+    return out
+
+
+def chunk_label(size: int) -> str:
+    """How a chunk size is named in the tables."""
+    return f"{size // 1024} KiB chunks" if size else "random 1-1500 B chunks"
+
+
+def time_unmarshal(frames: list[bytes]) -> float:
+    """Seconds for bare pamqp.frame.unmarshal over the pre-split frames."""
+    unmarshal = pamqp_frame.unmarshal
+    start = perf_counter()
+    for raw in frames:
+        unmarshal(raw)
+    return perf_counter() - start
+
+
+def time_decoder(pieces: list[bytes]) -> float:
+    """Seconds for one FrameDecoder fed every chunk; checks it got every frame."""
+    decoder = FrameDecoder(Direction.BROKER_TO_CLIENT)
+    feed = decoder.feed
+    count = 0
+    start = perf_counter()
+    for piece in pieces:
+        count += len(feed(piece))
+    elapsed = perf_counter() - start
+    if count != FRAME_COUNT or decoder.pending or decoder.failure is not None:
+        raise RuntimeError(f"the decoder returned {count} of {FRAME_COUNT} frames")
+    return elapsed
+
+
+def interleaved(
+    modes: dict[str, Callable[[], float]], rounds: int
+) -> dict[str, Samples]:
+    """Run every mode once per round, rotating which goes first.
+
+    The garbage collector stays on, as it is in the app, so its cost counts;
+    a collection before each run only makes every run start from the same state.
+    """
+    names = list(modes)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_ in range(rounds):
+        shift = round_ % len(names)
+        for name in names[shift:] + names[:shift]:
+            gc.collect()
+            times[name].append(modes[name]())
+    return {name: Samples(tuple(values)) for name, values in times.items()}
+
+
+def decode_rows(frames: list[bytes], stream: bytes) -> list[Check]:
+    """Time pamqp and the decoder side by side; print the table, return checks."""
+    baseline = "pamqp.frame.unmarshal, pre-split frames"
+    modes: dict[str, Callable[[], float]] = {baseline: lambda: time_unmarshal(frames)}
+    for size in CHUNK_SIZES:
+        pieces = chunks(stream, size)
+        modes[f"FrameDecoder.feed, {chunk_label(size)}"] = partial(time_decoder, pieces)
+    results = interleaved(modes, ROUNDS)
+    base = results[baseline]
+    rows = []
+    for name, samples in results.items():
+        rows.append(
+            [
+                name,
+                milliseconds(samples.best),
+                milliseconds(samples.median),
+                per_second(FRAME_COUNT, samples.best),
+                megabytes_per_second(len(stream), samples.best),
+                as_ratio(base.best / samples.best),
+                as_ratio(base.median / samples.median),
+            ]
+        )
+    print(
+        table(
+            [
+                f"{ROUNDS} interleaved rounds",
+                "best",
+                "median",
+                "frame rate (best)",
+                "MB/s (best)",
+                "vs pamqp (best)",
+                "(median)",
+            ],
+            rows,
+        )
+    )
+    main = results[f"FrameDecoder.feed, {chunk_label(CHUNK_SIZES[0])}"]
+    return [
+        ratio_check("decoder / pamqp, 64 KiB chunks, best", base.best / main.best),
+        ratio_check(
+            "decoder / pamqp, 64 KiB chunks, median", base.median / main.median
+        ),
+    ]
+
+
+def decoded(raw: bytes) -> list[Frame]:
+    """The frames of a stream, decoded in one feed."""
+    items = FrameDecoder(Direction.BROKER_TO_CLIENT).feed(raw)
+    frames = [item for item in items if isinstance(item, Frame)]
+    assert len(frames) == len(items), "the benchmark stream must decode cleanly"
+    return frames
+
+
+def time_byte_map(frame: Frame, repeats: int) -> Samples:
+    """Seconds per byte_map(frame), once per repeat."""
+    times = []
+    for _ in range(repeats):
+        start = perf_counter()
+        byte_map(frame)
+        times.append(perf_counter() - start)
+    return Samples(tuple(times))
+
+
+def label(frame: Frame) -> str:
+    """A frame's name, with the body size for content bodies."""
+    if isinstance(frame.payload, body.ContentBody):
+        return f"ContentBody {len(frame.payload.value):,} B"
+    return frame.name
+
+
+def frame_max_body() -> Frame:
+    """A ContentBody frame of exactly frame_max bytes on the wire."""
+    payload = body.ContentBody(bytes(FRAME_MAX - 8))
+    (frame,) = decoded(pamqp_frame.marshal(payload, 1))
+    assert frame.size == FRAME_MAX
+    return frame
+
+
+def frame_max_headers() -> Frame:
+    """A stress case for the byte map: a ContentHeader filling frame_max.
+
+    Its headers table holds small integers, so every 10 bytes make an entry of
+    four leaves: about as many fields as a frame of that size can hold.
+    """
+    count = (FRAME_MAX - 64) // 10
+    while True:
+        headers = {f"h{i:06d}": i % 100 for i in range(count)}
+        properties = commands.Basic.Properties(headers=headers)  # type: ignore[arg-type]
+        raw = pamqp_frame.marshal(header.ContentHeader(0, 0, properties), 1)
+        if len(raw) <= FRAME_MAX:
+            (frame,) = decoded(raw)
+            return frame
+        count -= 1
+
+
+def stream_byte_maps(stream: bytes) -> tuple[Frame, Samples]:
+    """Time the byte map of every frame of the stream once; print per kind.
+
+    Returns:
+        The frame whose byte map is slowest when timed again, and those times.
+    """
+    frames = decoded(stream)
+    single: list[tuple[float, int]] = []
+    for index, frame in enumerate(frames):
+        start = perf_counter()
+        byte_map(frame)
+        single.append((perf_counter() - start, index))
+    per_label: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for seconds, index in single:
+        per_label[label(frames[index])].append((seconds, index))
+
+    def mean(calls: list[tuple[float, int]]) -> float:
+        return sum(seconds for seconds, _ in calls) / len(calls)
+
+    rows = [
+        [
+            name,
+            f"{len(calls):,}",
+            microseconds(mean(calls)),
+            microseconds(max(calls)[0]),
+        ]
+        for name, calls in sorted(per_label.items(), key=lambda item: -mean(item[1]))
+    ]
+    print(table(["byte_map, one pass over the stream", "frames", "mean", "max"], rows))
+    total = sum(seconds for seconds, _ in single)
+    worst_single, worst_index = max(single)
+    print(
+        f"all {len(frames):,} byte maps: {milliseconds(total)}; slowest single call: "
+        f"{microseconds(worst_single)} ({label(frames[worst_index])}, "
+        f"{frames[worst_index].size:,} B), which includes any GC pause or preemption"
+    )
+    # Time again the slowest calls overall and the slowest of each kind, to
+    # tell a costly frame from a disturbed call.
+    candidates = {index for _, index in sorted(single, reverse=True)[:RETIME]}
+    candidates |= {max(calls)[1] for calls in per_label.values()}
+    retimed = [(time_byte_map(frames[i], REPEATS), frames[i]) for i in candidates]
+    samples, slowest = max(retimed, key=lambda pair: pair[0].median)
+    return slowest, samples
+
+
+def byte_map_rows(stream: bytes) -> list[Check]:
+    """Time the byte maps of the stream and of the largest frames."""
+    slowest, samples = stream_byte_maps(stream)
+    # Timed after the stream's frames are freed: a garbage collection that has
+    # to walk 100,000 live frames would otherwise land in these timings.
+    (start,) = decoded(connection_start())
+    stress = frame_max_headers()
+    assert isinstance(stress.payload, header.ContentHeader)
+    entries = len(stress.payload.properties.headers or {})
+    cases = [
+        (f"slowest stream frame: {label(slowest)}", slowest, samples),
+        ("Connection.Start, real size", start, time_byte_map(start, REPEATS)),
+    ]
+    for name, frame in [
+        ("ContentBody filling frame_max", frame_max_body()),
+        (f"stress: {entries:,}-entry headers table", stress),
+    ]:
+        cases.append((name, frame, time_byte_map(frame, REPEATS)))
+    print(
+        table(
+            [f"byte_map, timed {REPEATS} times", "size", "best", "median"],
+            [
+                [name, f"{f.size:,} B", microseconds(s.best), microseconds(s.median)]
+                for name, f, s in cases
+            ],
+        )
+    )
+    return [
+        time_check(f"byte map: {name}, median", s.median, BYTE_MAP_GOAL_MS)
+        for name, _, s in cases
+    ]
+
+
+def run() -> list[Check]:
+    """Build the stream, run every decode and byte-map measurement, print them."""
+    print(heading("decode: FrameDecoder vs pamqp.frame.unmarshal"))
+    started = perf_counter()
+    frames = build_stream()
+    stream = b"".join(frames)
+    print(
+        f"stream: {len(frames):,} frames, {len(stream) / 1e6:.1f} MB, seed {SEED} "
+        f"(built in {perf_counter() - started:.1f} s)"
+    )
+    checks = decode_rows(frames, stream)
+    print(heading("decode: byte maps"))
+    checks += byte_map_rows(stream)
+    return checks

@@ -1,0 +1,149 @@
+"""The lifecycle table: phase order over real captures, and every rule checked."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from pamqp import base, commands
+
+from explorer.protocol import Direction, Frame
+from explorer.protocol.lifecycle import (
+    ANYTIME,
+    ORDER,
+    PERMISSIONS,
+    TRANSITIONS,
+    LifecycleModel,
+    Phase,
+)
+from tests.conftest import load_capture
+
+C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
+CLASSES: list[type[base.Frame]] = list(commands.INDEX_MAPPING.values())
+METHODS = {c.name: c for c in CLASSES}
+FRAME_NAMES = sorted(
+    set(METHODS) | {"ProtocolHeader", "Heartbeat", "ContentHeader", "ContentBody"}
+)
+
+
+def frames_in_wire_order(name: str) -> list[Frame]:
+    capture = load_capture(name)
+    frames = [f for d in Direction for f in capture.decode(d) if isinstance(f, Frame)]
+    return sorted(frames, key=lambda f: f.t)
+
+
+def walk(name: str) -> list[tuple[str, str, str]]:
+    model = LifecycleModel(Phase.HEADER)
+    out = []
+    for frame in frames_in_wire_order(name):
+        transition = model.observe(frame)
+        assert not transition.violation, transition.violation
+        out.append((frame.direction.sender, frame.name, transition.after.value))
+    return out
+
+
+def test_happy_path_moves_through_the_phases_in_order() -> None:
+    walked = walk("happy-path")
+    assert walked[:12] == [
+        ("client", "ProtocolHeader", "header"),
+        ("broker", "Connection.Start", "start"),
+        ("client", "Connection.StartOk", "auth"),
+        ("broker", "Connection.Tune", "tune"),
+        ("client", "Connection.TuneOk", "tune"),
+        ("client", "Connection.Open", "open"),
+        ("broker", "Connection.OpenOk", "open"),
+        ("client", "Channel.Open", "channel"),
+        ("broker", "Channel.OpenOk", "channel"),
+        ("client", "Confirm.Select", "channel"),
+        ("broker", "Confirm.SelectOk", "channel"),
+        ("client", "Queue.Declare", "operations"),
+    ]
+    phases = [phase for _, _, phase in walked]
+    order = [p.value for p in ORDER]
+    assert [order.index(p) for p in phases] == sorted(order.index(p) for p in phases)
+    assert walked[-1] == ("broker", "Connection.CloseOk", "close")
+
+
+def test_refusals_close_at_the_phase_they_interrupt() -> None:
+    model = LifecycleModel(Phase.HEADER)
+    last = None
+    for frame in frames_in_wire_order("wrong-password"):
+        last = model.observe(frame)
+    assert last is not None
+    assert (last.frame.name, last.before, last.after) == (
+        "Connection.Close", Phase.AUTH, Phase.CLOSE,
+    )  # fmt: skip
+    model = LifecycleModel(Phase.HEADER)
+    for frame in frames_in_wire_order("unknown-vhost"):
+        last = model.observe(frame)
+    assert last is not None
+    assert (last.frame.name, last.before) == ("Connection.Close", Phase.OPEN)
+
+
+def fake(direction: Direction, name: str) -> Frame:
+    """A frame carrying only a name: the rules look at nothing else."""
+
+    class Named:
+        pass
+
+    payload = Named()
+    payload.name = name  # type: ignore[attr-defined]
+    return Frame(direction, 0, 0, b"", payload)  # type: ignore[arg-type]
+
+
+@given(
+    st.sampled_from(list(Phase)),
+    st.sampled_from(list(Direction)),
+    st.sampled_from(FRAME_NAMES),
+)
+def test_every_frame_in_every_phase_lands_somewhere(
+    phase: Phase, direction: Direction, name: str
+) -> None:
+    model = LifecycleModel(phase)
+    transition = model.observe(fake(direction, name))
+    assert transition.before is phase
+    if transition.violation:
+        assert model.phase is phase, "a refused frame changes nothing"
+        assert name in transition.violation or "refuses" in transition.violation
+    else:
+        assert model.phase is transition.after
+
+
+def test_every_phase_is_reachable_and_every_phase_but_close_has_a_way_on() -> None:
+    reachable = {Phase.ENDPOINT, Phase.RESOLVE, Phase.TCP, Phase.TLS, Phase.HEADER}
+    changed = True
+    while changed:
+        changed = False
+        for (before, _, _), after in TRANSITIONS.items():
+            if before in reachable and after not in reachable:
+                reachable.add(after)
+                changed = True
+    reachable |= {Phase.OPERATIONS, Phase.HEARTBEAT}  # operation frames; engine-entered
+    assert reachable == set(Phase)
+    exits = {before for (before, _, _) in TRANSITIONS} | {
+        Phase.OPERATIONS,
+        Phase.HEARTBEAT,
+    }
+    assert set(Phase) - exits <= {Phase.ENDPOINT, Phase.RESOLVE, Phase.TCP, Phase.TLS}
+
+
+def test_each_client_method_in_the_table_has_its_reply_in_pamqp_valid_responses() -> (
+    None
+):
+    for (_, direction, name), phase in TRANSITIONS.items():
+        method = METHODS.get(name)
+        if direction is not C2B or method is None or not method.synchronous:
+            continue
+        replies = [n for (p, d, n) in TRANSITIONS if d is B2C and p is phase]
+        replies += [n for (d, n) in ANYTIME if d is B2C]
+        assert set(method.valid_responses) & set(replies), name
+
+
+def test_permission_table_names_real_methods() -> None:
+    assert set(PERMISSIONS) <= set(METHODS)
+    for rights in PERMISSIONS.values():
+        assert {right for right, _ in rights} <= {
+            "configure",
+            "write",
+            "read",
+            "access",
+        }
