@@ -42,6 +42,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted")
         return EXIT_FAILED
+    except BrokenPipeError:  # the reader went away (| head, say): nothing to say
+        sys.stderr.close()
+        return EXIT_FAILED
 
 
 _URL_HELP = "AMQP URL (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)"
@@ -148,9 +151,8 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _app(args: argparse.Namespace) -> int:
-    parse(chosen_url(args.url))
-    _error("the explorer app is not built yet; try `amqp-explorer record -o FILE`")
-    return EXIT_FAILED
+    """Until the full-screen explorer lands, the walk-through is the trace."""
+    return asyncio.run(trace(chosen_url(args.url)))
 
 
 def _seconds(text: str) -> float:

@@ -1,4 +1,4 @@
-"""Live-broker helpers: rabbitmqctl, throw-away users, and fake peers.
+"""Live-broker helpers: rabbitmqctl, throw-away users, fake peers, a TLS relay.
 
 Every test here uses the live broker (the `broker_url` fixture); users it
 creates are deleted afterwards, and nothing global on the broker is changed.
@@ -10,9 +10,11 @@ import asyncio
 import os
 import secrets
 import shutil
+import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from yarl import URL
@@ -85,4 +87,72 @@ async def fake_peer() -> AsyncIterator[Callable[[Handler], Awaitable[int]]]:
     yield start
     for server in servers:
         server.close()
+        await server.wait_closed()
+
+
+@pytest.fixture
+def tls_files(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for localhost and its key: (cert, key)."""
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed here")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )  # fmt: skip
+    return cert, key
+
+
+@pytest.fixture
+async def tls_relay(
+    broker_url: str, tls_files: tuple[Path, Path]
+) -> AsyncIterator[tuple[int, Path]]:
+    """A TLS terminator on 127.0.0.1 in front of the live broker.
+
+    Yields the port it listens on and the certificate to trust (its own,
+    self-signed for localhost); the server is closed afterwards.
+    """
+    cert, key = tls_files
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    upstream = URL(broker_url)
+    relays: set[asyncio.Task[None]] = set()
+
+    async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        except (OSError, ssl.SSLError):
+            pass  # the other side went away: close ours too
+        finally:
+            dst.close()
+
+    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        relays.add(task)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(
+                upstream.host, upstream.port
+            )
+        except OSError:
+            writer.close()
+            return
+        try:
+            await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        finally:
+            relays.discard(task)
+
+    server = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=context)
+    port: int = server.sockets[0].getsockname()[1]
+    try:
+        yield port, cert
+    finally:
+        server.close()
+        for task in list(relays):
+            task.cancel()
+        await asyncio.gather(*relays, return_exceptions=True)
         await server.wait_closed()
