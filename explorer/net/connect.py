@@ -15,7 +15,7 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 from explorer.protocol.fields import JSON
 
@@ -150,7 +150,21 @@ def tls_facts(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, JSO
     }
 
 
+#: The short names OpenSSL prints for what Python's getpeercert() spells out.
+SHORT_NAMES: Final = {
+    "commonName": "CN",
+    "organizationName": "O",
+    "organizationalUnitName": "OU",
+    "countryName": "C",
+    "stateOrProvinceName": "ST",
+    "localityName": "L",
+    "domainComponent": "DC",
+}
+
+
 def _name(rdns: Any) -> str:
     """``CN=broker, O=Example`` from the certificate's nested name tuples."""
-    parts = [f"{key}={value}" for rdn in rdns for key, value in rdn]
+    parts = [
+        f"{SHORT_NAMES.get(key, key)}={value}" for rdn in rdns for key, value in rdn
+    ]
     return ", ".join(parts)
