@@ -6,6 +6,7 @@ Owns what the endpoint, resolve, tcp and tls steps do and report.
 from __future__ import annotations
 
 import socket
+import ssl
 
 from explorer.endpoint import EndpointError, parse
 from explorer.engine.core import Engine
@@ -135,7 +136,13 @@ async def tls(engine: Engine) -> None:
     transport = engine.tap.transport
     if transport is None:
         error = engine.tap.connect_error
-        reason = getattr(error, "verify_message", None) or error or "no answer"
+        if isinstance(error, ssl.SSLCertVerificationError):
+            reason = (
+                f"certificate verify failed: {error.verify_message or error.reason}; "
+                "the client could not verify the broker's certificate"
+            )
+        else:
+            reason = str(error or "no answer")
         engine.fail(
             Phase.TLS,
             f"the TLS handshake failed: {reason}",
@@ -144,15 +151,17 @@ async def tls(engine: Engine) -> None:
         )
         return
     facts = net.tls_facts(transport.get_extra_info("ssl_object"))
-    facts["verified"] = (
-        dict(engine.need_endpoint().tls_options).get("no_verify_ssl", "0") == "0"
+    verified = dict(engine.need_endpoint().tls_options).get("no_verify_ssl", "0") == "0"
+    facts["verified"] = verified
+    certificate = (
+        f"the broker's certificate names {facts.get('subject')!r}, issued by "
+        f"{facts.get('issuer')!r}."
+        if verified
+        else "the broker's certificate was not verified (no_verify_ssl), so Python "
+        "does not read its names and any peer could be answering."
     )
     engine.report(
         Phase.TLS,
         facts,
-        [
-            f"{facts.get('tls_version')} with {facts.get('cipher')}; the broker's "
-            f"certificate names {facts.get('subject')!r}, issued by "
-            f"{facts.get('issuer')!r}.",
-        ],
+        [f"{facts.get('tls_version')} with {facts.get('cipher')}; {certificate}"],
     )

@@ -71,6 +71,8 @@ P = Phase
 #: The order follows aiormq's connect(): header, StartOk, TuneOk, Open, then
 #: channel 1 with publisher confirms, then operations.
 TRANSITIONS: Final[Mapping[tuple[Phase, Direction, str], Phase]] = {
+    # Over TLS, aiormq writes the header the moment the TLS handshake is done.
+    (P.TLS, C2B, "ProtocolHeader"): P.HEADER,
     (P.HEADER, C2B, "ProtocolHeader"): P.HEADER,
     (P.HEADER, B2C, "Connection.Start"): P.START,
     (P.START, C2B, "Connection.StartOk"): P.AUTH,
@@ -196,14 +198,15 @@ class LifecycleModel:
         if key in TRANSITIONS:
             self.phase = TRANSITIONS[key]
             return Transition(frame, before, self.phase)
-        if before in OPERATING and frame.name in OPERATION_FRAMES:
-            self.phase = Phase.OPERATIONS
-            return Transition(frame, before, self.phase)
+        # Before the operation frames: the broker's Basic.Cancel is its own.
         anytime = ANYTIME.get((frame.direction, frame.name))
         if anytime is not None and _allowed_anytime(before, frame):
             target, note = anytime
             self.phase = target or before
             return Transition(frame, before, self.phase, note)
+        if before in OPERATING and frame.name in OPERATION_FRAMES:
+            self.phase = Phase.OPERATIONS
+            return Transition(frame, before, self.phase)
         if before is Phase.HEADER and frame.name == "ProtocolHeader":
             return Transition(
                 frame,

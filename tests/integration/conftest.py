@@ -138,11 +138,9 @@ async def tls_relay(
             up_reader, up_writer = await asyncio.open_connection(
                 upstream.host, upstream.port
             )
-        except OSError:
-            writer.close()
-            return
-        try:
             await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
+        except OSError:
+            writer.close()  # the broker is not there: drop the client
         finally:
             relays.discard(task)
 

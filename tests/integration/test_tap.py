@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ssl
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -138,51 +136,18 @@ async def test_without_hiding_aiormq_mistakes_the_heartbeat_for_open_ok(
         await hold_open(url, Tap(hide_handshake_heartbeats=False), 1.2)
 
 
-@pytest.fixture
-def tls_files(tmp_path: Path) -> tuple[Path, Path]:
-    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True, timeout=60,
-    )  # fmt: skip
-    return cert, key
-
-
 async def test_tap_sees_plaintext_under_tls(
-    broker_url: str, tls_files: tuple[Path, Path]
+    broker_url: str, tls_relay: tuple[int, Path]
 ) -> None:
     """A TLS terminator in front of the real broker: the tap still sees frames."""
-    cert, key = tls_files
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(cert, key)
+    port, cert = tls_relay
     upstream = URL(broker_url)
-
-    async def relay(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(
-            upstream.host, upstream.port
-        )
-
-        async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            while data := await src.read(65536):
-                dst.write(data)
-                await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pump(reader, up_writer), pump(up_reader, writer))
-
-    server = await asyncio.start_server(relay, "127.0.0.1", 0, ssl=context)
-    port = server.sockets[0].getsockname()[1]
     tap = Tap()
     url = f"amqps://{upstream.user}:{upstream.password}@localhost:{port}/?cafile={cert}"
     connection = aiormq.Connection(url, transport_factory=TapTransportFactory(tap))
-    try:
-        await asyncio.wait_for(connection.connect(), timeout=10)
-        await connection.channel()
-        await connection.close(exc=None)
-    finally:
-        server.close()
+    await asyncio.wait_for(connection.connect(), timeout=10)
+    await connection.channel()
+    await connection.close(exc=None)
     assert [f.name for f in decoded(tap, C2B)][:4] == [
         "ProtocolHeader", "Connection.StartOk", "Connection.TuneOk", "Connection.Open",
     ]  # fmt: skip

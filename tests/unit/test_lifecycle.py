@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from pamqp import base, commands
@@ -147,3 +148,72 @@ def test_permission_table_names_real_methods() -> None:
             "read",
             "access",
         }
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Basic.Return",
+        "Basic.Cancel",
+        "Connection.Blocked",
+        "Connection.Unblocked",
+        "Channel.Close",
+    ],
+)
+def test_broker_interruptions_during_operations_are_allowed_and_explained(
+    name: str,
+) -> None:
+    model = LifecycleModel(Phase.OPERATIONS)
+    transition = model.observe(fake(B2C, name))
+    assert not transition.violation, transition.violation
+    assert transition.note.strip()
+    assert transition.note == ANYTIME[(B2C, name)][1]
+    assert transition.before is transition.after is Phase.OPERATIONS
+    assert model.phase is Phase.OPERATIONS
+
+
+def test_the_brokers_connection_close_during_operations_moves_to_close() -> None:
+    model = LifecycleModel(Phase.OPERATIONS)
+    transition = model.observe(fake(B2C, "Connection.Close"))
+    assert not transition.violation, transition.violation
+    assert transition.note.strip()
+    assert (transition.before, transition.after) == (Phase.OPERATIONS, Phase.CLOSE)
+    assert model.phase is Phase.CLOSE
+
+
+def test_the_client_may_answer_the_brokers_channel_close_and_operate_on() -> None:
+    model = LifecycleModel(Phase.OPERATIONS)
+    model.observe(fake(B2C, "Channel.Close"))
+    transition = model.observe(fake(C2B, "Channel.CloseOk"))
+    assert not transition.violation, transition.violation
+    assert model.phase is Phase.OPERATIONS
+    assert not model.observe(fake(C2B, "Queue.Declare")).violation
+    assert model.phase is Phase.OPERATIONS
+
+
+@pytest.mark.parametrize("direction", list(Direction), ids=[d.value for d in Direction])
+def test_a_heartbeat_before_tuning_is_a_violation(direction: Direction) -> None:
+    model = LifecycleModel(Phase.HEADER)
+    transition = model.observe(fake(direction, "Heartbeat"))
+    assert transition.violation
+    assert "Heartbeat" in transition.violation
+    assert "header" in transition.violation
+    assert transition.after is Phase.HEADER
+    assert model.phase is Phase.HEADER
+
+
+def test_a_heartbeat_after_tuning_is_allowed() -> None:
+    for phase in (Phase.TUNE, Phase.OPEN, Phase.OPERATIONS, Phase.CLOSE):
+        model = LifecycleModel(phase)
+        transition = model.observe(fake(B2C, "Heartbeat"))
+        assert not transition.violation, (phase, transition.violation)
+        assert transition.note
+        assert model.phase is phase
+
+
+def test_over_tls_the_clients_header_ends_the_tls_phase() -> None:
+    model = LifecycleModel(Phase.TLS)
+    transition = model.observe(fake(C2B, "ProtocolHeader"))
+    assert not transition.violation, transition.violation
+    assert (transition.before, transition.after) == (Phase.TLS, Phase.HEADER)
+    assert model.observe(fake(B2C, "Connection.Start")).after is Phase.START
