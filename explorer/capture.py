@@ -3,7 +3,8 @@
 Owns the capture file format. Line 1 is a header: format version, broker
 product and version, the URL without its password, the date, the endpoints and
 where secret bytes were masked. Every further line is one chunk exactly as it
-was handed over (time, direction, bytes as hex) or the end of one direction.
+was handed over (time, direction, bytes as hex), the end of one direction, or
+one event of the lifecycle engine that recorded it (see explorer.eventlog).
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ class Capture:
     broker_address: str = ""
     redactions: list[Redaction] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
+    #: The recording engine's own events, as records (empty for a bare capture).
+    log: list[dict[str, Any]] = field(default_factory=list)
 
     def chunks(self, direction: Direction) -> Iterator[Chunk]:
         """The chunks sent in one direction, in order."""
@@ -159,8 +162,9 @@ def dumps(capture: Capture) -> str:
             for r in capture.redactions
         ],
     }
-    lines = [json.dumps(header)]
-    lines += (json.dumps(_event_record(event)) for event in capture.events)
+    records = [_event_record(event) for event in capture.events] + capture.log
+    records.sort(key=lambda record: float(record["t"]))  # stable: wire order kept
+    lines = [json.dumps(header)] + [json.dumps(record) for record in records]
     return "\n".join(lines) + "\n"
 
 
@@ -210,15 +214,22 @@ def loads(text: str) -> Capture:
         raise CaptureError(
             f"line 1: the header is incomplete or wrong ({exc})"
         ) from exc
-    capture.events = list(_events(lines[1:]))
+    for item in _events(lines[1:]):
+        if isinstance(item, dict):
+            capture.log.append(item)
+        else:
+            capture.events.append(item)
     return capture
 
 
-def _events(lines: Iterable[str]) -> Iterator[Event]:
+def _events(lines: Iterable[str]) -> Iterator[Event | dict[str, Any]]:
     for number, line in enumerate(lines, start=2):
         if not line.strip():
             continue
         record = _json_object(line, number)
+        if "event" in record:
+            yield record
+            continue
         try:
             t, direction = float(record["t"]), Direction(record["dir"])
             if "hex" in record:

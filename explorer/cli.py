@@ -13,14 +13,18 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from explorer import __version__
+
+if TYPE_CHECKING:
+    from textual.app import App
 from explorer.capture import CaptureError, load, save
 from explorer.endpoint import EndpointError, chosen_url, parse
-from explorer.net.recorder import DEFAULT_TIMEOUT, record_lifecycle
 from explorer.pcap import write_pcap
 from explorer.protocol.lifecycle import Phase
-from explorer.trace import trace
+from explorer.recorder import record_lifecycle
+from explorer.trace import TextPrinter, replay_trace, trace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -48,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _URL_HELP = "AMQP URL (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)"
-_COMMANDS = ("record", "export", "trace")
+_COMMANDS = ("record", "export", "trace", "replay")
 
 
 def _app_parser() -> argparse.ArgumentParser:
@@ -77,8 +81,8 @@ def _command_parser() -> argparse.ArgumentParser:
     record.add_argument(
         "--timeout",
         type=_seconds,
-        default=DEFAULT_TIMEOUT,
-        help=f"seconds the whole lifecycle may take (default {DEFAULT_TIMEOUT:g})",
+        default=5.0,
+        help="seconds to wait for the broker at each step (default 5)",
     )
     record.set_defaults(command=_record)
 
@@ -103,6 +107,16 @@ def _command_parser() -> argparse.ArgumentParser:
     )
     trace_.set_defaults(command=_trace)
 
+    replay = commands.add_parser(
+        "replay", help="step through a capture in the explorer, as if it were live"
+    )
+    replay.add_argument("capture", type=Path, help="a capture file")
+    replay.add_argument(
+        "--print", action="store_true", help="print it as `trace` would, no screen"
+    )
+    replay.add_argument("--json", action="store_true", help="with --print: JSON lines")
+    replay.set_defaults(command=_replay)
+
     export = commands.add_parser("export", help="convert a capture for other tools")
     export.add_argument("capture", type=Path, help="a capture file")
     export.add_argument("--pcap", type=Path, required=True, help="pcap file to write")
@@ -111,17 +125,20 @@ def _command_parser() -> argparse.ArgumentParser:
 
 
 def _record(args: argparse.Namespace) -> int:
-    endpoint = parse(chosen_url(args.url))
-    recording = asyncio.run(record_lifecycle(endpoint, args.timeout))
+    url = chosen_url(args.url)
+    parse(url)
+    recording = asyncio.run(record_lifecycle(url, args.timeout))
     try:
         save(recording.capture, args.output)
     except OSError as exc:
         _error(f"cannot write {args.output}: {exc.strerror or exc}")
         return EXIT_FAILED
-    chunks = len(recording.capture.events)
-    if recording.failure:
-        _error(f"{recording.failure} (what was seen is in {args.output})")
+    if recording.failures:
+        for failure in recording.failures:
+            TextPrinter(sys.stderr)(failure)
+        _error(f"what was seen is in {args.output}")
         return EXIT_FAILED
+    chunks = len(recording.capture.events)
     print(f"recorded {chunks} chunks from {recording.capture.broker} to {args.output}")
     return EXIT_OK
 
@@ -150,9 +167,26 @@ def _trace(args: argparse.Namespace) -> int:
     )
 
 
+def _replay(args: argparse.Namespace) -> int:
+    capture = load(args.capture)
+    if args.print or args.json:
+        return asyncio.run(replay_trace(capture, as_json=args.json))
+    from explorer.ui.app import ExplorerApp, replay
+
+    return _run_app(ExplorerApp(replay(args.capture), source=str(args.capture)))
+
+
 def _app(args: argparse.Namespace) -> int:
-    """Until the full-screen explorer lands, the walk-through is the trace."""
-    return asyncio.run(trace(chosen_url(args.url)))
+    url = chosen_url(args.url)
+    endpoint = parse(url)
+    from explorer.ui.app import ExplorerApp, live
+
+    return _run_app(ExplorerApp(live(url), source=endpoint.redacted))
+
+
+def _run_app(app: App[int]) -> int:
+    """Run the full-screen explorer (imported only here: the CLI needs no Textual)."""
+    return app.run() or EXIT_OK
 
 
 def _seconds(text: str) -> float:

@@ -6,7 +6,9 @@ them into screen updates. No asyncio, socket or Textual here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame
@@ -15,11 +17,13 @@ from explorer.protocol.lifecycle import Phase
 
 @dataclass(frozen=True, slots=True)
 class PhaseStarted:
-    """The engine begins a phase."""
+    """The engine begins a phase (or, within operations, one operation)."""
 
     phase: Phase
     #: Seconds on the engine's clock.
     t: float
+    #: The operation this step runs ("declare", "publish" ...), "" otherwise.
+    step: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +72,30 @@ class LifecycleEnded:
 
 
 EngineEvent = PhaseStarted | FrameObserved | PhaseReport | PhaseFailed | LifecycleEnded
+Listener = Callable[[EngineEvent], None]
+
+
+class Stepper(Protocol):
+    """What a front end drives: the live Engine, or a ReplayEngine."""
+
+    #: True for a recording, False for a live connection.
+    recording: bool
+    #: The phases this run goes through, in order.
+    plan: list[Phase]
+    finished: bool
+
+    @property
+    def next_phase(self) -> Phase | None:
+        """The phase the next `step()` runs, or None when finished."""
+
+    def handshake_time_left(self) -> float | None:
+        """Seconds left before the broker's handshake_timeout, while it runs."""
+
+    def unmasked(self, frame: Frame) -> Frame:
+        """`frame` with its secrets, when the learner asks to see them."""
+
+    async def step(self) -> bool:
+        """Run the next step; False when nothing is left."""
+
+    async def aclose(self) -> None:
+        """Close whatever is open."""

@@ -1,124 +1,74 @@
-"""The recorder: one full lifecycle through aiormq and the tap, as a capture.
+"""The recorder: one full lifecycle run by the engine, kept as a capture.
 
-Owns `record_lifecycle`: connect, open a channel, declare a server-named
-exclusive queue, publish, consume the message by subscription, publish again
-and fetch it by polling (GetOk, then GetEmpty), close the channel and the
-connection. Whatever fails, the capture keeps everything seen up to then,
-with the password masked.
+Owns `record_lifecycle`. The engine walks every phase at wire speed (connect,
+channel 1, declare a server-named exclusive queue, publish, consume by
+subscription, publish again and poll until GetEmpty, close); the capture keeps
+every chunk the tap saw and every event the engine told, so a replay steps
+exactly like the live run. Whatever fails, the capture keeps everything seen up
+to then, with the password masked.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 
-import aiormq
-from aiormq.abc import DeliveredMessage
 from pamqp import commands
 
 from explorer.capture import Capture, redact_secrets
-from explorer.endpoint import Endpoint
-from explorer.net.tap import Tap, TapTransportFactory
-from explorer.protocol.frames import DecodeFailure, Direction, Frame
-
-#: How long the whole lifecycle may take before the recorder gives up.
-DEFAULT_TIMEOUT = 15.0
+from explorer.endpoint import redact
+from explorer.engine import Engine
+from explorer.eventlog import to_record
+from explorer.events import EngineEvent, PhaseFailed
+from explorer.protocol.frames import Direction, Frame
 
 
 @dataclass(slots=True)
 class Recording:
-    """A capture, and why the lifecycle stopped early if it did."""
+    """A capture, and the failures that stopped the lifecycle early, if any."""
 
     capture: Capture
-    #: None when every step succeeded; otherwise what went wrong, in words.
-    failure: str | None = None
+    failures: list[PhaseFailed] = field(default_factory=list)
 
 
-async def record_lifecycle(
-    endpoint: Endpoint, time_limit: float = DEFAULT_TIMEOUT
-) -> Recording:
-    """Run a full connection lifecycle against the broker at `endpoint`.
+async def record_lifecycle(url: str, wait: float = 5.0) -> Recording:
+    """Run a full connection lifecycle against the broker at `url`.
 
     Args:
-        endpoint: Where to connect, parsed from the learner's URL.
-        time_limit: Seconds the whole lifecycle may take.
+        url: The learner's AMQP URL.
+        wait: Seconds to wait for the broker at each step.
 
     Returns:
-        The capture (password masked) and the failure, if any.
+        The capture (password masked) and the failures, if any.
     """
-    tap = Tap()
-    connection = aiormq.Connection(
-        endpoint.aiormq_url(), transport_factory=TapTransportFactory(tap)
-    )
-    failure: str | None = None
+    recording = Recording(Capture(url=redact(url), recorded=_now()))
+    log = recording.capture.log
+
+    def keep(event: EngineEvent) -> None:
+        log.append(to_record(event, engine.tap.now()))
+        if isinstance(event, PhaseFailed):
+            recording.failures.append(event)
+
+    engine = Engine(url, keep, live_handshake=False, wait=wait)
     try:
-        async with asyncio.timeout(time_limit):
-            await _lifecycle(connection)
-    except TimeoutError:
-        failure = f"no progress within {time_limit:g} s: the peer stopped answering"
-    except Exception as exc:  # every failure becomes a message
-        failure = _describe(exc)
+        await engine.run()
     finally:
-        if not connection.is_closed:
-            await _close_quietly(connection)
-    capture = Capture(
-        url=endpoint.redacted,
-        recorded=datetime.now(UTC).isoformat(timespec="seconds"),
-        client=f"aiormq {version('aiormq')}",
-        client_address=tap.client_address,
-        broker_address=tap.broker_address,
-        events=list(tap.events),
-    )
+        await engine.aclose()
+    capture = recording.capture
+    capture.client = f"aiormq {version('aiormq')}"
+    capture.client_address = engine.tap.client_address
+    capture.broker_address = engine.tap.broker_address
+    capture.events = list(engine.tap.events)
+    if engine.endpoint is not None:
+        capture.url = engine.endpoint.redacted
     capture.broker = _broker(capture)
     redact_secrets(capture)
-    if failure is not None:
-        failure = _reason_on_the_wire(capture) or failure
-    return Recording(capture, failure)
+    return recording
 
 
-async def _lifecycle(connection: aiormq.Connection) -> None:
-    await connection.connect()
-    channel = await connection.channel()
-    # Exclusive: only this connection may use it, and it goes when the connection
-    # closes. Not auto-delete, which would drop it when the consumer is cancelled.
-    declared = await channel.queue_declare(exclusive=True)
-    queue = declared.queue
-    assert queue is not None
-    delivered: asyncio.Future[DeliveredMessage] = (
-        asyncio.get_running_loop().create_future()
-    )
-
-    async def on_message(message: DeliveredMessage) -> None:
-        if not delivered.done():
-            delivered.set_result(message)
-
-    await channel.basic_publish(b"pushed to a subscriber", routing_key=queue)
-    consuming = await channel.basic_consume(queue, on_message)
-    message = await delivered
-    await channel.basic_ack(_tag(message))
-    assert consuming.consumer_tag is not None
-    await channel.basic_cancel(consuming.consumer_tag)
-    await channel.basic_publish(b"fetched by polling", routing_key=queue)
-    polled = await channel.basic_get(queue)
-    await channel.basic_ack(_tag(polled))
-    await channel.basic_get(queue)  # the queue is empty now: Basic.GetEmpty
-    await channel.close()
-    await connection.close(exc=None)
-
-
-def _tag(message: DeliveredMessage) -> int:
-    tag = message.delivery_tag
-    assert tag is not None
-    return tag
-
-
-async def _close_quietly(connection: aiormq.Connection) -> None:
-    with contextlib.suppress(Exception, asyncio.CancelledError):  # already failing
-        await asyncio.wait_for(connection.close(exc=None), timeout=3)
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _broker(capture: Capture) -> str:
@@ -131,31 +81,3 @@ def _broker(capture: Capture) -> str:
             words = (props.get(key) for key in ("product", "version"))
             return " ".join(w for w in words if isinstance(w, str) and w)
     return ""
-
-
-def _reason_on_the_wire(capture: Capture) -> str | None:
-    """Why the lifecycle stopped, as the broker's own bytes tell it, if they do.
-
-    The reply code and text of a Close the broker sent (aiormq loses the text of
-    a 530), or the reason the broker's bytes could not be decoded at all.
-    """
-    for item in reversed(capture.decode(Direction.BROKER_TO_CLIENT)):
-        if isinstance(item, DecodeFailure):
-            return f"the peer does not speak AMQP 0-9-1: {item.reason}"
-        if isinstance(item.payload, commands.Connection.Close | commands.Channel.Close):
-            p = item.payload
-            return f"the broker sent {item.name} {p.reply_code}: {p.reply_text}"
-    return None
-
-
-def _describe(exc: BaseException) -> str:
-    """A sentence for a failure that left no Close frame on the wire."""
-    cause = exc.__cause__ or exc
-    if isinstance(cause, socket.gaierror):
-        return f"the host name does not resolve ({cause.strerror})"
-    if isinstance(cause, ConnectionRefusedError):
-        return "nothing is listening at that address (connection refused)"
-    if isinstance(cause, OSError) and cause.strerror:
-        return f"the connection failed: {cause.strerror}"
-    text = str(exc) or type(exc).__name__
-    return f"the connection failed: {text}"

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
+from explorer.capture import Capture
 from explorer.engine import Engine
 from explorer.events import (
     EngineEvent,
@@ -23,8 +24,7 @@ from explorer.events import (
 )
 from explorer.protocol.fields import JSON, fields_of
 from explorer.protocol.lifecycle import Phase
-
-Printer = Callable[[EngineEvent], None]
+from explorer.replay import ReplayEngine
 
 
 async def trace(
@@ -37,25 +37,49 @@ async def trace(
     out: TextIO = sys.stdout,
 ) -> int:
     """Walk the lifecycle against `url`, printing each event; return the exit status."""
-    printer = JsonPrinter(out) if as_json else TextPrinter(out)
-    failures: list[PhaseFailed] = []
-
-    def listen(event: EngineEvent) -> None:
-        if isinstance(event, PhaseFailed):
-            failures.append(event)
-        else:
-            printer(event)
-
+    printer = Printer(JsonPrinter(out) if as_json else TextPrinter(out))
     engine = Engine(
-        url, listen, reveal_secrets=reveal_secrets, live_handshake=False, wait=wait
+        url, printer, reveal_secrets=reveal_secrets, live_handshake=False, wait=wait
     )
     try:
         await engine.run(until)
     finally:
         await engine.aclose()
-    for failure in failures:  # the failure is what the learner reads last
-        printer(failure)
-    return 1 if failures else 0
+    return printer.close()
+
+
+async def replay_trace(
+    capture: Capture, *, as_json: bool = False, out: TextIO = sys.stdout
+) -> int:
+    """Print a recording as `trace` printed it live; return the exit status."""
+    printer = Printer(JsonPrinter(out) if as_json else TextPrinter(out))
+    if not as_json:
+        broker = capture.broker or "an unknown broker"
+        print(f"recording of {capture.url} ({broker}, {capture.recorded})", file=out)
+    await ReplayEngine(capture, printer).run()
+    return printer.close()
+
+
+class Printer:
+    """Prints events as they come, and failures last: what a learner reads last."""
+
+    def __init__(self, render: Callable[[EngineEvent], None]) -> None:
+        """Print with `render`."""
+        self.render = render
+        self.failures: list[PhaseFailed] = []
+
+    def __call__(self, event: EngineEvent) -> None:
+        """Print an event, or keep a failure for the end."""
+        if isinstance(event, PhaseFailed):
+            self.failures.append(event)
+        else:
+            self.render(event)
+
+    def close(self) -> int:
+        """Print the failures; return the exit status (1 if anything failed)."""
+        for failure in self.failures:
+            self.render(failure)
+        return 1 if self.failures else 0
 
 
 class JsonPrinter:
@@ -110,7 +134,8 @@ class TextPrinter:
     def lines(self, event: EngineEvent) -> list[str]:
         """The text for one event."""
         if isinstance(event, PhaseStarted):
-            title = f" {event.phase.number}. {event.phase.value} "
+            step = f": {event.step}" if event.step else ""
+            title = f" {event.phase.number}. {event.phase.value}{step} "
             return ["", f"──{title}{'─' * max(0, 60 - len(title))}"]
         if isinstance(event, FrameObserved):
             return self._frame(event)

@@ -1,4 +1,4 @@
-"""Shared fixtures: the committed captures and the live broker.
+"""Shared fixtures: the committed captures, the live broker and its users.
 
 Live-broker tests use the `broker_url` fixture. Without a broker they are
 skipped with the reason, except in CI (CI set) or with --require-broker, where
@@ -8,10 +8,16 @@ a missing broker fails the run instead.
 from __future__ import annotations
 
 import os
+import secrets
+import shutil
 import socket
+import subprocess
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from yarl import URL
 
 from explorer.capture import Capture, load
 from explorer.protocol import Direction
@@ -64,8 +70,6 @@ def _probe(host: str, port: int) -> str | None:
 @pytest.fixture(scope="session")
 def broker_url(request: pytest.FixtureRequest) -> str:
     """The URL of a live broker that answers, from $AMQP_URL or the default."""
-    from yarl import URL
-
     url = os.environ.get("AMQP_URL", DEFAULT_BROKER_URL)
     parsed = URL(url)
     problem = _probe(parsed.host or "127.0.0.1", parsed.port or 5672)
@@ -74,3 +78,54 @@ def broker_url(request: pytest.FixtureRequest) -> str:
             pytest.fail(f"live-broker tests cannot run: {problem}")
         pytest.skip(problem)
     return url
+
+
+def rabbitmqctl(*args: str) -> str:
+    """Run rabbitmqctl quietly and return its output; raise if it fails."""
+    binary = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    result = subprocess.run(
+        [binary, "-q", *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}"
+        )
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def ctl(broker_url: str) -> Callable[..., str]:
+    """rabbitmqctl, when this machine has it (the broker is local)."""
+    binary = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    if not os.path.exists(binary):
+        if os.environ.get("CI"):
+            pytest.fail("rabbitmqctl is required in CI")
+        pytest.skip("rabbitmqctl is not installed here")
+    return rabbitmqctl
+
+
+@dataclass(frozen=True)
+class User:
+    """A broker user made for one test."""
+
+    name: str
+    password: str
+
+    def url(self, broker_url: str, password: str | None = None) -> str:
+        return str(
+            URL(broker_url)
+            .with_user(self.name)
+            .with_password(password or self.password)
+        )
+
+
+@pytest.fixture
+def temp_user(ctl: Callable[..., str]) -> Iterator[User]:
+    """A user with a distinct random password and full rights on vhost /."""
+    user = User(f"explorer-test-{secrets.token_hex(4)}", f"pw-{secrets.token_hex(12)}")
+    ctl("add_user", user.name, user.password)
+    try:
+        ctl("set_permissions", "-p", "/", user.name, ".*", ".*", ".*")
+        yield user
+    finally:
+        ctl("delete_user", user.name)

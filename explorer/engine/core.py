@@ -25,6 +25,7 @@ from explorer.events import (
     EngineEvent,
     FrameObserved,
     LifecycleEnded,
+    Listener,
     PhaseFailed,
     PhaseReport,
     PhaseStarted,
@@ -43,12 +44,13 @@ C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 #: RabbitMQ's default handshake_timeout: from TCP accept to Connection.Open.
 HANDSHAKE_TIMEOUT: Final = 10.0
 OPERATIONS: Final = ("declare", "publish", "consume", "get")
-Listener = Callable[[EngineEvent], None]
 Step = Callable[["Engine"], Awaitable[None]]
 
 
 class Engine:
     """Steps one live connection through the lifecycle and reports each phase."""
+
+    recording = False
 
     def __init__(
         self,
@@ -110,12 +112,19 @@ class Engine:
         self._current = Phase.ENDPOINT
         self._outbox: list[FrameObserved | PhaseFailed] = []
 
-    # Stepping ---------------------------------------------------------------
+    # Stepping ---
 
     @property
     def next_phase(self) -> Phase | None:
         """The phase the next `step()` runs, or None when finished."""
         return None if self.finished else self.plan[self._index]
+
+    def unmasked(self, frame: Frame) -> Frame:
+        """The frame as it crossed the wire, secrets included."""
+        for seen in self.frames:
+            if (seen.direction, seen.offset) == (frame.direction, frame.offset):
+                return seen
+        return frame
 
     def handshake_time_left(self) -> float | None:
         """Seconds left of the broker's handshake_timeout, while it runs."""
@@ -129,8 +138,8 @@ class Engine:
             return False
         phase = self.plan[self._index]
         self._current = phase
-        if phase is not Phase.OPERATIONS or len(self.operations) == len(OPERATIONS):
-            self._emit(PhaseStarted(phase, self.tap.now()))
+        operation = self.operations[0] if phase is Phase.OPERATIONS else ""
+        self._emit(PhaseStarted(phase, self.tap.now(), operation))
         self._flush()
         try:
             await _steps()[phase](self)
@@ -158,6 +167,7 @@ class Engine:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self.connection.close(exc=None), timeout=3)
         self.drop()
+        await asyncio.sleep(0)  # let the transport report how the connection ended
 
     def drop(self) -> None:
         """Close the TCP connection without an AMQP close."""
@@ -234,15 +244,19 @@ class Engine:
             task.exception()  # retrieved, so asyncio does not print it
         self._wake()
 
-    # Waiting ------------------------------------------------------------------
+    # Waiting ---
 
     async def until(
-        self, ready: Callable[[], bool], limit: float | None = None
+        self,
+        ready: Callable[[], bool],
+        limit: float | None = None,
+        *,
+        even_if_gone: bool = False,
     ) -> bool:
-        """Wait until `ready()` or the connection is gone; False on timeout."""
+        """Wait until `ready()` (or the connection is gone); False on timeout."""
         try:
             async with asyncio.timeout(limit or self.wait):
-                while not ready() and not self.gone:
+                while not ready() and (even_if_gone or not self.gone):
                     self._arrived.clear()
                     await self._arrived.wait()
         except TimeoutError:
@@ -252,7 +266,7 @@ class Engine:
     def _wake(self) -> None:
         self._arrived.set()
 
-    # The wire -----------------------------------------------------------------
+    # The wire ---
 
     def _on_wire(self, event: Event) -> None:
         decoder = self._decoders[event.direction]
@@ -348,7 +362,7 @@ class Engine:
                 advice="the broker's log says why (`rabbitmq-diagnostics log_tail`)",
             )
 
-    # Events ---------------------------------------------------------------------
+    # Events ---
 
     def report(
         self, phase: Phase, facts: dict[str, JSON], notes: Iterable[str]
@@ -392,7 +406,7 @@ class Engine:
         while self._outbox and ORDER.index(self._outbox[0].phase) <= now:
             self.listener(self._outbox.pop(0))
 
-    # Looking at what was seen -------------------------------------------------
+    # Looking at what was seen ---
 
     def need_endpoint(self) -> Endpoint:
         """The parsed endpoint (the endpoint phase has run)."""

@@ -17,6 +17,7 @@ from pamqp import commands
 from explorer.engine.core import B2C, C2B, Engine
 from explorer.protocol import report
 from explorer.protocol.fields import JSON
+from explorer.protocol.frames import Direction
 from explorer.protocol.lifecycle import PERMISSIONS, Phase
 
 Facts = dict[str, JSON]
@@ -195,7 +196,9 @@ async def close(engine: Engine) -> None:
                 await engine.channel.close()
         async with asyncio.timeout(engine.wait):
             await connection.close(exc=None)
-    await engine.until(lambda: B2C in engine.ended or engine.tap.transport is None, 3)
+    await engine.until(
+        lambda: len(engine.ended) == len(Direction), 3, even_if_gone=True
+    )
     closing = engine.frame(C2B, "Connection.Close") or engine.frame(
         B2C, "Connection.Close"
     )

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from tests.integration.conftest import Handler, User
+from tests.conftest import User
+from tests.integration.conftest import Handler
 from tests.integration.test_record import run_cli, run_cli_async
 
 PHASES = [

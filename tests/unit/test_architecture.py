@@ -28,7 +28,7 @@ def test_protocol_core_imports_no_io_and_no_ui() -> None:
 
 @pytest.mark.parametrize(
     "module",
-    ["explorer.capture", "explorer.net.tap", "explorer.net.recorder", "explorer.cli"],
+    ["explorer.capture", "explorer.net.tap", "explorer.recorder", "explorer.cli"],
 )
 def test_only_the_ui_imports_textual(module: str) -> None:
     loaded = imported_after(module)

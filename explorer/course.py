@@ -1,0 +1,153 @@
+"""The course: lesson text for every phase, filled in from the learner's own frames.
+
+Owns loading `lessons/course.toml` (the ordered manifest: phase, file, title,
+the frames each lesson explains) and the Markdown files it lists, finding the
+section about a frame, and filling `{{Frame.Name.field}}` placeholders with the
+values that frame carried on the learner's own connection.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib.resources import files
+from pathlib import Path
+from typing import Final
+
+from explorer.protocol.fields import JSON, fields_of
+from explorer.protocol.frames import Frame
+from explorer.protocol.lifecycle import Phase
+
+FORMAT_VERSION: Final = 1
+PLACEHOLDER: Final = re.compile(r"\{\{\s*([A-Za-z]+(?:\.[A-Za-z_][\w.-]*)+)\s*\}\}")
+NOT_SEEN: Final = "(not on the wire yet)"
+
+
+class CourseError(Exception):
+    """The manifest or a lesson file is missing or wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lesson:
+    """One lesson: the phase it teaches and its Markdown text."""
+
+    phase: Phase
+    title: str
+    file: str
+    #: Frame names with a ``## Name`` section in the text.
+    frames: tuple[str, ...]
+    text: str
+
+    def anchor_for(self, frame_name: str) -> str | None:
+        """The heading text of the section about `frame_name`, if there is one."""
+        return frame_name if frame_name in self.frames else None
+
+
+@dataclass(frozen=True, slots=True)
+class Course:
+    """All lessons, in order."""
+
+    title: str
+    lessons: tuple[Lesson, ...]
+
+    def lesson_for(self, phase: Phase) -> Lesson:
+        """The lesson that teaches `phase`.
+
+        Raises:
+            CourseError: no lesson teaches it (the content lint prevents this).
+        """
+        for lesson in self.lessons:
+            if lesson.phase is phase:
+                return lesson
+        raise CourseError(f"no lesson teaches the {phase.value} phase")
+
+
+def lessons_dir() -> Path:
+    """Where the lessons are: inside the installed package, else the checkout."""
+    packaged = Path(str(files("explorer"))) / "_lessons"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[1] / "lessons"
+
+
+def load_course(directory: Path | None = None) -> Course:
+    """Read the manifest and every lesson it lists.
+
+    Raises:
+        CourseError: naming the file and what is wrong with it.
+    """
+    root = directory or lessons_dir()
+    manifest = root / "course.toml"
+    try:
+        data = tomllib.loads(manifest.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise CourseError(f"cannot read {manifest}: {exc}") from exc
+    if data.get("format_version") != FORMAT_VERSION:
+        raise CourseError(f"{manifest}: format_version must be {FORMAT_VERSION}")
+    lessons = tuple(_lesson(root, entry) for entry in data.get("lesson", []))
+    return Course(str(data.get("title", "")), lessons)
+
+
+def _lesson(root: Path, entry: dict[str, object]) -> Lesson:
+    try:
+        phase = Phase(str(entry["phase"]))
+        name = str(entry["file"])
+        text = (root / name).read_text(encoding="utf-8")
+    except KeyError as exc:
+        raise CourseError(f"a lesson entry has no {exc.args[0]!r}") from exc
+    except ValueError as exc:
+        raise CourseError(f"unknown phase {entry.get('phase')!r}") from exc
+    except OSError as exc:
+        raise CourseError(f"cannot read lesson {entry.get('file')!r}: {exc}") from exc
+    frames = entry.get("frames", [])
+    assert isinstance(frames, list)
+    return Lesson(
+        phase, str(entry.get("title", "")), name, tuple(map(str, frames)), text
+    )
+
+
+def render(text: str, frames: Iterable[Frame]) -> str:
+    """Fill ``{{Frame.Name.field}}`` placeholders from the first such frame seen.
+
+    ``{{Connection.Tune.frame_max}}`` becomes the frame_max the broker's Tune
+    carried; nested fields go on with dots, e.g.
+    ``{{Connection.Start.server_properties.version}}``. A frame not seen yet
+    leaves a note that says so.
+    """
+    seen: dict[str, Frame] = {}
+    for frame in frames:
+        seen.setdefault(frame.name, frame)
+
+    def value(match: re.Match[str]) -> str:
+        return _lookup(seen, match.group(1))
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def placeholders(text: str) -> list[str]:
+    """The placeholder paths a lesson uses, for the content lint."""
+    return PLACEHOLDER.findall(text)
+
+
+def _lookup(seen: dict[str, Frame], path: str) -> str:
+    parts = path.split(".")
+    for split in range(len(parts), 0, -1):
+        name = ".".join(parts[:split])
+        if name in seen:
+            found: JSON = dict(fields_of(seen[name]))
+            for key in parts[split:]:
+                if not isinstance(found, dict) or key not in found:
+                    return NOT_SEEN
+                found = found[key]
+            return _shown(found)
+    return NOT_SEEN
+
+
+def _shown(value: JSON) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ", ".join(_shown(v) for v in value)
+    return "" if value is None else str(value)

@@ -1,0 +1,132 @@
+"""Replaying a capture: the recorded lifecycle, stepped like a live one.
+
+Owns ReplayEngine. A capture made by the recorder carries the engine's events
+beside its chunks: each `step()` tells one recorded step's events, with the
+frames decoded again from the recorded bytes. A bare capture (chunks only) is
+stepped phase by phase as the lifecycle rules place its frames.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from explorer.capture import Capture, CaptureError
+from explorer.eventlog import LogError, from_record
+from explorer.events import (
+    EngineEvent,
+    FrameObserved,
+    LifecycleEnded,
+    Listener,
+    PhaseFailed,
+    PhaseStarted,
+)
+from explorer.protocol.frames import DecodeFailure, Direction, Frame
+from explorer.protocol.lifecycle import LifecycleModel, Phase
+
+
+class ReplayEngine:
+    """Steps through a recording, telling its events as the live engine did."""
+
+    recording = True
+
+    def __init__(self, capture: Capture, listener: Listener) -> None:
+        """Prepare the recorded steps of `capture`.
+
+        Raises:
+            CaptureError: the capture's engine events do not match its chunks.
+        """
+        self.capture = capture
+        self.listener = listener
+        decoded = [item for d in Direction for item in capture.decode(d)]
+        frames = {(f.direction, f.offset): f for f in decoded if isinstance(f, Frame)}
+        failures = [f for f in decoded if isinstance(f, DecodeFailure)]
+        try:
+            events = [from_record(r, frames) for r in capture.log]
+        except LogError as exc:
+            raise CaptureError(
+                f"the capture's engine events are broken: {exc}"
+            ) from exc
+        if not events:
+            events = list(_bare_events(sorted(frames.values(), key=_when), failures))
+        self._steps = _split(events)
+        self.plan = _plan(self._steps)
+        self.finished = not self._steps
+        self._index = 0
+
+    @property
+    def next_phase(self) -> Phase | None:
+        """The phase the next `step()` tells, or None when finished."""
+        if self.finished:
+            return None
+        first = self._steps[self._index][0]
+        return first.phase if isinstance(first, PhaseStarted) else None
+
+    def handshake_time_left(self) -> float | None:
+        """A recording has no broker waiting: no handshake budget."""
+        return None
+
+    def unmasked(self, frame: Frame) -> Frame:
+        """A recording never holds the password: the frame as recorded."""
+        return frame
+
+    async def step(self) -> bool:
+        """Tell the next recorded step; False when nothing is left."""
+        if self.finished:
+            return False
+        for event in self._steps[self._index]:
+            self.listener(event)
+        self._index += 1
+        self.finished = self._index >= len(self._steps)
+        return not self.finished
+
+    async def run(self, until: Phase | None = None) -> bool:
+        """Tell every step (or up to the end of `until`); True when clean."""
+        while not self.finished:
+            phase = self.next_phase
+            await self.step()
+            if until is not None and phase is until and self.next_phase is not until:
+                break
+        return not any(isinstance(e, PhaseFailed) for step in self._steps for e in step)
+
+    async def aclose(self) -> None:
+        """Nothing is open."""
+
+
+def _when(frame: Frame) -> tuple[float, int]:
+    return frame.t, frame.offset
+
+
+def _split(events: list[EngineEvent]) -> list[list[EngineEvent]]:
+    """Events grouped into steps: each starts with a PhaseStarted."""
+    steps: list[list[EngineEvent]] = []
+    for event in events:
+        if isinstance(event, PhaseStarted) or not steps:
+            steps.append([])
+        steps[-1].append(event)
+    return steps
+
+
+def _plan(steps: list[list[EngineEvent]]) -> list[Phase]:
+    plan: list[Phase] = []
+    for step in steps:
+        first = step[0]
+        if isinstance(first, PhaseStarted) and first.phase not in plan:
+            plan.append(first.phase)
+    return plan
+
+
+def _bare_events(
+    frames: list[Frame], failures: list[DecodeFailure]
+) -> Iterator[EngineEvent]:
+    """Events for a capture without an engine log: frames, phase by phase."""
+    model = LifecycleModel(Phase.HEADER)
+    current: Phase | None = None
+    for frame in frames:
+        transition = model.observe(frame)
+        if transition.after is not current:
+            current = transition.after
+            yield PhaseStarted(current, frame.t)
+        yield FrameObserved(frame, current, transition.note, transition.violation)
+    for failure in failures:
+        yield PhaseFailed(model.phase, f"{failure.direction.sender}: {failure.reason}")
+    yield LifecycleEnded(False)

@@ -1,0 +1,402 @@
+"""The explorer app: a live connection (or a recording), stepped on screen.
+
+Owns ExplorerApp: it builds the screen, drives one Stepper (the live Engine or
+a ReplayEngine) one step per key press, and turns the stepper's events into
+widget updates. Events are queued as they come and applied in batches, so a
+flood of frames never floods the message queue. Nothing here speaks AMQP.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import deque
+from collections.abc import Callable, Iterable
+from importlib.resources import files
+from pathlib import Path
+from typing import ClassVar, Final
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Markdown
+
+from explorer.capture import CaptureError, load
+from explorer.course import Course, CourseError, load_course, render
+from explorer.engine import Engine
+from explorer.events import (
+    EngineEvent,
+    FrameObserved,
+    LifecycleEnded,
+    Listener,
+    PhaseFailed,
+    PhaseReport,
+    PhaseStarted,
+    Stepper,
+)
+from explorer.protocol.fields import shown
+from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.lifecycle import ORDER, Phase
+from explorer.replay import ReplayEngine
+from explorer.ui.help import HelpScreen
+from explorer.ui.widgets.field_tree import FieldTree
+from explorer.ui.widgets.frame_list import FrameList
+from explorer.ui.widgets.hex_view import HexView
+from explorer.ui.widgets.panels import AuthPanel, NegotiationPanel
+from explorer.ui.widgets.phase_rail import PhaseRail
+
+#: How often queued events are applied to the screen.
+FLUSH_INTERVAL: Final = 1 / 20
+StepperFactory = Callable[[Listener], Stepper]
+
+
+def bundled_recording() -> Path:
+    """The full lifecycle recorded against a real RabbitMQ, shipped with the app."""
+    return Path(str(files("explorer"))) / "recordings" / "lifecycle.jsonl"
+
+
+def live(url: str) -> StepperFactory:
+    """A factory for the live engine, the handshake held step by step."""
+    return lambda listener: Engine(url, listener, live_handshake=True)
+
+
+def replay(path: Path) -> StepperFactory:
+    """A factory for a recording (raises CaptureError for a bad file)."""
+    capture = load(path)
+    return lambda listener: ReplayEngine(capture, listener)
+
+
+class ExplorerApp(App[int]):
+    """Steps one connection through the lifecycle, lesson beside the bytes."""
+
+    CSS_PATH = "explorer.tcss"
+    TITLE = "amqp-explorer"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space,n", "step", "Step"),
+        Binding("p,left", "frame(-1)", "Prev frame"),
+        Binding("right", "frame(1)", "Next frame", show=False),
+        Binding("r", "reveal", "Reveal"),
+        Binding("f", "fold", "Fold ♥", show=False),
+        Binding("question_mark", "help", "Help"),
+        Binding("s", "screenshot_svg", "SVG", show=False),
+        Binding("ctrl+r", "restart", "Restart", show=False),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        factory: StepperFactory,
+        *,
+        source: str,
+        course: Course | None = None,
+    ) -> None:
+        """Explore what `factory` makes; `source` names it in the title bar."""
+        super().__init__()
+        self.factory = factory
+        self.source = source
+        self.course = course or _load_course()
+        self.revealed = False
+        self.stepper: Stepper = factory(self._queue_event)
+        self._pending: deque[EngineEvent] = deque()
+        self._frames: list[Frame] = []
+        self._phase_of: dict[tuple[Direction, int], Phase] = {}
+        self._lesson_phase: Phase | None = None
+        self._selected: Frame | None = None
+
+    # Building the screen ---
+
+    def compose(self) -> ComposeResult:
+        """Rail and panels left; frames, lesson, fields and bytes right."""
+        yield Header()
+        with Horizontal(id="body"):
+            with VerticalScroll(id="left"):
+                yield PhaseRail(self.stepper.plan, id="rail")
+                yield NegotiationPanel(id="negotiation")
+                yield AuthPanel(id="auth")
+            with Vertical(id="right"):
+                with Horizontal(id="top"):
+                    yield FrameList(id="frames")
+                    with VerticalScroll(id="lesson-pane"):
+                        yield Markdown(id="lesson")
+                with Horizontal(id="bottom"):
+                    yield FieldTree(id="fields")
+                    yield HexView(id="hex")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Label the source, start the batching and the countdown, show lesson 1."""
+        self._label()
+        self.set_interval(FLUSH_INTERVAL, self._apply_pending)
+        self.set_interval(0.2, self._tick)
+        self._show_lesson(self.stepper.next_phase or Phase.ENDPOINT)
+        self.query_one(FrameList).focus()
+
+    def on_resize(self) -> None:
+        """Narrow terminals (80 columns) hide the left column and the field tree."""
+        self.screen.set_class(self.size.width < 110, "-narrow")
+
+    def _label(self) -> None:
+        kind = "RECORDING" if self.stepper.recording else "live"
+        self.sub_title = f"{kind}: {self.source}"
+
+    # Stepping ---
+
+    def action_step(self) -> None:
+        """Run the next step of the lifecycle."""
+        if self.stepper.finished:
+            self.notify("The lifecycle is over: ctrl+r starts a new connection.")
+            return
+        self._step()
+
+    @work(exclusive=True, group="step")
+    async def _step(self) -> None:
+        await self.stepper.step()
+        self._apply_pending()
+
+    async def action_restart(self) -> None:
+        """Close this connection and start a new one, without leaving the app."""
+        await self._replace(self.factory, self.source)
+
+    async def _replace(self, factory: StepperFactory, source: str) -> None:
+        self.workers.cancel_group(self, "step")
+        with contextlib.suppress(Exception):
+            await self.stepper.aclose()
+        self.factory, self.source = factory, source
+        self._pending.clear()
+        self._frames.clear()
+        self._phase_of.clear()
+        self._selected = None
+        self.stepper = factory(self._queue_event)
+        self.query_one(PhaseRail).reset(self.stepper.plan)
+        self.query_one(FrameList).clear()
+        self.query_one(NegotiationPanel).clear()
+        self.query_one(AuthPanel).clear()
+        self.query_one(FieldTree).show(None)
+        self.query_one(HexView).show(None)
+        self._label()
+        self._show_lesson(self.stepper.next_phase or Phase.ENDPOINT)
+
+    async def open_recording(self, path: Path) -> None:
+        """Explore a recording instead of the live connection."""
+        try:
+            factory = replay(path)
+        except CaptureError as exc:
+            self.notify(str(exc), title="Cannot open the recording", severity="error")
+            return
+        await self._replace(factory, str(path))
+
+    # Events from the stepper ---
+
+    def _queue_event(self, event: EngineEvent) -> None:
+        self._pending.append(event)
+
+    def _apply_pending(self) -> None:
+        """Apply the queued events: frames in one batch, the rest in order."""
+        batch: list[Frame | PhaseFailed] = []
+        while self._pending:
+            event = self._pending.popleft()
+            if isinstance(event, FrameObserved):
+                self._frames.append(event.frame)
+                self._phase_of[(event.frame.direction, event.frame.offset)] = (
+                    event.phase
+                )
+                batch.append(event.frame)
+                continue
+            if batch:
+                self._add_rows(batch)
+                batch = []
+            self._apply(event)
+        if batch:
+            self._add_rows(batch)
+
+    def _add_rows(self, rows: list[Frame | PhaseFailed]) -> None:
+        frames = self.query_one(FrameList)
+        following = frames.row_count == 0 or frames.cursor_row >= frames.row_count - 1
+        frames.add(rows)
+        if following:
+            frames.select_last()
+
+    def _apply(self, event: EngineEvent) -> None:
+        rail = self.query_one(PhaseRail)
+        if isinstance(event, PhaseStarted):
+            rail.start(event.phase, event.step)
+            self._show_lesson(event.phase)
+        elif isinstance(event, PhaseReport):
+            self._report(event)
+        elif isinstance(event, PhaseFailed):
+            rail.fail(event.phase)
+            self._add_rows([event])
+            said = (
+                f"\n{event.reply_code} {event.reply_text}" if event.reply_code else ""
+            )
+            advice = f"\n{event.advice}" if event.advice else ""
+            self.notify(
+                f"{event.message}{said}{advice}",
+                title=f"{event.phase.value} failed",
+                severity="error" if event.fatal else "warning",
+                timeout=12,
+            )
+        elif isinstance(event, LifecycleEnded):
+            rail.finish()
+            self._offer_recording(event)
+
+    def _report(self, report: PhaseReport) -> None:
+        if report.phase is Phase.ENDPOINT and Phase.TLS not in self.stepper.plan:
+            self.query_one(PhaseRail).drop(Phase.TLS)
+        if report.phase is Phase.TUNE:
+            self.query_one(NegotiationPanel).show(report.facts)
+        elif report.phase is Phase.AUTH:
+            start_ok = next(
+                (f for f in self._frames if f.name == "Connection.StartOk"), None
+            )
+            unmasked = self.stepper.unmasked(start_ok) if start_ok else None
+            self.query_one(AuthPanel).show(report.facts, unmasked, self.revealed)
+        self._show_lesson(report.phase)
+
+    def _offer_recording(self, ended: LifecycleEnded) -> None:
+        reached = any(f.name == "Connection.Start" for f in self._frames)
+        if ended.clean or self.stepper.recording or reached:
+            return
+        self.notify(
+            "No broker answered. Open the bundled recording from the command palette "
+            "(ctrl+p, 'recording') to explore a real lifecycle recorded earlier.",
+            title="Explore without a broker",
+            timeout=20,
+        )
+
+    def _tick(self) -> None:
+        self.query_one(PhaseRail).budget = self.stepper.handshake_time_left()
+
+    # Frames, fields and bytes ---
+
+    @on(FrameList.Selected)
+    def _frame_selected(self, message: FrameList.Selected) -> None:
+        item = message.item
+        if not isinstance(item, Frame):
+            self._show_lesson(item.phase)
+            return
+        self._selected = item
+        self._show_frame(item)
+        phase = self._phase_of.get((item.direction, item.offset))
+        if phase is not None:
+            self._show_lesson(phase, item.name)
+
+    def _show_frame(self, frame: Frame) -> None:
+        visible = shown(self.stepper.unmasked(frame), reveal=self.revealed)
+        self.query_one(FieldTree).show(visible)
+        self.query_one(HexView).show(visible)
+
+    @on(FieldTree.FieldSelected)
+    def _field_selected(self, message: FieldTree.FieldSelected) -> None:
+        field = message.field
+        self.query_one(HexView).selected = (field.offset, field.length)
+
+    @on(HexView.ByteClicked)
+    def _byte_clicked(self, message: HexView.ByteClicked) -> None:
+        self.query_one(FieldTree).select_offset(message.offset)
+
+    def action_frame(self, delta: int) -> None:
+        """Move through the frames seen so far."""
+        self.query_one(FrameList).move(delta)
+
+    def action_fold(self) -> None:
+        """Fold runs of heartbeats into one row, or unfold them."""
+        frames = self.query_one(FrameList)
+        frames.fold_heartbeats = not frames.fold_heartbeats
+
+    def action_reveal(self) -> None:
+        """Show or hide the password wherever it appears."""
+        if self.stepper.recording:
+            self.notify("A recording never holds the password: it was masked.")
+            return
+        self.revealed = not self.revealed
+        self.query_one(AuthPanel).reveal(self.revealed)
+        if self._selected is not None:
+            self._show_frame(self._selected)
+        self.notify("Secrets shown" if self.revealed else "Secrets hidden")
+
+    # Lessons ---
+
+    def _show_lesson(self, phase: Phase, frame_name: str | None = None) -> None:
+        try:
+            lesson = self.course.lesson_for(phase)
+        except CourseError:
+            return
+        markdown = self.query_one("#lesson", Markdown)
+        if phase is not self._lesson_phase or frame_name is None:
+            self._lesson_phase = phase
+            markdown.update(render(lesson.text, self._frames))
+        anchor = lesson.anchor_for(frame_name) if frame_name else None
+        if anchor:
+            self.call_after_refresh(markdown.goto_anchor, _slug(anchor))
+
+    @on(PhaseRail.PhaseClicked)
+    def _phase_clicked(self, message: PhaseRail.PhaseClicked) -> None:
+        self._show_lesson(message.phase)
+
+    # Commands, help and pictures ---
+
+    def action_help(self) -> None:
+        """List every key."""
+        self.push_screen(HelpScreen(self.BINDINGS))
+
+    def action_screenshot_svg(self) -> None:
+        """Save an SVG of the screen in the current directory."""
+        path = self.save_screenshot()
+        self.notify(f"Saved {path}")
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The command palette: phases, lessons, restart, recordings."""
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Restart the connection", "Close it and connect again", self.action_restart
+        )
+        yield SystemCommand(
+            "Open the bundled recording",
+            "A full lifecycle recorded against a real RabbitMQ",
+            lambda: self.run_worker(self.open_recording(bundled_recording())),
+        )
+        for phase in ORDER:
+            yield SystemCommand(
+                f"Lesson: {phase.number} {phase.value}",
+                f"Show the lesson for the {phase.value} phase",
+                lambda phase=phase: self._show_lesson(phase),
+            )
+            yield SystemCommand(
+                f"Jump to phase: {phase.value}",
+                f"Select the first frame of the {phase.value} phase",
+                lambda phase=phase: self._jump(phase),
+            )
+
+    def _jump(self, phase: Phase) -> None:
+        frames = self.query_one(FrameList)
+        for index, item in enumerate(frames.items):
+            if (
+                isinstance(item, Frame)
+                and self._phase_of.get((item.direction, item.offset)) is phase
+            ):
+                frames.select(index)
+                return
+        self._show_lesson(phase)
+        self.notify(f"No frame of the {phase.value} phase yet: showing its lesson.")
+
+    async def action_quit(self) -> None:
+        """Close the connection properly, then leave."""
+        with contextlib.suppress(Exception):
+            await self.stepper.aclose()
+        self.exit(0)
+
+
+def _load_course() -> Course:
+    try:
+        return load_course()
+    except CourseError:
+        return Course("", ())
+
+
+def _slug(heading: str) -> str:
+    """The anchor Markdown gives a heading (GitHub-style)."""
+    from textual._slug import TrackedSlugs
+
+    return TrackedSlugs().slug(heading)

@@ -1,0 +1,174 @@
+"""FieldTree: a frame's byte map as an expandable tree of named fields.
+
+Owns the field pane: one node per ByteField (groups expandable, packed bits
+listed under their octet), the label format ``name  type  value  @offset+length``,
+finding the field that holds a byte, and the FieldSelected message.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from rich.text import Text
+from textual import on
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from explorer.protocol.bytemap import ByteField, FieldKind, byte_map
+from explorer.protocol.frames import Frame
+
+#: Longest value shown in a label before it is cut with an ellipsis.
+VALUE_WIDTH: Final = 48
+#: Bytes shown in hex before a longer bytes value is cut short.
+BYTES_SHOWN: Final = 8
+_STRINGS: Final = frozenset({"shortstr", "longstr", "bytes"})
+_SEQUENCES: Final = frozenset({"table", "array"})
+
+
+def _quote(text: str) -> str:
+    body = text.encode("unicode_escape").decode("ascii").replace('"', '\\"')
+    if len(body) > VALUE_WIDTH:
+        body = body[: VALUE_WIDTH - 1] + "…"
+    return f'"{body}"'
+
+
+def format_value(field: ByteField) -> str:
+    """A leaf's value as a label shows it: strings quoted, bits in binary."""
+    value = field.value
+    if field.kind is FieldKind.BITS and isinstance(value, int):
+        return f"{value:0{field.length * 8}b}"
+    if isinstance(value, str):
+        return _quote(value)
+    if isinstance(value, bytes):
+        shown = value[:BYTES_SHOWN].hex(" ")
+        return shown if len(value) <= BYTES_SHOWN else f"{shown} … ({len(value)} bytes)"
+    return str(value)
+
+
+def summary(field: ByteField) -> str:
+    """What a field holds, in a few words: a leaf's value, a group's gist."""
+    if not field.children:
+        return format_value(field)
+    if field.type in _SEQUENCES and field.children[0].kind is FieldKind.LENGTH:
+        return f"{len(field.children) - 1} entries"
+    if field.type in _STRINGS and len(field.children) == 1:
+        return '""'
+    last = field.children[-1]
+    return "" if last.kind is FieldKind.TAG else summary(last)
+
+
+def field_label(field: ByteField) -> Text:
+    """``name  type  value  @offset+length``, the name bold, type and place dim."""
+    label = Text(field.name, style="bold")
+    if field.type:
+        label.append(f"  {field.type}", style="dim")
+    if field.type != "frame" and (gist := summary(field)):
+        label.append(f"  {gist}")
+    label.append(f"  @{field.offset}+{field.length}", style="dim")
+    return label
+
+
+def bit_label(name: str, value: bool) -> Text:
+    """One packed bit: its name and whether it is set."""
+    return Text.assemble(
+        (name, "bold"), "  ", ("1" if value else "0"), " ", (str(value), "dim")
+    )
+
+
+class FieldTree(Tree[ByteField]):
+    """The fields of one frame; moving the cursor reports the field under it."""
+
+    DEFAULT_CSS = """
+    FieldTree {
+        height: 1fr;
+    }
+    """
+
+    class FieldSelected(Message):
+        """The cursor is on a field (a bit reports the octet that holds it)."""
+
+        def __init__(self, tree: FieldTree, field: ByteField) -> None:
+            """Name the field.
+
+            Args:
+                tree: The tree whose cursor moved.
+                field: The field under the cursor.
+            """
+            self.tree = tree
+            self.field = field
+            super().__init__()
+
+        @property
+        def control(self) -> FieldTree:
+            """The tree whose cursor moved."""
+            return self.tree
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """Start empty: nothing is shown until `show`."""
+        super().__init__("no frame", name=name, id=id, classes=classes)
+
+    def show(self, frame: Frame | None) -> None:
+        """Show a frame's fields, top level expanded (or nothing).
+
+        Args:
+            frame: The frame, or None to clear the tree.
+        """
+        if frame is None:
+            self.reset("no frame")
+            return
+        root = byte_map(frame)
+        self.reset(field_label(root), root)
+        for child in root.children:
+            self._add_field(self.root, child)
+        self.root.expand()
+
+    def select_offset(self, offset: int) -> None:
+        """Put the cursor on the deepest field holding a byte, expanding its parents.
+
+        Posts FieldSelected for that field. Does nothing without a frame or for
+        an offset outside it.
+
+        Args:
+            offset: The byte's offset from the start of the frame.
+        """
+        if self.root.data is None:
+            return
+        path = self.root.data.path_to(offset)
+        if not path:
+            return
+        # Without a cursor, the rebuild that expanding causes cannot report
+        # the old cursor node as newly highlighted on its way to the new one.
+        self.unselect()
+        node = self.root
+        for field in path[1:]:
+            node.expand()
+            node = next(child for child in node.children if child.data is field)
+        # Expanding drops Tree's line index and node.line is only set when it is
+        # rebuilt, which reading last_line does.
+        _ = self.last_line
+        self.move_cursor(node)
+
+    @on(Tree.NodeHighlighted)
+    @on(Tree.NodeSelected)
+    def _report_field(
+        self, event: Tree.NodeHighlighted[ByteField] | Tree.NodeSelected[ByteField]
+    ) -> None:
+        if event.node.data is not None:
+            self.post_message(self.FieldSelected(self, event.node.data))
+
+    def _add_field(self, parent: TreeNode[ByteField], field: ByteField) -> None:
+        if not field.children and not field.bits:
+            parent.add_leaf(field_label(field), field)
+            return
+        node = parent.add(field_label(field), field)
+        for child in field.children:
+            self._add_field(node, child)
+        for name, value in field.bits:
+            node.add_leaf(bit_label(name, value), field)

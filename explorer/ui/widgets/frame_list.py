@@ -1,0 +1,438 @@
+"""FrameList: every frame of the connection, one row each, fast at 100k rows.
+
+Owns the frame list pane: its rows (frames and phase failures), folding runs of
+heartbeats into one row, the cursor and the Selected message. It is a Line-API
+ScrollView: adding rows costs O(batch) and painting reads only visible rows.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
+from typing import ClassVar, Final, TypeGuard
+
+from pamqp import commands
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from explorer.events import PhaseFailed
+from explorer.protocol.frames import Direction, Frame
+
+#: What a row shows: a frame from the wire, or a phase that failed.
+FrameListItem = Frame | PhaseFailed
+
+TIME_WIDTH: Final = 9
+CHANNEL_WIDTH: Final = 5
+SIZE_WIDTH: Final = 7
+#: Cells outside the name column: the margins, time, arrow, channel and size
+#: columns and the single spaces between them.
+FIXED_WIDTH: Final = 1 + TIME_WIDTH + 1 + 1 + 1 + CHANNEL_WIDTH + 1 + 1 + SIZE_WIDTH + 1
+MIN_NAME_WIDTH: Final = 8
+#: The column titles take the first line of the view and never scroll.
+HEADER_LINES: Final = 1
+#: Tones that colour a whole row, not just its arrow and name.
+ROW_TONES: Final = frozenset({"frame-list--error", "frame-list--warning"})
+HEARTBEAT: Final = "♥ Heartbeat"
+#: Between a folded heartbeat row's name and its count, a multiplication sign.
+TIMES: Final = " \N{MULTIPLICATION SIGN}"
+_CLOSES: Final = (commands.Connection.Close, commands.Channel.Close)
+
+
+def _is_heartbeat(item: FrameListItem) -> TypeGuard[Frame]:
+    return isinstance(item, Frame) and item.name == "Heartbeat"
+
+
+def _is_refusal(frame: Frame) -> bool:
+    """A Close from the broker that is not a plain goodbye (reply code 200)."""
+    payload = frame.payload
+    return (
+        frame.direction is Direction.BROKER_TO_CLIENT
+        and isinstance(payload, _CLOSES)
+        and payload.reply_code != 200
+    )
+
+
+def _describe(frame: Frame) -> str:
+    """The frame's name, with the reply code and text of a Close."""
+    payload = frame.payload
+    if isinstance(payload, _CLOSES):
+        return f"{frame.name} {payload.reply_code} {payload.reply_text}"
+    return frame.name
+
+
+def _fit(text: str, width: int) -> str:
+    """Pad or cut `text` to exactly `width` cells, marking a cut with an ellipsis."""
+    if cell_len(text) > width:
+        return set_cell_size(text, width - 1) + "…"
+    return set_cell_size(text, width)
+
+
+class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
+    """The frames of a connection in wire order, with a cursor.
+
+    Rows are added in batches with `add`. While the cursor is on the last row,
+    the list follows new rows; otherwise the cursor and the view stay put.
+    """
+
+    DEFAULT_CSS = """
+    FrameList {
+        height: 1fr;
+        overflow-x: hidden;
+        background: $surface;
+        color: $foreground;
+        & > .frame-list--header { color: $text-muted; text-style: bold; }
+        & > .frame-list--muted { color: $text-muted; }
+        & > .frame-list--client { color: $text-primary; }
+        & > .frame-list--broker { color: $text-accent; }
+        & > .frame-list--heartbeat { color: $text-muted; }
+        & > .frame-list--error { color: $text-error; background: $error-muted; }
+        & > .frame-list--warning {
+            color: $text-warning;
+            background: $warning-muted;
+        }
+        & > .frame-list--cursor {
+            background: $block-cursor-blurred-background;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        &:focus > .frame-list--cursor {
+            color: $block-cursor-foreground;
+            background: $block-cursor-background;
+            text-style: $block-cursor-text-style;
+        }
+    }
+    """
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "frame-list--header",
+        "frame-list--muted",
+        "frame-list--client",
+        "frame-list--broker",
+        "frame-list--heartbeat",
+        "frame-list--error",
+        "frame-list--warning",
+        "frame-list--cursor",
+    }
+    """
+    | Class | Description |
+    | :- | :- |
+    | `frame-list--header` | The column titles. |
+    | `frame-list--muted` | Time, channel and size cells. |
+    | `frame-list--client` | Arrow and name of a frame the client sent. |
+    | `frame-list--broker` | Arrow and name of a frame the broker sent. |
+    | `frame-list--heartbeat` | A heartbeat row. |
+    | `frame-list--error` | A phase that failed (the whole row). |
+    | `frame-list--warning` | A broker Close with a reply code other than 200. |
+    | `frame-list--cursor` | The row under the cursor. |
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "move(-1)", "Previous frame", show=False),
+        Binding("down", "move(1)", "Next frame", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "first", "First frame", show=False),
+        Binding("end", "last", "Last frame", show=False),
+    ]
+
+    fold_heartbeats: reactive[bool] = reactive(True, init=False)
+    """Show each run of consecutive heartbeats as one row."""
+
+    class Selected(Message):
+        """The cursor moved to another row."""
+
+        def __init__(
+            self, frame_list: FrameList, item: FrameListItem, index: int
+        ) -> None:
+            """Describe the row now under the cursor.
+
+            Args:
+                frame_list: The list whose cursor moved.
+                item: The frame or failure on that row; for a folded heartbeat
+                    row, its last heartbeat.
+                index: The row number, as `FrameList.select` takes it.
+            """
+            self.frame_list = frame_list
+            self.item = item
+            self.index = index
+            super().__init__()
+
+        @property
+        def control(self) -> FrameList:
+            """The list whose cursor moved."""
+            return self.frame_list
+
+    def __init__(
+        self,
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        """Start empty, with no cursor."""
+        super().__init__(name=name, id=id, classes=classes)
+        self._items: list[FrameListItem] = []
+        # The display index: row r shows items _first[r].._last[r] (more than
+        # one only for a folded heartbeat run). Both lists grow with the rows.
+        self._first: list[int] = []
+        self._last: list[int] = []
+        #: Folded rows holding heartbeats from both peers.
+        self._mixed: set[int] = set()
+        self._cursor = -1
+        #: The item the cursor's row stood for when Selected was last posted.
+        self._cursor_item = -1
+        #: Capture time of the first frame: row times are relative to it.
+        self._t0: float | None = None
+
+    @property
+    def items(self) -> Sequence[FrameListItem]:
+        """Everything added so far, in order, folded or not."""
+        return self._items
+
+    @property
+    def row_count(self) -> int:
+        """Rows on display (a folded heartbeat run counts once)."""
+        return len(self._last)
+
+    @property
+    def cursor_row(self) -> int:
+        """The row under the cursor, or -1 while the list is empty."""
+        return self._cursor
+
+    @property
+    def selected_item(self) -> FrameListItem | None:
+        """The item the cursor's row stands for, as Selected reports it."""
+        return self.item_at(self._cursor) if self._cursor >= 0 else None
+
+    def item_at(self, row: int) -> FrameListItem:
+        """The item a row stands for: for a folded run, its last heartbeat.
+
+        Args:
+            row: A row number, 0 to row_count - 1.
+        """
+        return self._items[self._last[row]]
+
+    def add(self, rows: Iterable[FrameListItem]) -> None:
+        """Append a batch of frames and failures, in wire order.
+
+        Costs O(len(rows)) whatever is already in the list.
+
+        Args:
+            rows: The new items.
+        """
+        start, old_rows = len(self._items), len(self._last)
+        self._items.extend(rows)
+        if len(self._items) == start:
+            return
+        if self._t0 is None:
+            self._t0 = next(
+                (i.t for i in self._items[start:] if isinstance(i, Frame)), None
+            )
+        following = self._cursor == old_rows - 1
+        for index in range(start, len(self._items)):
+            self._place(index)
+        self._update_virtual_size()
+        if following:
+            self._move_cursor(len(self._last) - 1)
+        # The old last row may have grown: a heartbeat run got longer.
+        self._refresh_rows(max(old_rows - 1, 0), len(self._last))
+
+    def clear(self) -> None:
+        """Remove every row and the cursor."""
+        self._items.clear()
+        self._first.clear()
+        self._last.clear()
+        self._mixed.clear()
+        self._cursor = self._cursor_item = -1
+        self._t0 = None
+        self._update_virtual_size()
+        self.scroll_home(animate=False, immediate=True)
+        self.refresh()
+
+    def select(self, index: int) -> None:
+        """Move the cursor to a row (clamped to the rows there are).
+
+        Posts Selected when the cursor lands on another row, or its row now
+        stands for another item (a folded heartbeat run that grew).
+
+        Args:
+            index: The row number.
+        """
+        if self._last:
+            self._move_cursor(max(0, min(index, len(self._last) - 1)))
+
+    def select_last(self) -> None:
+        """Move the cursor to the last row, so the list follows new rows."""
+        self.select(len(self._last) - 1)
+
+    def move(self, delta: int) -> None:
+        """Move the cursor by `delta` rows (negative: up).
+
+        Args:
+            delta: How many rows to move.
+        """
+        self.select(max(self._cursor, 0) + delta)
+
+    def action_move(self, delta: int) -> None:
+        """Move the cursor by `delta` rows."""
+        self.move(delta)
+
+    def action_page(self, pages: int) -> None:
+        """Move the cursor by whole pages of rows."""
+        self.move(pages * max(self._body_height, 1))
+
+    def action_first(self) -> None:
+        """Move the cursor to the first row."""
+        self.select(0)
+
+    def action_last(self) -> None:
+        """Move the cursor to the last row."""
+        self.select_last()
+
+    def watch_fold_heartbeats(self) -> None:
+        """Rebuild the display index, keeping the cursor on the same item."""
+        item = self._last[self._cursor] if self._cursor >= 0 else -1
+        following = self._cursor == len(self._last) - 1
+        self._first.clear()
+        self._last.clear()
+        self._mixed.clear()
+        for index in range(len(self._items)):
+            self._place(index)
+        self._update_virtual_size()
+        if item >= 0:
+            row = len(self._last) - 1 if following else bisect_left(self._last, item)
+            self._move_cursor(row)
+            self._scroll_to_row(row)  # row numbers changed, even if this one did not
+        self.refresh()
+
+    def on_click(self, event: events.Click) -> None:
+        """Select the row under the mouse."""
+        offset = event.get_content_offset(self)
+        if offset is None or offset.y < HEADER_LINES:
+            return
+        row = self.scroll_offset.y + offset.y - HEADER_LINES
+        if row < len(self._last):
+            self.select(row)
+
+    def render_line(self, y: int) -> Strip:
+        """One line of the view: the column titles, a row, or blank."""
+        width = self.scrollable_content_region.width
+        if y < HEADER_LINES:
+            return self._header_strip(width)
+        row = self.scroll_offset.y + y - HEADER_LINES
+        if row >= len(self._last):
+            return Strip.blank(width, self.rich_style)
+        return self._row_strip(row, width)
+
+    def _place(self, index: int) -> None:
+        """Add item `index` to the display index: a new row, or a longer fold."""
+        item = self._items[index]
+        previous = self._items[index - 1] if index else None
+        if (
+            self.fold_heartbeats
+            and _is_heartbeat(item)
+            and previous is not None
+            and _is_heartbeat(previous)
+        ):
+            row = len(self._last) - 1
+            self._last[row] = index
+            first = self._items[self._first[row]]
+            if isinstance(first, Frame) and first.direction is not item.direction:
+                self._mixed.add(row)
+            return
+        self._first.append(index)
+        self._last.append(index)
+
+    @property
+    def _body_height(self) -> int:
+        """Rows that fit under the column titles."""
+        return self.scrollable_content_region.height - HEADER_LINES
+
+    def _update_virtual_size(self) -> None:
+        # Width 0: the name column takes whatever width there is, so the list
+        # never scrolls sideways.
+        self.virtual_size = Size(0, len(self._last) + HEADER_LINES)
+
+    def _move_cursor(self, row: int) -> None:
+        """Put the cursor on `row`, scroll it into view and report it."""
+        previous, self._cursor = self._cursor, row
+        if previous != row:
+            self._refresh_rows(previous, previous + 1)
+            self._refresh_rows(row, row + 1)
+            self._scroll_to_row(row)
+        if (previous, self._cursor_item) != (row, self._last[row]):
+            self._cursor_item = self._last[row]
+            self.post_message(self.Selected(self, self.item_at(row), row))
+
+    def _scroll_to_row(self, row: int) -> None:
+        top, height = self.scroll_offset.y, max(self._body_height, 1)
+        if row < top:
+            self.scroll_to(y=row, animate=False)
+        elif row >= top + height:
+            self.scroll_to(y=row - height + 1, animate=False)
+
+    def _refresh_rows(self, start: int, end: int) -> None:
+        """Repaint rows start..end-1, but only the part that is on screen."""
+        top = self.scroll_offset.y
+        start, end = max(start, top), min(end, top + self._body_height)
+        if start < end:
+            self.refresh_lines(start + HEADER_LINES, end - start)
+
+    def _header_strip(self, width: int) -> Strip:
+        style = self.get_component_rich_style("frame-list--header")
+        name_width = max(MIN_NAME_WIDTH, width - FIXED_WIDTH)
+        text = (
+            f" {'time s':>{TIME_WIDTH}}   {'ch':>{CHANNEL_WIDTH}} "
+            f"{_fit('frame', name_width)} {'bytes':>{SIZE_WIDTH}} "
+        )
+        return Strip([Segment(text, style)]).crop_extend(0, width, style)
+
+    def _row_strip(self, row: int, width: int) -> Strip:
+        tone = self._tone(row)
+        cursor = ("frame-list--cursor",) if row == self._cursor else ()
+        quiet = tone if tone in ROW_TONES else "frame-list--muted"
+        muted = self.get_component_rich_style(quiet, *cursor)
+        toned = self.get_component_rich_style(tone, *cursor)
+        time, arrow, channel, name, size = self._cells(row)
+        name_width = max(MIN_NAME_WIDTH, width - FIXED_WIDTH)
+        segments = [
+            Segment(f" {time:>{TIME_WIDTH}} ", muted),
+            Segment(arrow, toned),
+            Segment(f" {channel:>{CHANNEL_WIDTH}} ", muted),
+            Segment(_fit(name, name_width), toned),
+            Segment(f" {size:>{SIZE_WIDTH}} ", muted),
+        ]
+        return Strip(segments).crop_extend(0, width, muted)
+
+    def _tone(self, row: int) -> str:
+        """The component class that colours a row's arrow and name."""
+        item = self.item_at(row)
+        if isinstance(item, PhaseFailed):
+            return "frame-list--error"
+        if _is_refusal(item):
+            return "frame-list--warning"
+        if _is_heartbeat(item):
+            return "frame-list--heartbeat"
+        if item.direction is Direction.CLIENT_TO_BROKER:
+            return "frame-list--client"
+        return "frame-list--broker"
+
+    def _cells(self, row: int) -> tuple[str, str, str, str, str]:
+        """Time, arrow, channel, name and size of a row, as text."""
+        item = self.item_at(row)
+        if isinstance(item, PhaseFailed):
+            return "", "✖", "", f"{item.phase.value} failed: {item.message}", ""
+        t0 = item.t if self._t0 is None else self._t0
+        time, channel = f"{item.t - t0:.3f}", str(item.channel)
+        if not _is_heartbeat(item):
+            return time, item.direction.arrow, channel, _describe(item), str(item.size)
+        count = self._last[row] - self._first[row] + 1
+        arrow = "⇄" if row in self._mixed else item.direction.arrow
+        name = f"{HEARTBEAT}{TIMES}{count}" if count > 1 else HEARTBEAT
+        return time, arrow, channel, name, str(item.size * count)

@@ -1,0 +1,112 @@
+"""The negotiation and authentication panels, filled from the phase reports.
+
+Owns NegotiationPanel (channel_max, frame_max, heartbeat: what the broker
+proposed, what the client asked, what TuneOk carried) and AuthPanel
+(mechanisms offered, the one chosen, the SASL response decoded and masked
+unless revealed, the broker's verdict).
+"""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from explorer.protocol.fields import JSON
+from explorer.protocol.frames import Frame
+from explorer.protocol.report import sasl_response
+
+
+class NegotiationPanel(Static):
+    """Tune and TuneOk side by side."""
+
+    DEFAULT_CSS = """
+    NegotiationPanel { height: auto; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        """Start empty."""
+        self.clear()
+
+    def clear(self) -> None:
+        """Nothing negotiated yet."""
+        self.border_title = "Negotiation"
+        self.update(Text("Tune/TuneOk not on the wire yet", style="dim"))
+
+    def show(self, facts: dict[str, JSON]) -> None:
+        """Show the tune phase's report."""
+        table = Table(box=None, padding=(0, 1, 0, 0), expand=False)
+        for column in ("", "broker", "asked", "TuneOk"):
+            justify = "left" if not column else "right"
+            table.add_column(column, justify=justify, no_wrap=True)
+        for name in ("channel_max", "frame_max", "heartbeat"):
+            row = facts.get(name)
+            if isinstance(row, dict):
+                asked = row.get("client_asked")
+                table.add_row(
+                    name,
+                    str(row.get("broker_proposed")),
+                    "—" if asked is None else str(asked),
+                    str(row.get("tune_ok_carried")),
+                )
+        self.update(table)
+
+
+class AuthPanel(Static):
+    """The SASL exchange: what was offered, chosen, sent and answered."""
+
+    DEFAULT_CSS = """
+    AuthPanel { height: auto; padding: 0 1; }
+    """
+
+    def on_mount(self) -> None:
+        """Start empty."""
+        self.clear()
+
+    def clear(self) -> None:
+        """No authentication yet."""
+        self.border_title = "Authentication"
+        self.facts: dict[str, JSON] = {}
+        self.start_ok: Frame | None = None
+        self.update(Text("Connection.StartOk not on the wire yet", style="dim"))
+
+    def show(
+        self, facts: dict[str, JSON], start_ok: Frame | None, reveal: bool = False
+    ) -> None:
+        """Show the auth phase's report; `start_ok` unmasked when revealing."""
+        self.facts, self.start_ok = facts, start_ok
+        self.reveal(reveal)
+
+    def reveal(self, reveal: bool) -> None:
+        """Show or hide the password in the decoded response."""
+        if not self.facts:
+            return
+        response = self.facts.get("response")
+        if reveal and self.start_ok is not None:
+            payload = self.start_ok.payload
+            mechanism = str(self.facts.get("mechanism", ""))
+            response = sasl_response(mechanism, getattr(payload, "response", ""), True)
+        offered = self.facts.get("mechanisms_offered") or []
+        lines = Text()
+        lines.append("offered  ", style="bold")
+        lines.append(" ".join(map(str, offered)) if isinstance(offered, list) else "")
+        lines.append("\nchosen   ", style="bold")
+        lines.append(str(self.facts.get("mechanism", "")))
+        lines.append("\nresponse", style="bold")
+        if not reveal:
+            lines.append("  (r reveals)", style="dim")
+        for key, value in _response_parts(response):
+            lines.append(f"\n  {key:<9}", style="bold")
+            lines.append(value)
+        verdict = self.facts.get("verdict")
+        if verdict:
+            lines.append("\nverdict  ", style="bold")
+            lines.append(str(verdict))
+        self.update(lines)
+
+
+def _response_parts(response: JSON) -> list[tuple[str, str]]:
+    """The decoded response, one (name, value) per line."""
+    if isinstance(response, dict):
+        return [(str(k), repr(v) if v == "" else str(v)) for k, v in response.items()]
+    return [("value", str(response))]

@@ -1,0 +1,118 @@
+"""The phase rail: every lifecycle phase, done, current, failed or still to come.
+
+Owns showing where the learner is in the lifecycle, the operation running, and
+the broker's handshake budget counting down while the handshake is held.
+Clicking a phase asks the app to show its lesson.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import events
+from textual.message import Message
+from textual.reactive import reactive
+from textual.widget import Widget
+
+from explorer.protocol.lifecycle import Phase
+
+MARKS = {"done": "✓", "current": "▶", "failed": "✗", "next": "·"}
+
+
+class PhaseRail(Widget):
+    """A vertical list of the phases of this run."""
+
+    DEFAULT_CSS = """
+    PhaseRail { height: auto; padding: 0 1; }
+    PhaseRail > .phase-rail--done { color: $success; }
+    PhaseRail > .phase-rail--current { color: $accent; text-style: bold; }
+    PhaseRail > .phase-rail--failed { color: $error; text-style: bold; }
+    PhaseRail > .phase-rail--next { color: $text-muted; }
+    PhaseRail > .phase-rail--budget { color: $warning; text-style: bold; }
+    """
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "phase-rail--done",
+        "phase-rail--current",
+        "phase-rail--failed",
+        "phase-rail--next",
+        "phase-rail--budget",
+    }
+
+    #: Seconds left of the broker's handshake_timeout (None when not running).
+    budget: reactive[float | None] = reactive(None)
+
+    class PhaseClicked(Message):
+        """The learner clicked a phase."""
+
+        def __init__(self, phase: Phase) -> None:
+            """Carry the phase clicked."""
+            super().__init__()
+            self.phase = phase
+
+    def __init__(self, plan: list[Phase], *, id: str | None = None) -> None:
+        """Show `plan`, nothing done yet."""
+        super().__init__(id=id)
+        self.plan = list(plan)
+        self.states: dict[Phase, str] = {}
+        self.current: Phase | None = None
+        self.operation = ""
+
+    def reset(self, plan: list[Phase]) -> None:
+        """Start again with a new run's plan."""
+        self.plan, self.states, self.current, self.operation = list(plan), {}, None, ""
+        self.budget = None
+        self.refresh(layout=True)
+
+    def start(self, phase: Phase, operation: str = "") -> None:
+        """`phase` is running (earlier ones are done)."""
+        if phase not in self.plan:  # the endpoint phase drops tls for amqp://
+            self.plan.append(phase)
+        if self.current is not None and self.states.get(self.current) != "failed":
+            self.states[self.current] = "done"
+        self.current, self.operation = phase, operation
+        self.states.setdefault(phase, "current")
+        self.refresh(layout=True)
+
+    def fail(self, phase: Phase) -> None:
+        """`phase` failed."""
+        self.states[phase] = "failed"
+        self.refresh()
+
+    def finish(self) -> None:
+        """The run is over: the running phase is done unless it failed."""
+        if self.current is not None and self.states.get(self.current) != "failed":
+            self.states[self.current] = "done"
+        self.current = None
+        self.refresh()
+
+    def drop(self, phase: Phase) -> None:
+        """`phase` will not run in this lifecycle (tls for amqp://)."""
+        if phase in self.plan:
+            self.plan.remove(phase)
+            self.refresh(layout=True)
+
+    def watch_budget(self) -> None:
+        """Redraw the countdown."""
+        self.refresh(layout=True)
+
+    def render(self) -> Text:
+        """One line per phase, then the handshake budget when it runs."""
+        text = Text()
+        for phase in self.plan:
+            state = self.states.get(phase, "next")
+            label = phase.value
+            if phase is self.current and self.operation:
+                label += f": {self.operation}"
+            style = self.get_component_rich_style(f"phase-rail--{state}")
+            text.append(f"{MARKS[state]} {phase.number:>2} {label}\n", style=style)
+        if self.budget is not None:
+            style = self.get_component_rich_style("phase-rail--budget")
+            text.append(f"handshake: {self.budget:4.1f} s left", style=style)
+        return text
+
+    def on_click(self, event: events.Click) -> None:
+        """Ask for the lesson of the phase clicked."""
+        row = event.get_content_offset(self)
+        if row is not None and 0 <= row.y < len(self.plan):
+            self.post_message(self.PhaseClicked(self.plan[row.y]))

@@ -1,0 +1,113 @@
+"""FieldTree: labels, bits, finding the field that holds a byte."""
+
+from __future__ import annotations
+
+from textual.app import App, ComposeResult
+
+from explorer.protocol import ByteField, Frame, byte_map
+from explorer.ui.widgets import FieldTree
+from tests.ui.conftest import named
+
+
+class TreeApp(App[None]):
+    """Just a FieldTree showing one frame, recording the fields reported."""
+
+    def __init__(self, frame: Frame) -> None:
+        super().__init__()
+        self.frame = frame
+        self.fields: list[ByteField] = []
+
+    def compose(self) -> ComposeResult:
+        yield FieldTree()
+
+    def on_mount(self) -> None:
+        self.query_one(FieldTree).show(self.frame)
+
+    def on_field_tree_field_selected(self, message: FieldTree.FieldSelected) -> None:
+        self.fields.append(message.field)
+
+
+def labels(tree: FieldTree) -> list[str]:
+    return [str(child.label) for child in tree.root.children]
+
+
+async def test_labels_give_name_type_value_and_place(happy: list[Frame]) -> None:
+    start = named(happy, "Connection.Start")
+    async with TreeApp(start).run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        tree = pilot.app.query_one(FieldTree)
+        assert str(tree.root.label) == "Connection.Start  frame  @0+504"
+        shown = labels(tree)
+        assert shown[:3] == [
+            "frame type  octet  1  @0+1",
+            "channel  short  0  @1+2",
+            "size  long  496  @3+4",
+        ]
+        mechanisms = next(label for label in shown if label.startswith("mechanisms"))
+        assert mechanisms == 'mechanisms  longstr  "PLAIN AMQPLAIN"  @476+18'
+        properties = next(label for label in shown if label.startswith("server_prop"))
+        assert properties.split("  ")[1:3] == ["table", "7 entries"]
+
+
+async def test_packed_bits_are_listed_with_their_values(happy: list[Frame]) -> None:
+    declare = named(happy, "Queue.Declare")
+    async with TreeApp(declare).run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        tree = pilot.app.query_one(FieldTree)
+        octet = next(n for n in tree.root.children if n.data and n.data.bits)
+        assert octet.data is not None
+        assert str(octet.label).startswith("passive durable exclusive auto_delete")
+        assert [str(bit.label).split()[:2] for bit in octet.children] == [
+            [name, str(int(value))] for name, value in octet.data.bits
+        ]
+        assert all(bit.data is octet.data for bit in octet.children)
+
+
+async def test_select_offset_lands_on_frame_max_in_tune(happy: list[Frame]) -> None:
+    tune = named(happy, "Connection.Tune")
+    app = TreeApp(tune)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.query_one(FieldTree)
+        tree.select_offset(13)
+        await pilot.pause()
+        assert tree.cursor_node is not None
+        assert tree.cursor_node.data is not None
+        assert tree.cursor_node.data.name == "frame_max"
+        assert (tree.cursor_node.data.offset, tree.cursor_node.data.length) == (13, 4)
+        assert app.fields[-1] is tree.cursor_node.data
+
+
+async def test_select_offset_expands_the_parents_of_a_nested_field(
+    happy: list[Frame],
+) -> None:
+    start = named(happy, "Connection.Start")
+    capabilities = next(
+        entry for entry in byte_map(start).children if entry.name == "server_properties"
+    ).children[1]
+    offset = capabilities.end - 1  # the last byte of the nested table
+    leaf = byte_map(start).path_to(offset)[-1]
+    app = TreeApp(start)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.query_one(FieldTree)
+        tree.select_offset(offset)
+        await pilot.pause()
+        node = tree.cursor_node
+        assert node is not None
+        assert node.data == leaf
+        parent = node.parent
+        while parent is not None:
+            assert parent.is_expanded
+            parent = parent.parent
+        assert app.fields[-1] == leaf
+
+
+async def test_keys_report_the_field_under_the_cursor(happy: list[Frame]) -> None:
+    tune = named(happy, "Connection.Tune")
+    app = TreeApp(tune)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.query_one(FieldTree)
+        tree.focus()
+        await pilot.press("down", "down")
+        assert [field.name for field in app.fields[-2:]] == ["frame type", "channel"]
+        assert tree.cursor_node is not None
+        assert app.fields[-1] is tree.cursor_node.data
