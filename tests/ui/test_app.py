@@ -69,7 +69,7 @@ async def test_selecting_a_frame_fills_fields_bytes_and_lesson() -> None:
         row = next(
             r
             for r in range(frames.row_count)
-            if frames.item_at(r).name == "Connection.Tune"
+            if getattr(frames.item_at(r), "name", "") == "Connection.Tune"
         )
         frames.select(row)
         await pilot.pause()
@@ -163,4 +163,7 @@ async def test_screenshot_key_writes_an_svg(
     async with app.run_test(size=SIZE) as pilot:
         await pilot.press("s")
         await pilot.pause()
-    assert list(tmp_path.glob("*.svg"))
+        saved = [n.message for n in app._notifications if n.message.startswith("Saved")]
+    (message,) = saved
+    assert message.endswith(".svg")
+    assert Path(message.removeprefix("Saved ")).parent == tmp_path

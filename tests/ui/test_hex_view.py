@@ -9,8 +9,16 @@ from textual.app import App, ComposeResult
 
 from explorer.protocol import Direction, Frame, FrameDecoder
 from explorer.ui.widgets import HexView
-from explorer.ui.widgets.hex_view import ASCII_START, byte_at_column, hex_column
+from explorer.ui.widgets.hex_view import (
+    WIDE,
+    ascii_start,
+    byte_at_column,
+    dump_line,
+    hex_column,
+)
 from tests.ui.conftest import named, style_at
+
+ASCII_START = ascii_start(WIDE)
 
 BODY_SIZE = 131_072
 
@@ -147,3 +155,13 @@ async def test_a_128_kib_body_renders_lazily() -> None:
         await pilot.pause()
         last = hex_view.render_line(hex_view.size.height - 1).text.rstrip()
         assert last == f"{frame.size:08x}"
+
+
+def test_narrow_lines_hold_eight_bytes() -> None:
+    assert (
+        dump_line(0, bytes(range(8)), 8)
+        == "00000000  00 01 02 03 04 05 06 07  |........|"
+    )
+    assert byte_at_column(ascii_start(8) + 3, 8) == 3
+    assert byte_at_column(hex_column(7), 8) == 7
+    assert byte_at_column(hex_column(8), 8) is None

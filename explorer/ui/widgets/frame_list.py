@@ -28,9 +28,9 @@ from explorer.protocol.frames import Direction, Frame
 #: What a row shows: a frame from the wire, or a phase that failed.
 FrameListItem = Frame | PhaseFailed
 
-TIME_WIDTH: Final = 9
-CHANNEL_WIDTH: Final = 5
-SIZE_WIDTH: Final = 7
+TIME_WIDTH: Final = 7
+CHANNEL_WIDTH: Final = 3
+SIZE_WIDTH: Final = 6
 #: Cells outside the name column: the margins, time, arrow, channel and size
 #: columns and the single spaces between them.
 FIXED_WIDTH: Final = 1 + TIME_WIDTH + 1 + 1 + 1 + CHANNEL_WIDTH + 1 + 1 + SIZE_WIDTH + 1

@@ -30,36 +30,46 @@ from textual.style import Style as VisualStyle
 from explorer.protocol.bytemap import ByteField, FieldKind, byte_map
 from explorer.protocol.frames import Frame
 
-BYTES_PER_LINE: Final = 16
+#: Bytes per line when the pane is wide enough for `hexdump -C`, else half.
+WIDE: Final = 16
+NARROW: Final = 8
 #: Column of the first hex digit: 8 offset digits and two spaces.
 HEX_START: Final = 10
-#: Column of the first ASCII character, after the hex bytes and ``  |``.
-ASCII_START: Final = 61
-LINE_WIDTH: Final = ASCII_START + BYTES_PER_LINE + 1
 #: Printable ASCII stays; everything else shows as a dot, as hexdump -C does.
 _ASCII: Final = bytes(c if 0x20 <= c < 0x7F else ord(".") for c in range(256))
 
 
 def hex_column(index: int) -> int:
-    """Column of the first hex digit of byte `index` (0-15) of a line."""
-    return HEX_START + 3 * index + (index >= 8)
+    """Column of the first hex digit of byte `index` of a line."""
+    return HEX_START + 3 * index + index // 8
 
 
-def byte_at_column(column: int) -> int | None:
-    """Which byte (0-15) of a line a column shows, hex or ASCII; None for none."""
-    if ASCII_START <= column < ASCII_START + BYTES_PER_LINE:
-        return column - ASCII_START
-    for index in range(BYTES_PER_LINE):
+def ascii_start(per_line: int) -> int:
+    """Column of the first ASCII character, after the hex bytes and ``  |``."""
+    return hex_column(per_line - 1) + 2 + 3
+
+
+def line_width(per_line: int) -> int:
+    """Columns one dump line takes."""
+    return ascii_start(per_line) + per_line + 1
+
+
+def byte_at_column(column: int, per_line: int = WIDE) -> int | None:
+    """Which byte of a line a column shows, hex or ASCII; None for none."""
+    first_ascii = ascii_start(per_line)
+    if first_ascii <= column < first_ascii + per_line:
+        return column - first_ascii
+    for index in range(per_line):
         if hex_column(index) <= column < hex_column(index) + 2:
             return index
     return None
 
 
-def dump_line(offset: int, chunk: bytes) -> str:
-    """One `hexdump -C` line: offset, two groups of 8 hex bytes, ASCII."""
-    first, second = chunk[:8].hex(" "), chunk[8:].hex(" ")
+def dump_line(offset: int, chunk: bytes, per_line: int = WIDE) -> str:
+    """One `hexdump -C` line: offset, groups of 8 hex bytes, ASCII."""
+    groups = [chunk[i : i + 8].hex(" ").ljust(23) for i in range(0, per_line, 8)]
     text = chunk.translate(_ASCII).decode("ascii")
-    return f"{offset:08x}  {first:<23}  {second:<23}  |{text}|"
+    return f"{offset:08x}  {'  '.join(groups)}  |{text}|"
 
 
 class HexView(ScrollView, can_focus=True):
@@ -112,8 +122,8 @@ class HexView(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("left", "move_cursor(-1)", "Previous byte", show=False),
         Binding("right", "move_cursor(1)", "Next byte", show=False),
-        Binding("up", "move_cursor(-16)", "Byte above", show=False),
-        Binding("down", "move_cursor(16)", "Byte below", show=False),
+        Binding("up", "move_cursor_line(-1)", "Byte above", show=False),
+        Binding("down", "move_cursor_line(1)", "Byte below", show=False),
     ]
 
     selected: reactive[tuple[int, int] | None] = reactive(None, init=False)
@@ -156,6 +166,8 @@ class HexView(ScrollView, can_focus=True):
         self._starts: list[int] = []
         self._lines: LRUCache[int, Strip] = LRUCache(256)
         self._styles: dict[str, VisualStyle] = {}
+        #: Bytes per line: 16 when the pane is wide enough, else 8.
+        self.per_line = WIDE
 
     def show(self, frame: Frame | None) -> None:
         """Show a frame's bytes (or nothing), cursor on its first byte.
@@ -169,10 +181,22 @@ class HexView(ScrollView, can_focus=True):
         self._starts = [leaf.offset for leaf in self._leaves]
         self.set_reactive(HexView.selected, None)
         self.set_reactive(HexView.cursor, 0)
-        # One more line, as hexdump -C ends: the offset one past the last byte.
-        self.virtual_size = Size(LINE_WIDTH, self._data_lines + 1 if frame else 0)
-        self._invalidate()
+        self._resize_dump()
         self.scroll_home(animate=False, immediate=True)
+
+    def on_resize(self) -> None:
+        """Use 16 bytes a line when they fit, 8 when the pane is narrow."""
+        fits = self.scrollable_content_region.width >= line_width(WIDE)
+        per_line = WIDE if fits else NARROW
+        if per_line != self.per_line:
+            self.per_line = per_line
+            self._resize_dump()
+
+    def _resize_dump(self) -> None:
+        # One more line, as hexdump -C ends: the offset one past the last byte.
+        lines = self._data_lines + 1 if self._raw else 0
+        self.virtual_size = Size(line_width(self.per_line), lines)
+        self._invalidate()
 
     def validate_cursor(self, offset: int) -> int:
         """Keep the cursor on a byte of the frame."""
@@ -180,7 +204,7 @@ class HexView(ScrollView, can_focus=True):
 
     def watch_cursor(self, previous: int, offset: int) -> None:
         """Repaint the lines the cursor left and entered, and keep it in view."""
-        for line in {previous // BYTES_PER_LINE, offset // BYTES_PER_LINE}:
+        for line in {previous // self.per_line, offset // self.per_line}:
             self._lines.discard(line)
             self.refresh_line(line)
         self._scroll_to_offset(offset)
@@ -197,15 +221,19 @@ class HexView(ScrollView, can_focus=True):
             self.cursor += delta
             self.post_message(self.ByteClicked(self, self.cursor))
 
+    def action_move_cursor_line(self, lines: int) -> None:
+        """Move the byte cursor a line up or down."""
+        self.action_move_cursor(lines * self.per_line)
+
     def on_click(self, event: events.Click) -> None:
         """Put the cursor on the clicked byte and report it."""
         where = event.get_content_offset(self)
         if where is None:
             return
-        index = byte_at_column(where.x + self.scroll_offset.x)
+        index = byte_at_column(where.x + self.scroll_offset.x, self.per_line)
         if index is None:
             return
-        offset = (where.y + self.scroll_offset.y) * BYTES_PER_LINE + index
+        offset = (where.y + self.scroll_offset.y) * self.per_line + index
         if offset < len(self._raw):
             self.cursor = offset
             self.post_message(self.ByteClicked(self, offset))
@@ -230,7 +258,7 @@ class HexView(ScrollView, can_focus=True):
         self.refresh()
 
     def _scroll_to_offset(self, offset: int) -> None:
-        line, top = offset // BYTES_PER_LINE, self.scroll_offset.y
+        line, top = offset // self.per_line, self.scroll_offset.y
         height = max(self.scrollable_content_region.height, 1)
         if line < top:
             self.scroll_to(y=line, animate=False)
@@ -238,21 +266,22 @@ class HexView(ScrollView, can_focus=True):
             self.scroll_to(y=line - height + 1, animate=False)
 
     def _render_dump_line(self, line: int) -> Strip:
-        start, data_lines = line * BYTES_PER_LINE, self._data_lines
+        start, data_lines = line * self.per_line, self._data_lines
         if line > data_lines or not self._raw:
             return Strip.blank(0)
         if line == data_lines:
             content = highlight(f"{len(self._raw):08x}", language="hexdump")
         else:
-            chunk = self._raw[start : start + BYTES_PER_LINE]
-            content = highlight(dump_line(start, chunk), language="hexdump")
+            chunk = self._raw[start : start + self.per_line]
+            text = dump_line(start, chunk, self.per_line)
+            content = highlight(text, language="hexdump")
             content = content.add_spans(self._spans(start, len(chunk)))
         return Strip(content.render_segments(self.visual_style), content.cell_length)
 
     @property
     def _data_lines(self) -> int:
         """Lines holding bytes (the offset line that ends the dump comes after)."""
-        return -(-len(self._raw) // BYTES_PER_LINE)
+        return -(-len(self._raw) // self.per_line)
 
     def _spans(self, start: int, count: int) -> list[Span]:
         """Field colours, then selection and cursor, for bytes start..start+count."""
@@ -264,9 +293,10 @@ class HexView(ScrollView, can_focus=True):
             column = hex_column(index)
             style = self._style(f"hex-view--{self._leaves[leaf].kind.value}")
             spans.append(Span(column, column + 2, style))
+            text_column = ascii_start(self.per_line) + index
             for mark in self._marks(start + index):
                 spans.append(Span(column, column + 2, mark))
-                spans.append(Span(ASCII_START + index, ASCII_START + index + 1, mark))
+                spans.append(Span(text_column, text_column + 1, mark))
         return spans
 
     def _marks(self, offset: int) -> list[VisualStyle]:

@@ -36,9 +36,9 @@ class NegotiationPanel(Static):
     def show(self, facts: dict[str, JSON]) -> None:
         """Show the tune phase's report."""
         table = Table(box=None, padding=(0, 1, 0, 0), expand=False)
-        for column in ("", "broker", "asked", "TuneOk"):
-            justify = "left" if not column else "right"
-            table.add_column(column, justify=justify, no_wrap=True)
+        table.add_column("", no_wrap=True)
+        for column in ("broker", "asked", "TuneOk"):
+            table.add_column(column, justify="right", no_wrap=True)
         for name in ("channel_max", "frame_max", "heartbeat"):
             row = facts.get(name)
             if isinstance(row, dict):

@@ -1,0 +1,291 @@
+"""Content lint for the lessons: manifest, sections, placeholders, links, shape.
+
+Every check collects all the problems it finds and reports them together, so
+one run of this file lists everything a lesson writer has to fix.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from string import punctuation
+from typing import Final
+
+import pytest
+from pamqp import base, commands
+
+from explorer.course import (
+    NOT_SEEN,
+    Course,
+    Lesson,
+    lessons_dir,
+    load_course,
+    placeholders,
+    render,
+)
+from explorer.protocol import Direction
+from explorer.protocol.frames import Frame
+from explorer.protocol.lifecycle import Phase
+from tests.conftest import CAPTURE_FILES, load_capture
+
+#: Frames that are not methods, under the names the decoder gives them.
+SPECIAL_FRAMES: Final = ("ProtocolHeader", "Heartbeat", "ContentHeader", "ContentBody")
+METHODS: Final[dict[str, type[base.Frame]]] = {
+    method.name: method
+    for method in commands.INDEX_MAPPING.values()
+    if issubclass(method, base.Frame)
+}
+FRAME_NAMES: Final = frozenset(METHODS) | frozenset(SPECIAL_FRAMES)
+#: Frames a lesson may name in a placeholder although the happy path never
+#: carries them: they render as NOT_SEEN until a learner's connection does.
+RARE_FRAMES: Final = frozenset(
+    {
+        "Connection.Secure",
+        "Connection.SecureOk",
+        "Connection.Blocked",
+        "Connection.Unblocked",
+    }
+)
+TRY_IT: Final = "Try it"
+MIN_WORDS, MAX_WORDS = 150, 450
+#: A lesson is read in a terminal pane about this wide; fenced lines do not wrap.
+PANE_COLUMNS: Final = 60
+MAX_TABLE_COLUMNS: Final = 3
+
+FENCE = re.compile(r"^\s*(```|~~~)")
+HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
+LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
+SLUG_DROP = re.compile(
+    "[" + re.escape(punctuation.replace("-", "").replace("_", "")) + "]"
+)
+
+
+@pytest.fixture(scope="module")
+def course() -> Course:
+    """The course as the app loads it."""
+    return load_course()
+
+
+@pytest.fixture(scope="module")
+def happy_frames() -> list[Frame]:
+    """Both directions of the happy-path capture, in the order they happened."""
+    capture = load_capture("happy-path")
+    frames = [
+        item
+        for direction in Direction
+        for item in capture.decode(direction)
+        if isinstance(item, Frame)
+    ]
+    return sorted(frames, key=lambda frame: frame.t)
+
+
+def prose_lines(text: str) -> Iterator[tuple[bool, str]]:
+    """Each line of a lesson, and whether it sits inside a fenced code block."""
+    fenced = False
+    for line in text.splitlines():
+        if FENCE.match(line):
+            fenced = not fenced
+            yield True, line
+            continue
+        yield fenced, line
+
+
+def headings(text: str, level: int | None = None) -> list[str]:
+    """The heading texts of a lesson (of one level, if given), code skipped."""
+    found = []
+    for fenced, line in prose_lines(text):
+        match = HEADING.match(line)
+        if not fenced and match and (level is None or len(match.group(1)) == level):
+            found.append(match.group(2))
+    return found
+
+
+def looks_like_frame(title: str) -> bool:
+    """A heading a reader would take for a frame name (typos included)."""
+    return "." in title or title in SPECIAL_FRAMES
+
+
+def slugs(text: str) -> set[str]:
+    """Anchors of a lesson's headings, as Textual's Markdown widget makes them."""
+    used: dict[str, int] = {}
+    anchors = set()
+    for title in headings(text):
+        slug = re.sub(r"\s", "-", SLUG_DROP.sub("", title.strip().lower()))
+        count = used.get(slug, 0)
+        used[slug] = count + 1
+        anchors.add(f"{slug}-{count}" if count else slug)
+    return anchors
+
+
+def frame_of(path: str) -> str | None:
+    """The frame a placeholder path names: its longest prefix that is a frame."""
+    parts = path.split(".")
+    for split in range(len(parts), 0, -1):
+        name = ".".join(parts[:split])
+        if name in FRAME_NAMES:
+            return name
+    return None
+
+
+def check(problems: list[str]) -> None:
+    assert not problems, "\n".join(problems)
+
+
+def test_manifest_format_version_is_1() -> None:
+    data = tomllib.loads((lessons_dir() / "course.toml").read_text(encoding="utf-8"))
+    assert data["format_version"] == 1
+    assert str(data.get("title", "")).strip(), "the course needs a title"
+
+
+def test_every_phase_has_exactly_one_lesson_in_phase_order(course: Course) -> None:
+    assert [lesson.phase for lesson in course.lessons] == list(Phase)
+
+
+def test_every_lesson_has_a_title_and_opens_with_it(course: Course) -> None:
+    problems = []
+    for lesson in course.lessons:
+        if not lesson.title.strip():
+            problems.append(f"{lesson.file}: the manifest gives no title")
+        first = lesson.text.lstrip().splitlines()[0] if lesson.text.strip() else ""
+        if not first.startswith("# "):
+            problems.append(f"{lesson.file}: does not open with a '# Title' line")
+    check(problems)
+
+
+def test_listed_files_exist_and_no_lesson_is_unlisted(course: Course) -> None:
+    root = lessons_dir()
+    listed = [lesson.file for lesson in course.lessons]
+    assert len(listed) == len(set(listed)), f"a file is listed twice: {listed}"
+    missing = [name for name in listed if not (root / name).is_file()]
+    assert not missing, f"listed but missing: {missing}"
+    unlisted = sorted({p.name for p in root.glob("*.md")} - set(listed))
+    assert not unlisted, f"in lessons/ but not in course.toml: {unlisted}"
+
+
+def test_listed_frames_are_real_and_have_a_section(course: Course) -> None:
+    problems = []
+    for lesson in course.lessons:
+        sections = headings(lesson.text, level=2)
+        if len(lesson.frames) != len(set(lesson.frames)):
+            problems.append(f"{lesson.file}: a frame is listed twice")
+        for name in lesson.frames:
+            if name not in FRAME_NAMES:
+                problems.append(f"{lesson.file}: {name!r} is not a frame name")
+            if name not in sections:
+                problems.append(f"{lesson.file}: no '## {name}' section")
+    check(problems)
+
+
+def test_frame_like_headings_are_listed_in_frames(course: Course) -> None:
+    problems = [
+        f"{lesson.file}: '## {title}' looks like a frame but is not in its "
+        f"frames (a typo, or a frame missing from course.toml?)"
+        for lesson in course.lessons
+        for title in headings(lesson.text, level=2)
+        if looks_like_frame(title) and title not in lesson.frames
+    ]
+    check(problems)
+
+
+@pytest.mark.parametrize("path", CAPTURE_FILES, ids=[p.stem for p in CAPTURE_FILES])
+def test_every_captured_frame_has_a_section(course: Course, path: Path) -> None:
+    capture = load_capture(path.stem)
+    seen = {
+        item.name
+        for direction in Direction
+        for item in capture.decode(direction)
+        if isinstance(item, Frame)
+    }
+    taught = {name for lesson in course.lessons for name in lesson.frames}
+    assert not seen - taught, f"no lesson has a section for {sorted(seen - taught)}"
+
+
+def test_placeholders_resolve_on_the_happy_path(
+    course: Course, happy_frames: list[Frame]
+) -> None:
+    assert frozenset(METHODS) >= RARE_FRAMES, "the allowance names real frames"
+    on_happy_path = {frame.name for frame in happy_frames}
+    problems = []
+    for lesson in course.lessons:
+        for path in placeholders(lesson.text):
+            name = frame_of(path)
+            where = f"{lesson.file}: {{{{{path}}}}}"
+            if name is None:
+                problems.append(f"{where} names no frame")
+            elif name in on_happy_path:
+                if render(f"{{{{{path}}}}}", happy_frames) == NOT_SEEN:
+                    problems.append(f"{where}: {name} has no such field")
+            elif name in RARE_FRAMES:
+                field = path[len(name) + 1 :].split(".")[0]
+                if field not in METHODS[name].__slots__:
+                    problems.append(f"{where}: {name} has no field {field!r}")
+            else:
+                problems.append(f"{where}: {name} is not in the happy path")
+    check(problems)
+
+
+def test_every_lesson_ends_with_try_it(course: Course) -> None:
+    problems = []
+    for lesson in course.lessons:
+        sections = headings(lesson.text, level=2)
+        if sections.count(TRY_IT) != 1:
+            problems.append(f"{lesson.file}: needs exactly one '## {TRY_IT}'")
+        elif sections[-1] != TRY_IT:
+            problems.append(f"{lesson.file}: '## {TRY_IT}' must be the last section")
+    check(problems)
+
+
+def test_links_resolve(course: Course) -> None:
+    root = lessons_dir()
+    problems = []
+    for lesson in course.lessons:
+        for fenced, line in prose_lines(lesson.text):
+            if fenced:
+                continue
+            for target in LINK.findall(line):
+                if SCHEME.match(target):
+                    continue  # an outside address: not ours to check
+                location, _, anchor = target.partition("#")
+                text = lesson.text
+                if location:
+                    file = (root / lesson.file).parent / location
+                    if not file.is_file():
+                        problems.append(f"{lesson.file}: link to missing {target}")
+                        continue
+                    if file.suffix != ".md":
+                        continue
+                    text = file.read_text(encoding="utf-8")
+                if anchor and anchor not in slugs(text):
+                    problems.append(f"{lesson.file}: no heading for #{anchor}")
+    check(problems)
+
+
+def test_lessons_are_short_enough_to_read_in_a_pane(course: Course) -> None:
+    problems = []
+    for lesson in course.lessons:
+        words = len(lesson.text.split())
+        if not MIN_WORDS <= words <= MAX_WORDS:
+            problems.append(
+                f"{lesson.file}: {words} words, not {MIN_WORDS}-{MAX_WORDS}"
+            )
+        for fenced, line in prose_lines(lesson.text):
+            if fenced and len(line) > PANE_COLUMNS:
+                problems.append(
+                    f"{lesson.file}: code line wider than {PANE_COLUMNS}: {line!r}"
+                )
+            cells = line.strip().strip("|").split("|")
+            is_row = not fenced and line.lstrip().startswith("|")
+            if is_row and len(cells) > MAX_TABLE_COLUMNS:
+                problems.append(
+                    f"{lesson.file}: table with {len(cells)} columns: {line!r}"
+                )
+    check(problems)
+
+
+def test_lesson_anchor_is_the_section_heading(course: Course) -> None:
+    lesson: Lesson = course.lesson_for(Phase.TUNE)
+    assert lesson.anchor_for("Connection.Tune") == "Connection.Tune"
+    assert lesson.anchor_for("Basic.Publish") is None
