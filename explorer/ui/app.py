@@ -19,6 +19,7 @@ from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Markdown
 
@@ -323,13 +324,22 @@ class ExplorerApp(App[int]):
             lesson = self.course.lesson_for(phase)
         except CourseError:
             return
-        markdown = self.query_one("#lesson", Markdown)
+        text = None
         if phase is not self._lesson_phase or frame_name is None:
             self._lesson_phase = phase
-            markdown.update(render(lesson.text, self._frames))
+            text = render(lesson.text, self._frames)
         anchor = lesson.anchor_for(frame_name) if frame_name else None
+        self._update_lesson(text, anchor)
+
+    @work(exclusive=True, group="lesson")
+    async def _update_lesson(self, text: str | None, anchor: str | None) -> None:
+        """Show new lesson text (if any), then scroll to a frame's section."""
+        markdown = self.query_one("#lesson", Markdown)
+        if text is not None:
+            await markdown.update(text)
         if anchor:
-            self.call_after_refresh(markdown.goto_anchor, _slug(anchor))
+            with contextlib.suppress(NoMatches):  # the document changed meanwhile
+                markdown.goto_anchor(_slug(anchor))
 
     @on(PhaseRail.PhaseClicked)
     def _phase_clicked(self, message: PhaseRail.PhaseClicked) -> None:
@@ -343,7 +353,7 @@ class ExplorerApp(App[int]):
 
     def action_screenshot_svg(self) -> None:
         """Save an SVG of the screen in the current directory."""
-        path = self.save_screenshot()
+        path = Path(self.save_screenshot()).resolve()
         self.notify(f"Saved {path}")
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

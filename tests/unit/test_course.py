@@ -141,7 +141,12 @@ def test_manifest_format_version_is_1() -> None:
 
 
 def test_every_phase_has_exactly_one_lesson_in_phase_order(course: Course) -> None:
-    assert [lesson.phase for lesson in course.lessons] == list(Phase)
+    taught = [lesson.phase.value for lesson in course.lessons]
+    twice = sorted({phase for phase in taught if taught.count(phase) > 1})
+    untaught = [phase.value for phase in Phase if phase.value not in taught]
+    assert not twice, f"more than one lesson teaches {twice}"
+    assert not untaught, f"no lesson teaches {untaught}"
+    assert taught == [phase.value for phase in Phase], f"out of phase order: {taught}"
 
 
 def test_every_lesson_has_a_title_and_opens_with_it(course: Course) -> None:
