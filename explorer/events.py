@@ -99,3 +99,12 @@ class Stepper(Protocol):
 
     async def aclose(self) -> None:
         """Close whatever is open."""
+
+
+async def walk(stepper: Stepper, until: Phase | None = None) -> None:
+    """Step until the lifecycle ends, or until the phase `until` is done."""
+    while not stepper.finished:
+        phase = stepper.next_phase
+        await stepper.step()
+        if until is not None and phase is until and stepper.next_phase is not until:
+            return

@@ -19,6 +19,7 @@ from explorer.events import (
     Listener,
     PhaseFailed,
     PhaseStarted,
+    walk,
 )
 from explorer.protocol.frames import DecodeFailure, Direction, Frame
 from explorer.protocol.lifecycle import LifecycleModel, Phase
@@ -81,11 +82,7 @@ class ReplayEngine:
 
     async def run(self, until: Phase | None = None) -> bool:
         """Tell every step (or up to the end of `until`); True when clean."""
-        while not self.finished:
-            phase = self.next_phase
-            await self.step()
-            if until is not None and phase is until and self.next_phase is not until:
-                break
+        await walk(self, until)
         return not any(isinstance(e, PhaseFailed) for step in self._steps for e in step)
 
     async def aclose(self) -> None:

@@ -29,6 +29,7 @@ from explorer.events import (
     PhaseFailed,
     PhaseReport,
     PhaseStarted,
+    walk,
 )
 from explorer.net.client import ExplorerConnection
 from explorer.net.connect import Address
@@ -150,11 +151,7 @@ class Engine:
 
     async def run(self, until: Phase | None = None) -> bool:
         """Step until the lifecycle ends, or `until` is done; True when clean."""
-        while not self.finished:
-            phase = self.next_phase
-            await self.step()
-            if until is not None and phase is until and self.next_phase is not until:
-                break
+        await walk(self, until)
         return not self.failed
 
     async def aclose(self) -> None:
