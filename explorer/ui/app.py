@@ -138,8 +138,16 @@ class ExplorerApp(App[int]):
         self.screen.set_class(self.size.width < 110, "-narrow")
 
     def _label(self) -> None:
+        """Name the source (a recording says so), the phase, the handshake budget.
+
+        The title bar repeats what the rail shows, for terminals too narrow for it.
+        """
         kind = "RECORDING" if self.stepper.recording else "live"
-        self.sub_title = f"{kind}: {self.source}"
+        rail = self.query_one(PhaseRail)
+        where = f" · {rail.current.number} {rail.current.value}" if rail.current else ""
+        left = rail.budget
+        budget = f" · handshake {left:.1f} s left" if left is not None else ""
+        self.sub_title = f"{kind}: {self.source}{where}{budget}"
 
     # Stepping ---
 
@@ -222,6 +230,7 @@ class ExplorerApp(App[int]):
         rail = self.query_one(PhaseRail)
         if isinstance(event, PhaseStarted):
             rail.start(event.phase, event.step)
+            self._label()
             self._show_lesson(event.phase)
         elif isinstance(event, PhaseReport):
             self._report(event)
@@ -268,6 +277,7 @@ class ExplorerApp(App[int]):
 
     def _tick(self) -> None:
         self.query_one(PhaseRail).budget = self.stepper.handshake_time_left()
+        self._label()
 
     # Frames, fields and bytes ---
 
