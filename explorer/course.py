@@ -39,6 +39,8 @@ class Lesson:
     #: Frame names with a ``## Name`` section in the text.
     frames: tuple[str, ...]
     text: str
+    #: Names of the try-it checks (explorer.checks) that judge its task.
+    checks: tuple[str, ...] = ()
 
     def anchor_for(self, frame_name: str) -> str | None:
         """The heading text of the section about `frame_name`, if there is one."""
@@ -101,11 +103,12 @@ def _lesson(root: Path, entry: dict[str, object]) -> Lesson:
         raise CourseError(f"unknown phase {entry.get('phase')!r}") from exc
     except OSError as exc:
         raise CourseError(f"cannot read lesson {entry.get('file')!r}: {exc}") from exc
-    frames = entry.get("frames", [])
-    assert isinstance(frames, list)
-    return Lesson(
-        phase, str(entry.get("title", "")), name, tuple(map(str, frames)), text
-    )
+    frames, checks = entry.get("frames", []), entry.get("checks", [])
+    if not isinstance(frames, list) or not isinstance(checks, list):
+        raise CourseError(f"{name}: frames and checks must be lists")
+    title = str(entry.get("title", ""))
+    listed = tuple(map(str, frames))
+    return Lesson(phase, title, name, listed, text, tuple(map(str, checks)))
 
 
 def render(text: str, frames: Iterable[Frame]) -> str:

@@ -16,6 +16,7 @@ from typing import Final
 import pytest
 from pamqp import base, commands
 
+from explorer.checks import CHECKS
 from explorer.course import (
     NOT_SEEN,
     Course,
@@ -294,3 +295,9 @@ def test_lesson_anchor_is_the_section_heading(course: Course) -> None:
     lesson: Lesson = course.lesson_for(Phase.TUNE)
     assert lesson.anchor_for("Connection.Tune") == "Connection.Tune"
     assert lesson.anchor_for("Basic.Publish") is None
+
+
+def test_every_named_check_exists_and_every_check_is_used(course: Course) -> None:
+    named = [name for lesson in course.lessons for name in lesson.checks]
+    assert sorted(set(named)) == sorted(CHECKS), "each check judges one lesson's task"
+    assert len(named) == len(set(named))

@@ -1,0 +1,54 @@
+"""Each try-it check on the live broker: the way that passes and a way that does not."""
+
+from __future__ import annotations
+
+import pytest
+from yarl import URL
+
+from explorer.checks import CHECKS, judge
+from explorer.engine import Engine
+from explorer.protocol.frames import Frame
+
+
+async def frames_of(url: str) -> list[Frame]:
+    engine = Engine(url, lambda event: None, live_handshake=False, wait=5)
+    try:
+        await engine.run()
+    finally:
+        await engine.aclose()
+    return engine.frames
+
+# check -> (how to pass, how not to); "{url}" is the broker's URL.
+WAYS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
+    "heartbeat-changed": ({"heartbeat": 5}, {}),
+    "frame-max-lowered": ({"frame_max": 8192}, {}),
+    "channel-max-lowered": ({"channel_max": 5}, {}),
+    "connection-named": ({"connection_name": "try-it"}, {}),
+    "heartbeat-seen": ({"heartbeat": 2}, {}),
+    "pushed-and-polled": ({}, {"password": "wrong"}),
+    "wrong-password-refused": ({"password": "wrong"}, {}),
+    "unknown-vhost-refused": ({"vhost": "no-such-vhost"}, {}),
+}
+
+def url_for(broker_url: str, way: dict[str, object]) -> str:
+    url = URL(broker_url)
+    options = dict(way)
+    if "password" in options:
+        url = url.with_password(str(options.pop("password")))
+    if "vhost" in options:
+        url = url.with_path("/" + str(options.pop("vhost")))
+    return str(url.update_query({k: str(v) for k, v in options.items()}))
+
+def test_every_check_has_both_ways() -> None:
+    assert set(WAYS) == set(CHECKS)
+
+@pytest.mark.parametrize("name", sorted(WAYS))
+async def test_check_passes_only_when_the_task_is_done(
+    broker_url: str, name: str
+) -> None:
+    passing, failing = WAYS[name]
+    done = judge(name, await frames_of(url_for(broker_url, passing)))
+    assert done.passed, done.detail
+    not_done = judge(name, await frames_of(url_for(broker_url, failing)))
+    assert not not_done.passed, not_done.detail
+    assert not_done.detail
