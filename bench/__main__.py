@@ -1,4 +1,4 @@
-"""``python -m bench [decode|tap]``: run the benchmarks and print the goals table.
+"""``python -m bench [decode|tap|app]``: run the benchmarks and print the goals table.
 
 Owns the command line: which benchmarks run, the summary with the machine, and
 the exit status (1 when the broker cannot be used, 2 for a bad argument).
@@ -10,12 +10,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 
-from bench import decode, tap
+from bench import app, decode, tap
 from bench.report import Check, heading, machine, summary
 
 BENCHMARKS: dict[str, Callable[[], list[Check]]] = {
     "decode": decode.run,
     "tap": tap.run,
+    "app": app.run,
 }
 
 
@@ -23,14 +24,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen benchmarks (all by default) and print the summary."""
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Decoder, byte-map and tap benchmarks. Never run by pytest.",
+        description="Decoder, byte-map, tap and app benchmarks. Never run by pytest.",
     )
     parser.add_argument(
         "which",
         nargs="?",
         choices=[*BENCHMARKS, "all"],
         default="all",
-        help="decode (no broker needed), tap (needs $AMQP_URL) or all",
+        help="decode (no broker needed), tap (needs $AMQP_URL), app (records "
+        "its flood from $AMQP_URL if it answers, else builds it) or all",
     )
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if args.which == "all" else [args.which]

@@ -6,6 +6,7 @@ summary table is made of, and the description of the machine they ran on.
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
@@ -32,6 +33,12 @@ class Samples:
     def median(self) -> float:
         """The middle value: what a typical run looks like."""
         return statistics.median(self.values)
+
+    @property
+    def p95(self) -> float:
+        """The 95th percentile, nearest rank: 95 % of the values are at most this."""
+        ordered = sorted(self.values)
+        return ordered[math.ceil(0.95 * len(ordered)) - 1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +87,11 @@ def ratio_check(name: str, ratio: float, goal: float = 0.9) -> Check:
 def time_check(name: str, seconds: float, goal_ms: float) -> Check:
     """A duration that should stay under `goal_ms` milliseconds."""
     return Check(name, seconds * 1e3, goal_ms, at_least=False, unit="ms")
+
+
+def ceiling_check(name: str, value: float, goal: float, unit: str) -> Check:
+    """A number that should stay under `goal`: a slowdown ratio, megabytes ..."""
+    return Check(name, value, goal, at_least=False, unit=unit)
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -138,6 +150,11 @@ def megabytes_per_second(size: int, seconds: float) -> str:
 def milliseconds(seconds: float) -> str:
     """A duration in milliseconds."""
     return f"{seconds * 1e3:,.1f} ms"
+
+
+def megabytes(size: float) -> str:
+    """A size in decimal megabytes: ``104.2 MB``."""
+    return f"{size / 1e6:,.1f} MB"
 
 
 def microseconds(seconds: float) -> str:

@@ -129,3 +129,11 @@ def temp_user(ctl: Callable[..., str]) -> Iterator[User]:
         yield user
     finally:
         ctl("delete_user", user.name)
+
+
+@pytest.fixture(autouse=True)
+def private_progress(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Progress goes to a fresh directory: tests never touch the learner's own."""
+    monkeypatch.setenv("AMQP_EXPLORER_DATA", str(tmp_path_factory.mktemp("progress")))

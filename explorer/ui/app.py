@@ -24,7 +24,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Markdown
 
 from explorer.capture import CaptureError, load
-from explorer.course import Course, CourseError, load_course, render
+from explorer.checks import CHECKS, judge
+from explorer.course import Course, CourseError, Lesson, load_course, render
 from explorer.engine import Engine
 from explorer.events import (
     EngineEvent,
@@ -36,6 +37,7 @@ from explorer.events import (
     PhaseStarted,
     Stepper,
 )
+from explorer.progress import Progress
 from explorer.protocol.fields import shown
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.lifecycle import ORDER, Phase
@@ -91,18 +93,33 @@ class ExplorerApp(App[int]):
         *,
         source: str,
         course: Course | None = None,
+        progress: Progress | None = None,
     ) -> None:
         """Explore what `factory` makes; `source` names it in the title bar."""
         super().__init__()
         self.factory = factory
         self.source = source
         self.course = course or _load_course()
+        self.progress = progress if progress is not None else Progress.load()
         self.revealed = False
+        self._stepping = False
         self.stepper: Stepper = factory(self._queue_event)
         self._pending: deque[EngineEvent] = deque()
         self._frames: list[Frame] = []
         self._phase_of: dict[tuple[Direction, int], Phase] = {}
+        # The panes, kept here: a query would search whatever screen is on top.
+        self.rail = PhaseRail(self.stepper.plan, id="rail")
+        self.negotiation = NegotiationPanel(id="negotiation")
+        self.auth = AuthPanel(id="auth")
+        self.frame_list = FrameList(id="frames")
+        self.lesson = Markdown(id="lesson")
+        self.fields = FieldTree(id="fields")
+        self.hex = HexView(id="hex")
         self._lesson_phase: Phase | None = None
+        #: The lesson text that should be on screen, and the text that is.
+        self._lesson_wanted = ""
+        self._lesson_shown = ""
+        self._lesson_anchor: str | None = None
         self._selected: Frame | None = None
 
     # Building the screen ---
@@ -112,17 +129,17 @@ class ExplorerApp(App[int]):
         yield Header()
         with Horizontal(id="body"):
             with VerticalScroll(id="left"):
-                yield PhaseRail(self.stepper.plan, id="rail")
-                yield NegotiationPanel(id="negotiation")
-                yield AuthPanel(id="auth")
+                yield self.rail
+                yield self.negotiation
+                yield self.auth
             with Vertical(id="right"):
                 with Horizontal(id="top"):
-                    yield FrameList(id="frames")
+                    yield self.frame_list
                     with VerticalScroll(id="lesson-pane"):
-                        yield Markdown(id="lesson")
+                        yield self.lesson
                 with Horizontal(id="bottom"):
-                    yield FieldTree(id="fields")
-                    yield HexView(id="hex")
+                    yield self.fields
+                    yield self.hex
         yield Footer()
 
     def on_mount(self) -> None:
@@ -131,7 +148,7 @@ class ExplorerApp(App[int]):
         self.set_interval(FLUSH_INTERVAL, self._apply_pending)
         self.set_interval(0.2, self._tick)
         self._show_lesson(self.stepper.next_phase or Phase.ENDPOINT)
-        self.query_one(FrameList).focus()
+        self.frame_list.focus()
 
     def on_resize(self) -> None:
         """Narrow terminals (80 columns) hide the left column and the field tree."""
@@ -143,7 +160,7 @@ class ExplorerApp(App[int]):
         The title bar repeats what the rail shows, for terminals too narrow for it.
         """
         kind = "RECORDING" if self.stepper.recording else "live"
-        rail = self.query_one(PhaseRail)
+        rail = self.rail
         where = f" · {rail.current.number} {rail.current.value}" if rail.current else ""
         left = rail.budget
         budget = f" · handshake {left:.1f} s left" if left is not None else ""
@@ -156,12 +173,19 @@ class ExplorerApp(App[int]):
         if self.stepper.finished:
             self.notify("The lifecycle is over: ctrl+r starts a new connection.")
             return
+        if self._stepping:
+            return  # one step at a time: a second press never cuts one short
+        self._stepping = True
         self._step()
 
-    @work(exclusive=True, group="step")
+    @work(group="step")
     async def _step(self) -> None:
-        await self.stepper.step()
+        try:
+            await self.stepper.step()
+        finally:
+            self._stepping = False
         self._apply_pending()
+        self._judge()
 
     async def action_restart(self) -> None:
         """Close this connection and start a new one, without leaving the app."""
@@ -177,12 +201,12 @@ class ExplorerApp(App[int]):
         self._phase_of.clear()
         self._selected = None
         self.stepper = factory(self._queue_event)
-        self.query_one(PhaseRail).reset(self.stepper.plan)
-        self.query_one(FrameList).clear()
-        self.query_one(NegotiationPanel).clear()
-        self.query_one(AuthPanel).clear()
-        self.query_one(FieldTree).show(None)
-        self.query_one(HexView).show(None)
+        self.rail.reset(self.stepper.plan)
+        self.frame_list.clear()
+        self.negotiation.clear()
+        self.auth.clear()
+        self.fields.show(None)
+        self.hex.show(None)
         self._label()
         self._show_lesson(self.stepper.next_phase or Phase.ENDPOINT)
 
@@ -220,14 +244,14 @@ class ExplorerApp(App[int]):
             self._add_rows(batch)
 
     def _add_rows(self, rows: list[Frame | PhaseFailed]) -> None:
-        frames = self.query_one(FrameList)
+        frames = self.frame_list
         following = frames.row_count == 0 or frames.cursor_row >= frames.row_count - 1
         frames.add(rows)
         if following:
             frames.select_last()
 
     def _apply(self, event: EngineEvent) -> None:
-        rail = self.query_one(PhaseRail)
+        rail = self.rail
         if isinstance(event, PhaseStarted):
             rail.start(event.phase, event.step)
             self._label()
@@ -251,17 +275,45 @@ class ExplorerApp(App[int]):
             rail.finish()
             self._offer_recording(event)
 
+    def _judge(self) -> None:
+        """Judge every try-it check on this live connection; tell what passed."""
+        if self.stepper.recording:
+            return  # a recording is not the learner's own broker
+        passed = []
+        for lesson in self.course.lessons:
+            for name in lesson.checks:
+                verdict = judge(name, self._frames)
+                if verdict.passed and self.progress.pass_check(name, verdict.detail):
+                    passed.append(f"{CHECKS[name].task}: {verdict.detail}")
+        for line in passed:
+            self.notify(line, title="✓ Try it passed", timeout=10)
+        if passed:
+            self.progress.save()
+
+    def _checks_text(self, lesson: Lesson) -> str:
+        """The lesson's try-it checks and whether the learner has passed them."""
+        if not lesson.checks:
+            return ""
+        lines = ["", "---", "", "**Your try-it checks**", ""]
+        for name in lesson.checks:
+            detail = self.progress.passed.get(name)
+            mark = f"✓ {detail}" if detail else "not yet"
+            lines.append(f"- {CHECKS[name].task}: {mark}")
+        return "\n".join(lines) + "\n"
+
     def _report(self, report: PhaseReport) -> None:
+        if not self.stepper.recording and self.progress.finish(report.phase.value):
+            self.progress.save()
         if report.phase is Phase.ENDPOINT and Phase.TLS not in self.stepper.plan:
-            self.query_one(PhaseRail).drop(Phase.TLS)
+            self.rail.drop(Phase.TLS)
         if report.phase is Phase.TUNE:
-            self.query_one(NegotiationPanel).show(report.facts)
+            self.negotiation.show(report.facts)
         elif report.phase is Phase.AUTH:
             start_ok = next(
                 (f for f in self._frames if f.name == "Connection.StartOk"), None
             )
             unmasked = self.stepper.unmasked(start_ok) if start_ok else None
-            self.query_one(AuthPanel).show(report.facts, unmasked, self.revealed)
+            self.auth.show(report.facts, unmasked, self.revealed)
         self._show_lesson(report.phase)
 
     def _offer_recording(self, ended: LifecycleEnded) -> None:
@@ -276,7 +328,7 @@ class ExplorerApp(App[int]):
         )
 
     def _tick(self) -> None:
-        self.query_one(PhaseRail).budget = self.stepper.handshake_time_left()
+        self.rail.budget = self.stepper.handshake_time_left()
         self._label()
 
     # Frames, fields and bytes ---
@@ -295,25 +347,25 @@ class ExplorerApp(App[int]):
 
     def _show_frame(self, frame: Frame) -> None:
         visible = shown(self.stepper.unmasked(frame), reveal=self.revealed)
-        self.query_one(FieldTree).show(visible)
-        self.query_one(HexView).show(visible)
+        self.fields.show(visible)
+        self.hex.show(visible)
 
     @on(FieldTree.FieldSelected)
     def _field_selected(self, message: FieldTree.FieldSelected) -> None:
         field = message.field
-        self.query_one(HexView).selected = (field.offset, field.length)
+        self.hex.selected = (field.offset, field.length)
 
     @on(HexView.ByteClicked)
     def _byte_clicked(self, message: HexView.ByteClicked) -> None:
-        self.query_one(FieldTree).select_offset(message.offset)
+        self.fields.select_offset(message.offset)
 
     def action_frame(self, delta: int) -> None:
         """Move through the frames seen so far."""
-        self.query_one(FrameList).move(delta)
+        self.frame_list.move(delta)
 
     def action_fold(self) -> None:
         """Fold runs of heartbeats into one row, or unfold them."""
-        frames = self.query_one(FrameList)
+        frames = self.frame_list
         frames.fold_heartbeats = not frames.fold_heartbeats
 
     def action_reveal(self) -> None:
@@ -322,7 +374,7 @@ class ExplorerApp(App[int]):
             self.notify("A recording never holds the password: it was masked.")
             return
         self.revealed = not self.revealed
-        self.query_one(AuthPanel).reveal(self.revealed)
+        self.auth.reveal(self.revealed)
         if self._selected is not None:
             self._show_frame(self._selected)
         self.notify("Secrets shown" if self.revealed else "Secrets hidden")
@@ -330,26 +382,34 @@ class ExplorerApp(App[int]):
     # Lessons ---
 
     def _show_lesson(self, phase: Phase, frame_name: str | None = None) -> None:
+        """Show the lesson for `phase`, scrolled to the section about a frame."""
         try:
             lesson = self.course.lesson_for(phase)
         except CourseError:
             return
-        text = None
         if phase is not self._lesson_phase or frame_name is None:
             self._lesson_phase = phase
-            text = render(lesson.text, self._frames)
-        anchor = lesson.anchor_for(frame_name) if frame_name else None
-        self._update_lesson(text, anchor)
+            self._lesson_wanted = render(lesson.text, self._frames) + self._checks_text(
+                lesson
+            )
+        self._lesson_anchor = lesson.anchor_for(frame_name) if frame_name else None
+        if self._lesson_wanted != self._lesson_shown or self._lesson_anchor:
+            self._update_lesson()
 
     @work(exclusive=True, group="lesson")
-    async def _update_lesson(self, text: str | None, anchor: str | None) -> None:
-        """Show new lesson text (if any), then scroll to a frame's section."""
-        markdown = self.query_one("#lesson", Markdown)
-        if text is not None:
-            await markdown.update(text)
+    async def _update_lesson(self) -> None:
+        """Bring the lesson pane up to date, then scroll to the wanted section.
+
+        A newer call cancels this one; what it did not finish showing, the newer
+        one shows, because the text counts as shown only once it is.
+        """
+        wanted, anchor = self._lesson_wanted, self._lesson_anchor
+        if wanted != self._lesson_shown:
+            await self.lesson.update(wanted)
+            self._lesson_shown = wanted
         if anchor:
             with contextlib.suppress(NoMatches):  # the document changed meanwhile
-                markdown.goto_anchor(_slug(anchor))
+                self.lesson.goto_anchor(_slug(anchor))
 
     @on(PhaseRail.PhaseClicked)
     def _phase_clicked(self, message: PhaseRail.PhaseClicked) -> None:
@@ -377,6 +437,11 @@ class ExplorerApp(App[int]):
             "A full lifecycle recorded against a real RabbitMQ",
             lambda: self.run_worker(self.open_recording(bundled_recording())),
         )
+        yield SystemCommand(
+            "Reset progress",
+            "Forget finished lessons and passed try-it checks",
+            self._reset_progress,
+        )
         for phase in ORDER:
             yield SystemCommand(
                 f"Lesson: {phase.number} {phase.value}",
@@ -389,8 +454,12 @@ class ExplorerApp(App[int]):
                 lambda phase=phase: self._jump(phase),
             )
 
+    def _reset_progress(self) -> None:
+        self.progress.reset()
+        self.notify("Progress reset: no lesson finished, no check passed.")
+
     def _jump(self, phase: Phase) -> None:
-        frames = self.query_one(FrameList)
+        frames = self.frame_list
         for index, item in enumerate(frames.items):
             if (
                 isinstance(item, Frame)

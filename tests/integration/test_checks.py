@@ -18,6 +18,7 @@ async def frames_of(url: str) -> list[Frame]:
         await engine.aclose()
     return engine.frames
 
+
 # check -> (how to pass, how not to); "{url}" is the broker's URL.
 WAYS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
     "heartbeat-changed": ({"heartbeat": 5}, {}),
@@ -30,6 +31,7 @@ WAYS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
     "unknown-vhost-refused": ({"vhost": "no-such-vhost"}, {}),
 }
 
+
 def url_for(broker_url: str, way: dict[str, object]) -> str:
     url = URL(broker_url)
     options = dict(way)
@@ -39,8 +41,10 @@ def url_for(broker_url: str, way: dict[str, object]) -> str:
         url = url.with_path("/" + str(options.pop("vhost")))
     return str(url.update_query({k: str(v) for k, v in options.items()}))
 
+
 def test_every_check_has_both_ways() -> None:
     assert set(WAYS) == set(CHECKS)
+
 
 @pytest.mark.parametrize("name", sorted(WAYS))
 async def test_check_passes_only_when_the_task_is_done(

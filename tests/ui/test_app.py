@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 from textual.widgets import Markdown
+from textual.worker import WorkerCancelled
+from yarl import URL
 
+from explorer.progress import Progress
 from explorer.protocol import Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.ui.app import ExplorerApp, bundled_recording, live, replay
+from explorer.ui.app import FLUSH_INTERVAL, ExplorerApp, bundled_recording, live, replay
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.panels import AuthPanel, NegotiationPanel
 from explorer.ui.widgets.phase_rail import PhaseRail
@@ -26,12 +32,25 @@ def text_of(app: ExplorerApp, widget: type[NegotiationPanel | AuthPanel]) -> str
     )
 
 
-async def step_until(app: ExplorerApp, pilot: object, phase: Phase) -> None:
+async def step(app: ExplorerApp, pilot: Pilot[int]) -> None:
+    """One step, as the space key runs it, then wait for its work to finish.
+
+    The action is called and the workers awaited, rather than the key pressed and
+    `pilot.pause()` awaited: both of those wait for every widget to answer, and a
+    lesson update replacing its Markdown blocks meanwhile leaves Pilot waiting
+    for a widget that is gone. (The recording test presses the real key once.)
+    """
+    app.action_step()
+    for _ in range(3):  # the step, then the lesson update it starts
+        with contextlib.suppress(WorkerCancelled):  # a newer lesson replaced it
+            await app.workers.wait_for_complete()
+        await asyncio.sleep(FLUSH_INTERVAL)
+
+
+async def step_until(app: ExplorerApp, pilot: Pilot[int], phase: Phase) -> None:
     rail = app.query_one(PhaseRail)
     for _ in range(20):
-        await pilot.press("n")  # type: ignore[attr-defined]
-        await app.workers.wait_for_complete()
-        await pilot.pause()  # type: ignore[attr-defined]
+        await step(app, pilot)
         if phase in rail.states:
             return
     raise AssertionError(f"never reached {phase}")
@@ -42,10 +61,11 @@ async def test_recording_steps_through_every_phase_and_says_it_is_a_recording() 
     async with app.run_test(size=SIZE) as pilot:
         assert app.sub_title.startswith("RECORDING")
         rail = app.query_one(PhaseRail)
+        await pilot.press("space")  # the endpoint step: its lesson is already shown
+        await app.workers.wait_for_complete()
+        assert list(rail.states) == [Phase.ENDPOINT]
         while not app.stepper.finished:
-            await pilot.press("space")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await step(app, pilot)
         assert list(rail.states) == [p for p in Phase if p is not Phase.TLS]
         assert set(rail.states.values()) == {"done"}
         assert rail.plan == list(rail.states)
@@ -56,8 +76,7 @@ async def test_recording_steps_through_every_phase_and_says_it_is_a_recording() 
         assert "heartbeat" in text_of(app, NegotiationPanel)
         auth = text_of(app, AuthPanel)
         assert "password ***" in auth
-        await pilot.press("r")  # a recording has no password to reveal
-        await pilot.pause()
+        app.action_reveal()  # a recording has no password to reveal
         assert "password ***" in text_of(app, AuthPanel)
 
 
@@ -94,11 +113,9 @@ async def test_live_broker_every_phase_and_the_password_only_when_revealed(
         assert temp_user.name in auth
         assert temp_user.password not in auth
         assert "password ***" in auth
-        await pilot.press("r")
-        await pilot.pause()
+        app.action_reveal()  # the r key; see step() for why actions, not keys
         assert temp_user.password in text_of(app, AuthPanel)
-        await pilot.press("r")
-        await pilot.pause()
+        app.action_reveal()
         assert temp_user.password not in text_of(app, AuthPanel)
         svg = app.export_screenshot()
         assert temp_user.password not in svg
@@ -114,9 +131,7 @@ async def test_no_broker_fails_at_tcp_and_offers_the_recording() -> None:
     app = ExplorerApp(live("amqp://guest:guest@127.0.0.1:1/"), source="nowhere")
     async with app.run_test(size=SIZE) as pilot:
         for _ in range(3):
-            await pilot.press("n")
-            await app.workers.wait_for_complete()
-            await pilot.pause()
+            await step(app, pilot)
         rail = app.query_one(PhaseRail)
         assert rail.states[Phase.TCP] == "failed"
         assert app.stepper.finished
@@ -134,8 +149,7 @@ async def test_restart_closes_the_connection_and_starts_again(broker_url: str) -
     async with app.run_test(size=SIZE) as pilot:
         await step_until(app, pilot, Phase.CHANNEL)
         first = app.stepper
-        await pilot.press("ctrl+r")
-        await pilot.pause()
+        await app.action_restart()  # ctrl+r
         assert app.stepper is not first
         assert first.finished or getattr(first, "closing", False)
         assert app.query_one(FrameList).row_count == 0
@@ -167,3 +181,31 @@ async def test_screenshot_key_writes_an_svg(
     (message,) = saved
     assert message.endswith(".svg")
     assert Path(message.removeprefix("Saved ")).parent == tmp_path
+
+
+async def test_try_it_passes_on_the_live_broker_and_is_remembered(
+    broker_url: str,
+) -> None:
+    url = str(URL(broker_url).update_query(heartbeat=30))
+    progress = Progress.load()
+    app = ExplorerApp(live(url), source="live", progress=progress)
+    async with app.run_test(size=SIZE) as pilot:
+        await step_until(app, pilot, Phase.OPEN)
+        assert "heartbeat-changed" in progress.passed
+        assert "30 s" in progress.passed["heartbeat-changed"]
+        messages = [n.message for n in app._notifications]
+        assert any("use a heartbeat of your own" in m for m in messages)
+        await step_until(app, pilot, Phase.CLOSE)
+    again = Progress.load()
+    assert "heartbeat-changed" in again.passed
+    assert "tune" in again.finished
+
+
+async def test_a_recording_passes_no_check() -> None:
+    progress = Progress.load()
+    app = ExplorerApp(replay(bundled_recording()), source="bundled", progress=progress)
+    async with app.run_test(size=SIZE) as pilot:
+        while not app.stepper.finished:
+            await step(app, pilot)
+    assert progress.passed == {}
+    assert progress.finished == {}

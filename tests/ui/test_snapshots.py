@@ -1,0 +1,47 @@
+"""Snapshots of the explorer at every phase of the bundled recording.
+
+Owns the pictures the screen must keep: one SVG per phase (the shots in
+explorer.ui.shots, shared with scripts/export_screenshots.py) at 120x40 and at
+80x24. Accept changes with `pytest tests/ui/test_snapshots.py --snapshot-update`
+after looking at them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input, TextArea
+
+from explorer.ui.shots import (
+    NARROW,
+    WIDE,
+    Shot,
+    TerminalSize,
+    bundled_app,
+    phase_shots,
+    show_phase,
+)
+
+SHOTS = phase_shots()
+SnapCompare = Callable[..., bool]
+
+
+@pytest.fixture(autouse=True)
+def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A text cursor, should one ever be on screen, stays still."""
+    monkeypatch.setattr(Input, "_toggle_cursor", lambda self: None)
+    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
+
+
+@pytest.mark.parametrize("size", [WIDE, NARROW], ids=lambda s: f"{s[0]}x{s[1]}")
+@pytest.mark.parametrize("shot", SHOTS, ids=[shot.name for shot in SHOTS])
+def test_phase(snap_compare: SnapCompare, shot: Shot, size: TerminalSize) -> None:
+    """The screen once the phase has run, its first frame selected."""
+    app = bundled_app()
+
+    async def run_before(pilot: Pilot[int]) -> None:
+        await show_phase(pilot, shot)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
