@@ -16,6 +16,14 @@ from pathlib import Path
 import pytest
 from yarl import URL
 
+#: The first frames of every lifecycle, as (sender, name), heartbeats left out.
+HANDSHAKE = [
+    ("client", "ProtocolHeader"), ("broker", "Connection.Start"),
+    ("client", "Connection.StartOk"), ("broker", "Connection.Tune"),
+    ("client", "Connection.TuneOk"), ("client", "Connection.Open"),
+    ("broker", "Connection.OpenOk"), ("client", "Channel.Open"),
+]  # fmt: skip
+
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
