@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 from explorer.capture import CaptureError, load, save
 from explorer.endpoint import EndpointError, chosen_url, parse
 from explorer.pcap import write_pcap
+from explorer.progress import Progress
 from explorer.protocol.lifecycle import Phase
 from explorer.recorder import record_lifecycle
 from explorer.trace import TextPrinter, replay_trace, trace
@@ -64,6 +65,11 @@ def _app_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("url", nargs="?", help=_URL_HELP)
+    parser.add_argument(
+        "--reset-progress",
+        action="store_true",
+        help="forget finished lessons and passed try-it checks, then exit",
+    )
     parser.set_defaults(command=_app)
     return parser
 
@@ -177,6 +183,11 @@ def _replay(args: argparse.Namespace) -> int:
 
 
 def _app(args: argparse.Namespace) -> int:
+    if args.reset_progress:
+        progress = Progress.load()
+        progress.reset()
+        print(f"progress reset ({progress.path})")
+        return EXIT_OK
     url = chosen_url(args.url)
     endpoint = parse(url)
     from explorer.ui.app import ExplorerApp, live
