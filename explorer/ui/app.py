@@ -8,6 +8,7 @@ flood of frames never floods the message queue. Nothing here speaks AMQP.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -120,6 +121,7 @@ class ExplorerApp(App[int]):
         self._lesson_wanted = ""
         self._lesson_shown = ""
         self._lesson_anchor: str | None = None
+        self._lesson_lock = asyncio.Lock()
         self._selected: Frame | None = None
 
     # Building the screen ---
@@ -396,20 +398,23 @@ class ExplorerApp(App[int]):
         if self._lesson_wanted != self._lesson_shown or self._lesson_anchor:
             self._update_lesson()
 
-    @work(exclusive=True, group="lesson")
+    @work(group="lesson")
     async def _update_lesson(self) -> None:
         """Bring the lesson pane up to date, then scroll to the wanted section.
 
-        A newer call cancels this one; what it did not finish showing, the newer
-        one shows, because the text counts as shown only once it is.
+        Updates run one after another, never cut short: a Markdown update
+        cancelled half way leaves blocks behind that break the app's shutdown.
+        Each one shows what is wanted when its turn comes, so a burst of calls
+        costs one redraw.
         """
-        wanted, anchor = self._lesson_wanted, self._lesson_anchor
-        if wanted != self._lesson_shown:
-            await self.lesson.update(wanted)
-            self._lesson_shown = wanted
-        if anchor:
-            with contextlib.suppress(NoMatches):  # the document changed meanwhile
-                self.lesson.goto_anchor(_slug(anchor))
+        async with self._lesson_lock:
+            wanted, anchor = self._lesson_wanted, self._lesson_anchor
+            if wanted != self._lesson_shown:
+                await self.lesson.update(wanted)
+                self._lesson_shown = wanted
+            if anchor:
+                with contextlib.suppress(NoMatches):  # the document changed since
+                    self.lesson.goto_anchor(_slug(anchor))
 
     @on(PhaseRail.PhaseClicked)
     def _phase_clicked(self, message: PhaseRail.PhaseClicked) -> None:
@@ -471,10 +476,11 @@ class ExplorerApp(App[int]):
         self.notify(f"No frame of the {phase.value} phase yet: showing its lesson.")
 
     async def action_quit(self) -> None:
-        """Close the connection properly, then leave."""
+        """Close the connection properly, then leave (after any lesson update)."""
         with contextlib.suppress(Exception):
             await self.stepper.aclose()
-        self.exit(0)
+        async with self._lesson_lock:
+            self.exit(0)
 
 
 def _load_course() -> Course:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -41,10 +42,29 @@ async def step(app: ExplorerApp, pilot: Pilot[int]) -> None:
     for a widget that is gone. (The recording test presses the real key once.)
     """
     app.action_step()
-    for _ in range(3):  # the step, then the lesson update it starts
+    await settle(app)
+
+
+async def settle(app: ExplorerApp) -> None:
+    """Wait until no worker runs: the step, and the lesson updates it starts."""
+    for _ in range(3):
         with contextlib.suppress(WorkerCancelled):  # a newer lesson replaced it
             await app.workers.wait_for_complete()
         await asyncio.sleep(FLUSH_INTERVAL)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    app: ExplorerApp, size: tuple[int, int] = SIZE
+) -> AsyncIterator[Pilot[int]]:
+    """`app.run_test`, leaving only once no lesson update is half done.
+
+    Shutting down while a lesson update replaces its Markdown blocks cancels
+    those blocks' tasks, and Textual's shutdown then fails the test.
+    """
+    async with app.run_test(size=size) as pilot:
+        yield pilot
+        await settle(app)
 
 
 async def step_until(app: ExplorerApp, pilot: Pilot[int], phase: Phase) -> None:
@@ -58,7 +78,7 @@ async def step_until(app: ExplorerApp, pilot: Pilot[int], phase: Phase) -> None:
 
 async def test_recording_steps_through_every_phase_and_says_it_is_a_recording() -> None:
     app = ExplorerApp(replay(bundled_recording()), source="bundled")
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         assert app.sub_title.startswith("RECORDING")
         rail = app.query_one(PhaseRail)
         await pilot.press("space")  # the endpoint step: its lesson is already shown
@@ -82,7 +102,7 @@ async def test_recording_steps_through_every_phase_and_says_it_is_a_recording() 
 
 async def test_selecting_a_frame_fills_fields_bytes_and_lesson() -> None:
     app = ExplorerApp(replay(bundled_recording()), source="bundled")
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await step_until(app, pilot, Phase.TUNE)
         frames = app.query_one(FrameList)
         row = next(
@@ -102,7 +122,7 @@ async def test_live_broker_every_phase_and_the_password_only_when_revealed(
     broker_url: str, temp_user: User
 ) -> None:
     app = ExplorerApp(live(temp_user.url(broker_url)), source="live")
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         assert app.sub_title.startswith("live")
         await step_until(app, pilot, Phase.HEADER)
         budget = app.query_one(PhaseRail).budget
@@ -129,7 +149,7 @@ async def test_live_broker_every_phase_and_the_password_only_when_revealed(
 
 async def test_no_broker_fails_at_tcp_and_offers_the_recording() -> None:
     app = ExplorerApp(live("amqp://guest:guest@127.0.0.1:1/"), source="nowhere")
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         for _ in range(3):
             await step(app, pilot)
         rail = app.query_one(PhaseRail)
@@ -146,7 +166,7 @@ async def test_no_broker_fails_at_tcp_and_offers_the_recording() -> None:
 
 async def test_restart_closes_the_connection_and_starts_again(broker_url: str) -> None:
     app = ExplorerApp(live(broker_url), source="live")
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await step_until(app, pilot, Phase.CHANNEL)
         first = app.stepper
         await app.action_restart()  # ctrl+r
@@ -160,7 +180,7 @@ async def test_restart_closes_the_connection_and_starts_again(broker_url: str) -
 @pytest.mark.parametrize("size", [(120, 40), (80, 24)])
 async def test_help_lists_every_key(size: tuple[int, int]) -> None:
     app = ExplorerApp(replay(bundled_recording()), source="bundled")
-    async with app.run_test(size=size) as pilot:
+    async with running(app, size) as pilot:
         await pilot.press("question_mark")
         await pilot.pause()
         help_text = app.screen.query_one(Markdown).source
@@ -174,7 +194,7 @@ async def test_screenshot_key_writes_an_svg(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     app = ExplorerApp(replay(bundled_recording()), source="bundled")
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await pilot.press("s")
         await pilot.pause()
         saved = [n.message for n in app._notifications if n.message.startswith("Saved")]
@@ -189,7 +209,7 @@ async def test_try_it_passes_on_the_live_broker_and_is_remembered(
     url = str(URL(broker_url).update_query(heartbeat=30))
     progress = Progress.load()
     app = ExplorerApp(live(url), source="live", progress=progress)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         await step_until(app, pilot, Phase.OPEN)
         assert "heartbeat-changed" in progress.passed
         assert "30 s" in progress.passed["heartbeat-changed"]
@@ -204,7 +224,7 @@ async def test_try_it_passes_on_the_live_broker_and_is_remembered(
 async def test_a_recording_passes_no_check() -> None:
     progress = Progress.load()
     app = ExplorerApp(replay(bundled_recording()), source="bundled", progress=progress)
-    async with app.run_test(size=SIZE) as pilot:
+    async with running(app) as pilot:
         while not app.stepper.finished:
             await step(app, pilot)
     assert progress.passed == {}
