@@ -13,7 +13,7 @@ from typing import Final
 
 from pamqp import commands
 
-from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.frames import Direction, Frame, first_named
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 
@@ -39,18 +39,12 @@ class Check:
     judge: Judge
 
 
-def _first(frames: Sequence[Frame], direction: Direction, name: str) -> Frame | None:
-    return next(
-        (f for f in frames if f.direction is direction and f.name == name), None
-    )
-
-
 def _tune_pair(
     frames: Sequence[Frame],
 ) -> tuple[commands.Connection.Tune, commands.Connection.TuneOk] | None:
     tune, tune_ok = (
-        _first(frames, B2C, "Connection.Tune"),
-        _first(frames, C2B, "Connection.TuneOk"),
+        first_named(frames, B2C, "Connection.Tune"),
+        first_named(frames, C2B, "Connection.TuneOk"),
     )
     if tune is None or tune_ok is None:
         return None
@@ -97,7 +91,7 @@ def _closed_with(code: int, phase_frame: str) -> Judge:
     """Passes when the broker answered the client's `phase_frame` with Close `code`."""
 
     def judge(frames: Sequence[Frame]) -> Verdict:
-        sent = _first(frames, C2B, phase_frame)
+        sent = first_named(frames, C2B, phase_frame)
         for frame in frames:
             payload = frame.payload
             if (
@@ -113,7 +107,7 @@ def _closed_with(code: int, phase_frame: str) -> Judge:
 
 
 def _named(frames: Sequence[Frame]) -> Verdict:
-    start_ok = _first(frames, C2B, "Connection.StartOk")
+    start_ok = first_named(frames, C2B, "Connection.StartOk")
     if start_ok is None:
         return Verdict(False, "no Connection.StartOk on the wire yet")
     assert isinstance(start_ok.payload, commands.Connection.StartOk)

@@ -38,7 +38,7 @@ from explorer.protocol import report
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.explain import advice_for, reply_code
 from explorer.protocol.fields import JSON, shown
-from explorer.protocol.frames import DecodeFailure, Direction, Frame
+from explorer.protocol.frames import DecodeFailure, Direction, Frame, first_named
 from explorer.protocol.lifecycle import HANDSHAKE, ORDER, LifecycleModel, Phase
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
@@ -417,10 +417,7 @@ class Engine:
 
     def frame(self, direction: Direction, name: str) -> Frame | None:
         """The first frame called `name` sent in `direction`."""
-        return next(
-            (f for f in self.frames if f.direction is direction and f.name == name),
-            None,
-        )
+        return first_named(self.frames, direction, name)
 
     def first(self, direction: Direction) -> Frame | None:
         """The first frame sent in `direction`."""

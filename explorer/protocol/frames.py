@@ -7,6 +7,7 @@ socket or Textual.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -80,3 +81,12 @@ class DecodeFailure:
     t: float = 0.0
 
     name = "DecodeFailure"
+
+
+def first_named(
+    frames: Iterable[Frame], direction: Direction, name: str
+) -> Frame | None:
+    """The first frame called `name` that `direction`'s sender sent, if any."""
+    return next(
+        (f for f in frames if f.direction is direction and f.name == name), None
+    )

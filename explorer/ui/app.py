@@ -40,7 +40,7 @@ from explorer.events import (
 )
 from explorer.progress import Progress
 from explorer.protocol.fields import shown
-from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.frames import Direction, Frame, first_named
 from explorer.protocol.lifecycle import ORDER, Phase
 from explorer.replay import ReplayEngine
 from explorer.ui.help import HelpScreen
@@ -311,8 +311,8 @@ class ExplorerApp(App[int]):
         if report.phase is Phase.TUNE:
             self.negotiation.show(report.facts)
         elif report.phase is Phase.AUTH:
-            start_ok = next(
-                (f for f in self._frames if f.name == "Connection.StartOk"), None
+            start_ok = first_named(
+                self._frames, Direction.CLIENT_TO_BROKER, "Connection.StartOk"
             )
             unmasked = self.stepper.unmasked(start_ok) if start_ok else None
             self.auth.show(report.facts, unmasked, self.revealed)
