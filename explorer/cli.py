@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from textual.app import App
 from explorer.capture import CaptureError, load, save
 from explorer.endpoint import EndpointError, chosen_url, parse
+from explorer.lab import EXPERIMENTS
 from explorer.pcap import write_pcap
 from explorer.progress import Progress
 from explorer.protocol.lifecycle import Phase
@@ -111,6 +112,14 @@ def _command_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="seconds to wait for the broker at each step (default 5)",
     )
+    trace_.add_argument(
+        "--scenario",
+        choices=sorted(EXPERIMENTS),
+        metavar="NAME",
+        help="run an experiment of the failure lab or a topic lesson instead "
+        f"({', '.join(sorted(EXPERIMENTS))}); exit 0 when the broker does what "
+        "it expects",
+    )
     trace_.set_defaults(command=_trace)
 
     replay = commands.add_parser(
@@ -169,6 +178,7 @@ def _trace(args: argparse.Namespace) -> int:
             reveal_secrets=args.reveal_secrets,
             until=until,
             wait=args.timeout,
+            experiment=args.scenario,
         )
     )
 

@@ -18,6 +18,7 @@ from explorer.events import (
     PhaseFailed,
     PhaseReport,
     PhaseStarted,
+    Waiting,
 )
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Direction, Frame
@@ -63,6 +64,11 @@ def to_record(event: EngineEvent, t: float) -> Record:
             advice=event.advice,
             fatal=event.fatal,
         )
+    elif isinstance(event, Waiting):
+        record.update(
+            event="waiting", phase=event.phase.value, what=event.what,
+            seconds=event.seconds, since=event.t,
+        )  # fmt: skip
     else:
         record.update(event="ended", clean=event.clean)
     return record
@@ -91,6 +97,9 @@ def from_record(record: Record, frames: FrameIndex) -> EngineEvent:
         if kind == "report":
             facts: dict[str, JSON] = dict(record["facts"])
             return PhaseReport(phase, facts, tuple(record["notes"]))
+        if kind == "waiting":
+            what, seconds = str(record["what"]), float(record["seconds"])
+            return Waiting(phase, what, seconds, float(record["since"]))
         if kind == "failed":
             return PhaseFailed(
                 phase,

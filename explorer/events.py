@@ -64,6 +64,19 @@ class PhaseFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class Waiting:
+    """The engine waits for something the broker does on a timer of its own."""
+
+    phase: Phase
+    #: What is awaited, e.g. "the broker's 10 s handshake_timeout".
+    what: str
+    #: How long it is expected to take at most, in seconds.
+    seconds: float
+    #: When the wait began, on the engine's clock.
+    t: float
+
+
+@dataclass(frozen=True, slots=True)
 class LifecycleEnded:
     """The engine has nothing more to do."""
 
@@ -71,7 +84,9 @@ class LifecycleEnded:
     clean: bool
 
 
-EngineEvent = PhaseStarted | FrameObserved | PhaseReport | PhaseFailed | LifecycleEnded
+EngineEvent = (
+    PhaseStarted | FrameObserved | PhaseReport | PhaseFailed | Waiting | LifecycleEnded
+)
 Listener = Callable[[EngineEvent], None]
 
 

@@ -21,7 +21,9 @@ from explorer.events import (
     PhaseFailed,
     PhaseReport,
     PhaseStarted,
+    Waiting,
 )
+from explorer.lab import lab_engine
 from explorer.protocol.fields import JSON, fields_of
 from explorer.protocol.lifecycle import Phase
 from explorer.replay import ReplayEngine
@@ -34,18 +36,35 @@ async def trace(
     reveal_secrets: bool = False,
     until: Phase | None = None,
     wait: float = 5.0,
+    experiment: str | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
-    """Walk the lifecycle against `url`, printing each event; return the exit status."""
+    """Walk the lifecycle against `url`, printing each event; return the exit status.
+
+    With `experiment`, run that experiment instead: the status is then 0 when
+    the broker did what the experiment expects, 1 when it did not.
+    """
     printer = Printer(JsonPrinter(out) if as_json else TextPrinter(out))
-    engine = Engine(
-        url, printer, reveal_secrets=reveal_secrets, live_handshake=False, wait=wait
+    engine = (
+        lab_engine(
+            url,
+            experiment,
+            printer,
+            reveal_secrets=reveal_secrets,
+            live_handshake=False,
+            wait=wait,
+        )
+        if experiment
+        else Engine(
+            url, printer, reveal_secrets=reveal_secrets, live_handshake=False, wait=wait
+        )
     )
     try:
         await engine.run(until)
     finally:
         await engine.aclose()
-    return printer.close()
+    status = printer.close()
+    return status if experiment is None else int(engine.outcome is not True)
 
 
 async def replay_trace(
@@ -106,6 +125,13 @@ class JsonPrinter:
                 "t": round(frame.t, 6),
                 "phase": event.phase.value,
             }
+        elif isinstance(event, Waiting):
+            record = {
+                "kind": "waiting",
+                "phase": event.phase.value,
+                "what": event.what,
+                "seconds": event.seconds,
+            }
         elif isinstance(event, PhaseFailed):
             record = {
                 "kind": "error",
@@ -141,6 +167,8 @@ class TextPrinter:
             return self._frame(event)
         if isinstance(event, PhaseReport):
             return [f"   {note}" for note in event.notes] + self._facts(event.facts)
+        if isinstance(event, Waiting):
+            return [f"   … waiting up to {event.seconds:g} s for {event.what}"]
         if isinstance(event, PhaseFailed):
             lines = ["", f"✗ {event.phase.value}: {event.message}"]
             if event.reply_code is not None:
@@ -174,7 +202,20 @@ class TextPrinter:
         return lines
 
     def _facts(self, facts: dict[str, JSON]) -> list[str]:
-        return [f"   · {k}: {_short(v)}" for k, v in facts.items()]
+        lines = []
+        for key, value in facts.items():
+            if (
+                isinstance(value, list)
+                and value
+                and all(isinstance(v, str) for v in value)
+            ):
+                lines.append(f"   · {key}:")  # lines of text, e.g. the broker's log
+                lines += [
+                    f"       {line}" for v in value for line in str(v).splitlines()
+                ]
+            else:
+                lines.append(f"   · {key}: {_short(value)}")
+        return lines
 
 
 def _short(value: JSON, limit: int = 160) -> str:

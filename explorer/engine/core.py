@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Final
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Final, NamedTuple, Protocol
 
 from aiormq.abc import AbstractChannel
 from aiormq.exceptions import AuthenticationError
@@ -29,10 +29,12 @@ from explorer.events import (
     PhaseFailed,
     PhaseReport,
     PhaseStarted,
+    Waiting,
     walk,
 )
 from explorer.net.client import ExplorerConnection
 from explorer.net.connect import Address
+from explorer.net.raw import Handshake, RawClient
 from explorer.net.tap import Tap
 from explorer.protocol import report
 from explorer.protocol.decoder import FrameDecoder
@@ -46,6 +48,41 @@ C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 HANDSHAKE_TIMEOUT: Final = 10.0
 OPERATIONS: Final = ("declare", "publish", "consume", "get")
 Step = Callable[["Engine"], Awaitable[None]]
+Cleanup = Callable[[], Awaitable[None]]
+
+
+class Operation(NamedTuple):
+    """One step of the operations phase: what it does on a channel, and why."""
+
+    run: Callable[[Engine, AbstractChannel], Awaitable[dict[str, JSON]]]
+    #: One sentence for the report: what the broker did and checked.
+    note: str
+
+
+class Experiment(Protocol):
+    """What an experiment changes in the lifecycle (see explorer.lab)."""
+
+    @property
+    def name(self) -> str:
+        """The experiment's name, e.g. "wrong-password"."""
+
+    @property
+    def steps(self) -> Mapping[Phase, Step | None]:
+        """Phases whose step the experiment replaces (None: leaves out)."""
+
+    @property
+    def operations(self) -> Mapping[str, Operation]:
+        """The operations to run, in order (the usual ones when empty)."""
+
+    @property
+    def handshake(self) -> Handshake | None:
+        """When set, the raw client does the handshake instead of aiormq."""
+
+    async def prepare(self, engine: Engine) -> None:
+        """Before the endpoint step: change the URL, create what it needs."""
+
+    async def conclude(self, engine: Engine) -> None:
+        """After the close step: report what the broker did."""
 
 
 class Engine:
@@ -61,6 +98,7 @@ class Engine:
         reveal_secrets: bool = False,
         live_handshake: bool = True,
         wait: float = 5.0,
+        experiment: Experiment | None = None,
     ) -> None:
         """Prepare to connect to `url`; nothing happens until `step()`.
 
@@ -73,6 +111,8 @@ class Engine:
                 If False the handshake runs at wire speed at the header step and
                 the later handshake steps review what happened.
             wait: Seconds to wait for the broker's answer at each step.
+            experiment: A failure-lab or topic experiment to run instead of
+                the plain lifecycle.
         """
         self.url = url
         self.listener = listener
@@ -85,8 +125,20 @@ class Engine:
         self.tap.hold_listeners.append(self._wake)
         #: Every frame seen so far, unmasked (events carry masked copies).
         self.frames: list[Frame] = []
-        self.plan: list[Phase] = list(ORDER)
-        self.operations = list(OPERATIONS)
+        self.experiment = experiment
+        left_out = {
+            p for p, s in (experiment.steps if experiment else {}).items() if s is None
+        }
+        self.plan: list[Phase] = [p for p in ORDER if p not in left_out]
+        #: What each operation name runs, when the experiment brings its own.
+        self.own_operations = experiment.operations if experiment else {}
+        self.operations = list(self.own_operations or OPERATIONS)
+        #: When the experiment sent what provokes the broker (tap clock).
+        self.trigger_at: float | None = None
+        #: Whether the experiment saw the broker do what it expected.
+        self.outcome: bool | None = None
+        #: What to undo on the broker when the run ends (users, vhosts ...).
+        self.cleanups: list[Cleanup] = []
         self.failed = False
         #: A failure the lifecycle cannot go on from: only the close is left.
         self.fatal = False
@@ -100,7 +152,7 @@ class Engine:
         self.endpoint: Endpoint | None = None
         self.addresses: list[Address] = []
         self.sock: socket.socket | None = None
-        self.connection: ExplorerConnection | None = None
+        self.connection: ExplorerConnection | RawClient | None = None
         self.channel: AbstractChannel | None = None
         self.queue = ""
         #: When TCP connected, on the tap's clock.
@@ -143,11 +195,36 @@ class Engine:
         self._emit(PhaseStarted(phase, self.tap.now(), operation))
         self._flush()
         try:
-            await _steps()[phase](self)
+            await self._run(phase)
         except Exception as exc:  # unforeseen: report it at its phase, never crash
             self.fail(phase, f"unexpected error: {type(exc).__name__}: {exc}")
+        if phase is Phase.CLOSE:
+            await self.clean_up()
         self._advance(phase)
         return not self.finished
+
+    async def _run(self, phase: Phase) -> None:
+        """One phase's step: the experiment's, where it has its own."""
+        experiment = self.experiment
+        if experiment is None:
+            await _steps()[phase](self)
+            return
+        if phase is Phase.ENDPOINT:
+            await experiment.prepare(self)
+            if self.failed:
+                return
+        await (experiment.steps.get(phase) or _steps()[phase])(self)
+        if phase is Phase.CLOSE:
+            await experiment.conclude(self)
+
+    async def clean_up(self) -> None:
+        """Undo what the run created on the broker (once; errors are reported)."""
+        while self.cleanups:
+            undo = self.cleanups.pop()
+            try:
+                await undo()
+            except Exception as exc:
+                self.fail(Phase.CLOSE, f"could not clean up after the run: {exc}")
 
     async def run(self, until: Phase | None = None) -> bool:
         """Step until the lifecycle ends, or `until` is done; True when clean."""
@@ -164,6 +241,7 @@ class Engine:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self.connection.close(exc=None), timeout=3)
         self.drop()
+        await self.clean_up()
         await asyncio.sleep(0)  # let the transport report how the connection ended
 
     def drop(self) -> None:
@@ -205,7 +283,8 @@ class Engine:
     def start_connecting(self) -> asyncio.Task[bool]:
         """Start aiormq's connect() (once); it pauses at each held write."""
         if self._connecting is None:
-            self._connecting = asyncio.ensure_future(self.need_connection().connect())
+            assert self.connection is not None, "the tcp phase runs first"
+            self._connecting = asyncio.ensure_future(self.connection.connect())
             self._connecting.add_done_callback(self._connected)
         return self._connecting
 
@@ -259,6 +338,13 @@ class Engine:
         except TimeoutError:
             return False
         return True
+
+    async def wait_for(
+        self, what: str, seconds: float, ready: Callable[[], bool]
+    ) -> bool:
+        """Wait up to `seconds` for a timer of the broker's, saying so first."""
+        self._emit(Waiting(self.model.phase, what, round(seconds, 1), self.tap.now()))
+        return await self.until(ready, seconds, even_if_gone=True)
 
     def _wake(self) -> None:
         self._arrived.set()
@@ -320,7 +406,7 @@ class Engine:
             f"the broker closed {what}: {reply_code(code)}",
             code,
             str(close.reply_text),
-            advice=advice_for(code),
+            advice=advice_for(code, str(close.reply_text)),
             fatal=whole,
         )
 
@@ -331,7 +417,10 @@ class Engine:
             self.model.phase,
             f"the {failure.direction.sender}'s bytes cannot be read as AMQP 0-9-1 "
             f"at offset {failure.offset}: {failure.reason}",
-            advice="is this really an AMQP 0-9-1 port?",
+            advice="is this really an AMQP 0-9-1 port?"
+            if failure.direction is B2C
+            else "the client wrote a malformed frame: RabbitMQ answers that with "
+            "501 FRAME_ERROR and closes the connection",
         )
 
     def _stream_ended(self, end: StreamEnd) -> None:
@@ -412,7 +501,12 @@ class Engine:
 
     def need_connection(self) -> ExplorerConnection:
         """The aiormq connection (the tcp phase has run)."""
-        assert self.connection is not None, "the tcp phase runs first"
+        assert isinstance(self.connection, ExplorerConnection), "aiormq connects"
+        return self.connection
+
+    def need_raw(self) -> RawClient:
+        """The raw client (an experiment with a handshake of its own)."""
+        assert isinstance(self.connection, RawClient), "the raw client connects"
         return self.connection
 
     def frame(self, direction: Direction, name: str) -> Frame | None:

@@ -48,6 +48,11 @@ async def auth(engine: Engine) -> None:
     await engine.send_next()
     replies = {"Connection.Tune", "Connection.Secure", "Connection.Close"}
     await engine.until(lambda: engine.answered("Connection.StartOk", replies))
+    judge_auth(engine)
+
+
+def judge_auth(engine: Engine) -> None:
+    """Report the login: the mechanism, the response, the broker's verdict."""
     start_ok = engine.frame(C2B, "Connection.StartOk")
     if start_ok is None:
         engine.client_gave_up(Phase.AUTH)
@@ -59,13 +64,18 @@ async def auth(engine: Engine) -> None:
     elif engine.seen(B2C, "Connection.Secure"):
         facts["verdict"] = "challenged: the broker sent Connection.Secure"
         notes.append("aiormq does not answer challenges (Connection.Secure).")
-    elif not engine.failed:
-        engine.fail(
-            Phase.AUTH,
-            "the broker closed the connection without a word; it sends Close 403 "
-            "first only to clients advertising authentication_failure_close",
-            advice="check the user name and password",
+    elif not engine.seen(B2C, "Connection.Close"):
+        facts["verdict"] = (
+            "refused without a word: no frame, the connection dropped; RabbitMQ "
+            "sends Close 403 first only to clients advertising "
+            "authentication_failure_close"
         )
+        if not engine.failed:
+            engine.fail(
+                Phase.AUTH,
+                "the broker closed the connection without a word",
+                advice="check the user name and password",
+            )
     engine.report(Phase.AUTH, facts, notes)
 
 

@@ -12,6 +12,7 @@ from explorer.endpoint import EndpointError, parse
 from explorer.engine.core import Engine
 from explorer.net import connect as net
 from explorer.net.client import ExplorerConnection
+from explorer.net.raw import RawClient
 from explorer.protocol.fields import JSON
 from explorer.protocol.lifecycle import Phase
 
@@ -117,12 +118,17 @@ async def tcp(engine: Engine) -> None:
             "connection costs one.",
         ],
     )
-    engine.connection = ExplorerConnection(
-        where.aiormq_url(),
-        engine.tap,
-        sock=sock,
-        channel_max=where.channel_max,
-        frame_max=where.frame_max,
+    plan = engine.experiment.handshake if engine.experiment else None
+    engine.connection = (
+        ExplorerConnection(
+            where.aiormq_url(),
+            engine.tap,
+            sock=sock,
+            channel_max=where.channel_max,
+            frame_max=where.frame_max,
+        )
+        if plan is None
+        else RawClient(where.aiormq_url(), engine.tap, sock=sock, plan=plan)
     )
     if engine.live_handshake:
         engine.tap.hold()

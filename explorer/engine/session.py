@@ -7,14 +7,13 @@ declare, publish, consume, get, close) and what each step reports.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
 from typing import Final
 
 from aiormq.abc import AbstractChannel, DeliveredMessage
 from aiormq.exceptions import AMQPError
 from pamqp import commands
 
-from explorer.engine.core import B2C, C2B, Engine
+from explorer.engine.core import B2C, C2B, Engine, Operation
 from explorer.protocol import report
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Direction
@@ -61,7 +60,7 @@ async def operation(engine: Engine) -> None:
     before = len(engine.frames)
     try:
         async with asyncio.timeout(engine.wait):
-            facts = await OPERATIONS[name](engine, opened)
+            facts = await operation_named(engine, name).run(engine, opened)
     except (AMQPError, TimeoutError) as exc:
         engine.operations.clear()  # the channel is closed, or the broker is silent
         if not engine.failed:
@@ -80,7 +79,12 @@ async def operation(engine: Engine) -> None:
         "broker_sent": [f.name for f in frames if f.direction is B2C],
         "permissions_checked": list(checked),
     }
-    engine.report(Phase.OPERATIONS, facts, [NOTES[name]])
+    engine.report(Phase.OPERATIONS, facts, [operation_named(engine, name).note])
+
+
+def operation_named(engine: Engine, name: str) -> Operation:
+    """The operation `name` stands for in this run."""
+    return engine.own_operations.get(name) or OPERATIONS[name]
 
 
 async def _declare(engine: Engine, opened: AbstractChannel) -> Facts:
@@ -125,21 +129,27 @@ async def _get(engine: Engine, opened: AbstractChannel) -> Facts:
     return {"polls": 2, "messages": 1}
 
 
-OPERATIONS: Final[dict[str, Callable[[Engine, AbstractChannel], Awaitable[Facts]]]] = {
-    "declare": _declare,
-    "publish": _publish,
-    "consume": _consume,
-    "get": _get,
-}
-NOTES: Final = {
-    "declare": "Queue.Declare with an empty name: the broker names the queue. It "
-    "checked the user's configure permission first.",
-    "publish": "A publish is a method frame, a content header and body frames. The "
-    "broker checked write permission on the exchange and confirmed with Basic.Ack.",
-    "consume": "Basic.Consume subscribes: the broker pushes Basic.Deliver without "
-    "being asked again. It checked read permission on the queue.",
-    "get": "Basic.Get polls: one round trip per message, and Basic.GetEmpty when none "
-    "waits. The broker checked read permission on the queue each time.",
+OPERATIONS: Final = {
+    "declare": Operation(
+        _declare,
+        "Queue.Declare with an empty name: the broker names the queue. It checked "
+        "the user's configure permission first.",
+    ),
+    "publish": Operation(
+        _publish,
+        "A publish is a method frame, a content header and body frames. The broker "
+        "checked write permission on the exchange and confirmed with Basic.Ack.",
+    ),
+    "consume": Operation(
+        _consume,
+        "Basic.Consume subscribes: the broker pushes Basic.Deliver without being "
+        "asked again. It checked read permission on the queue.",
+    ),
+    "get": Operation(
+        _get,
+        "Basic.Get polls: one round trip per message, and Basic.GetEmpty when none "
+        "waits. The broker checked read permission on the queue each time.",
+    ),
 }
 
 

@@ -127,9 +127,22 @@ ADVICE: Final[dict[int, str]] = {
     404: "the queue or exchange does not exist",
     406: "the declaration does not match what already exists",
     501: "the client sent a malformed or oversized frame",
+    540: "the client asked for something RabbitMQ does not implement; leave it out",
+    312: "bind a queue that matches the routing key, or use an alternate exchange",
 }
+#: Advice that depends on the broker's reply text, checked before ADVICE.
+ADVICE_BY_TEXT: Final[tuple[tuple[int, str, str], ...]] = (
+    (
+        530,
+        "channel_max",
+        "open fewer channels, or reuse them: channel_max is a ceiling",
+    ),
+)
 
 
-def advice_for(code: int) -> str:
+def advice_for(code: int, text: str = "") -> str:
     """What a learner can do about a reply code ("" when nothing specific)."""
+    for known, words, advice in ADVICE_BY_TEXT:
+        if code == known and words in text:
+            return advice
     return ADVICE.get(code, "")

@@ -1,0 +1,182 @@
+"""The broker's side of an experiment: rabbitmqctl, and the broker's log.
+
+Owns what experiments ask of the local broker beyond AMQP: a throwaway user
+(removed afterwards, and swept up later if a run was killed), closing a
+connection as an operator would, and the log lines about one connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Final
+
+#: Every user an experiment creates starts with this, then its process id.
+USER_PREFIX: Final = "amqp-explorer-lab-"
+#: Where RabbitMQ keeps its log on common installs ($RABBITMQ_LOGS wins).
+LOG_PATTERNS: Final = (
+    "/var/log/rabbitmq/rabbit@*.log",
+    "/usr/local/var/log/rabbitmq/rabbit@*.log",
+    "/opt/homebrew/var/log/rabbitmq/rabbit@*.log",
+)
+#: Seconds rabbitmqctl may take (it starts an Erlang VM each time).
+CTL_TIMEOUT: Final = 30.0
+_TIMESTAMP: Final = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
+#: A full timestamp, shortened to the time of day to the millisecond.
+_STAMP: Final = re.compile(
+    r"^\d{4}-\d\d-\d\d[ T](\d\d:\d\d:\d\d\.\d{3})\d*(?:[+-]\d\d:\d\d|Z)?",
+    re.MULTILINE,
+)
+_PID: Final = re.compile(r"<\d+\.\d+\.\d+>")
+
+
+class LabError(Exception):
+    """The broker cannot be asked to do what the experiment needs."""
+
+
+async def rabbitmqctl(*args: str, stdin: str = "") -> str:
+    """Run rabbitmqctl and return what it printed.
+
+    Raises:
+        LabError: it is not installed, not permitted, or failed.
+    """
+    command = shutil.which("rabbitmqctl")
+    if command is None:
+        raise LabError(
+            "this experiment needs rabbitmqctl (it comes with RabbitMQ) on this "
+            "machine, for a broker running here"
+        )
+    process = await asyncio.create_subprocess_exec(
+        command,
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    try:
+        async with asyncio.timeout(CTL_TIMEOUT):
+            out, _ = await process.communicate(stdin.encode())
+    except TimeoutError:
+        process.kill()
+        raise LabError(
+            f"rabbitmqctl {args[0]} gave no answer in {CTL_TIMEOUT:g} s"
+        ) from None
+    text = out.decode(errors="replace")
+    if process.returncode != 0:
+        last = text.strip().splitlines()[-1:] or ["no output"]
+        raise LabError(
+            f"rabbitmqctl {args[0]} failed ({last[0]}); it needs to run as root or "
+            "as the rabbitmq user"
+        )
+    return text
+
+
+async def temporary_user(
+    vhost: str, permissions: tuple[str, str, str]
+) -> tuple[str, str, Callable[[], Awaitable[None]]]:
+    """A new user with `permissions` (configure, write, read) on `vhost`.
+
+    Returns the name, the password and the coroutine function that removes it.
+    Users left behind by runs that were killed are removed first.
+    """
+    await sweep()
+    name = f"{USER_PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
+    password = secrets.token_urlsafe(12)
+    await rabbitmqctl("add_user", name, stdin=password)
+
+    async def remove() -> None:
+        await rabbitmqctl("delete_user", name)
+
+    try:
+        await rabbitmqctl("set_permissions", "-p", vhost, name, *permissions)
+    except LabError:
+        await remove()
+        raise
+    return name, password, remove
+
+
+async def sweep() -> list[str]:
+    """Remove experiment users whose process is gone; return their names."""
+    listed = await rabbitmqctl("list_users", "--quiet", "--no-table-headers")
+    removed = []
+    for line in listed.splitlines():
+        name = line.split("\t")[0].strip()
+        if name.startswith(USER_PREFIX) and not _alive(name):
+            await rabbitmqctl("delete_user", name)
+            removed.append(name)
+    return removed
+
+
+def _alive(user: str) -> bool:
+    """Whether the process that created `user` still runs."""
+    pid = user.removeprefix(USER_PREFIX).split("-")[0]
+    return pid.isdigit() and Path(f"/proc/{pid}").exists()
+
+
+async def close_connection(client_port: int, reason: str) -> None:
+    """Close the connection from `client_port` as an operator would (320).
+
+    Raises:
+        LabError: rabbitmqctl failed, or no such connection is listed.
+    """
+    listed = await rabbitmqctl(
+        "list_connections", "pid", "peer_port", "--quiet", "--no-table-headers"
+    )
+    for line in listed.splitlines():
+        pid, _, port = line.partition("\t")
+        if port.strip() == str(client_port):
+            await rabbitmqctl("close_connection", pid.strip(), reason)
+            return
+    raise LabError(f"the broker lists no connection from port {client_port}")
+
+
+def log_file() -> Path | None:
+    """The broker's log file, if one is found and readable here."""
+    configured = os.environ.get("RABBITMQ_LOGS")
+    candidates = [configured] if configured and configured != "-" else []
+    for pattern in LOG_PATTERNS:
+        candidates += sorted(glob.glob(pattern))
+    for candidate in candidates:
+        path = Path(candidate)
+        if path.is_file() and os.access(path, os.R_OK):
+            return path
+    return None
+
+
+def log_lines(path: Path, client: str, tail: int = 1 << 20) -> list[str]:
+    """The log entries about the connection from `client` (``host:port``).
+
+    An entry is a timestamped line and any untimestamped lines that continue
+    it. The broker names a connection by ``client -> broker`` and by its
+    Erlang process id, so entries naming that process id are included too.
+    Only the last `tail` bytes are read, from the latest connection accepted
+    from `client` on (a port is reused, in time).
+    """
+    with path.open("rb") as log:
+        log.seek(max(0, path.stat().st_size - tail))
+        text = log.read().decode(errors="replace")
+    entries: list[str] = []
+    for line in text.splitlines():
+        if _TIMESTAMP.match(line) or not entries:
+            entries.append(line)
+        else:
+            entries[-1] += "\n" + line
+    marker = f"{client} -> "
+    accepted = [
+        i
+        for i, e in enumerate(entries)
+        if "accepting AMQP connection" in e and marker in e
+    ]
+    entries = entries[accepted[-1] :] if accepted else entries
+    pids = {pid for e in entries if marker in e for pid in _PID.findall(e)}
+    return [
+        _STAMP.sub(r"\1", entry)
+        for entry in entries
+        if marker in entry or any(pid in entry for pid in pids)
+    ]

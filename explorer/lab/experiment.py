@@ -1,0 +1,195 @@
+"""What an experiment is, and how its outcome is read from the wire.
+
+Owns `Scenario`: a named change to the plain lifecycle (a URL rewritten, a
+user created, a step replaced, the raw client's handshake) with what the broker
+is expected to do, and `conclude`, which reports what the broker really did:
+the reply after the provoking frame, when the broker dropped the socket, and
+the broker's log lines about the connection when the log can be read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Final, Literal
+
+from explorer.engine.core import B2C, C2B, Engine, Operation, Step
+from explorer.lab import broker
+from explorer.net.raw import Handshake
+from explorer.protocol.fields import JSON
+from explorer.protocol.frames import Frame
+from explorer.protocol.lifecycle import Phase
+
+Setup = Callable[[Engine], Awaitable[None]]
+#: Frames by which a broker answers a provocation.
+REPLIES: Final = ("Connection.Close", "Channel.Close", "Basic.Return")
+#: How long to wait for the broker's log to mention the connection's end.
+LOG_WAIT: Final = 2.0
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One experiment: what it changes, and what the broker should do."""
+
+    name: str
+    title: str
+    #: "failure" (the failure lab) or "topic" (a topic lesson's experiment).
+    kind: Literal["failure", "topic"]
+    #: The phase where the broker reacts.
+    phase: Phase
+    #: What the broker is expected to do, in one sentence.
+    expect: str
+    #: The client frame that provokes the reaction (its first occurrence).
+    trigger: str = ""
+    #: The broker's expected reply to the trigger: frame name and reply code.
+    reply: tuple[str, int] | None = None
+    #: The broker drops the socket, without a Close, this long after the trigger.
+    drop_within: tuple[float, float] | None = None
+    #: The connection is still open afterwards (closed cleanly by the client).
+    lives_on: bool = False
+    setup: Setup | None = None
+    steps: Mapping[Phase, Step | None] = field(default_factory=dict)
+    operations: Mapping[str, Operation] = field(default_factory=dict)
+    handshake: Handshake | None = None
+    #: The handshake must be held step by step, even in a trace.
+    held: bool = False
+
+    async def prepare(self, engine: Engine) -> None:
+        """Set up what the experiment needs; a failure is reported, not raised."""
+        if self.setup is None:
+            return
+        try:
+            await self.setup(engine)
+        except broker.LabError as exc:
+            engine.fail(
+                Phase.ENDPOINT,
+                f"the {self.name} experiment cannot run here: {exc}",
+                advice="run amqp-explorer as root (or as the rabbitmq user) on the "
+                "broker's machine",
+            )
+
+    async def conclude(self, engine: Engine) -> None:
+        """Report what the broker did, against what was expected."""
+        facts, notes = observe(self, engine)
+        log = broker.log_file()
+        client = engine.tap.client_address
+        if log is None or not client:
+            facts["broker_log"] = (
+                "not readable here (sudo rabbitmq-diagnostics log_tail)"
+            )
+        else:
+            facts["broker_log"] = list(await _log_lines(log, client))
+        engine.outcome = bool(facts["as_expected"])
+        engine.report(Phase.CLOSE, facts, notes)
+
+
+def observe(scenario: Scenario, engine: Engine) -> tuple[dict[str, JSON], list[str]]:
+    """What the broker did after the trigger, read from the wire."""
+    frames = engine.frames
+    start = engine.trigger_at
+    if start is None:
+        sent = next(
+            (f for f in frames if f.direction is C2B and f.name == scenario.trigger),
+            None,
+        )
+        start = sent.t if sent is not None else None
+    answer = _reply(frames, start)
+    dropped = _dropped_after(engine, start)
+    facts: dict[str, JSON] = {
+        "experiment": scenario.name,
+        "expected": scenario.expect,
+        "trigger": scenario.trigger or "(none)",
+    }
+    said = []
+    refusal = next(
+        (f for f in frames if f.direction is B2C and f.name == "ProtocolHeader"), None
+    )
+    if refusal is not None:
+        said.append(f"the broker answered with its own header {refusal.raw.hex(' ')}")
+    if answer is not None:
+        payload = answer.payload
+        code = int(getattr(payload, "reply_code", 0))
+        text = str(getattr(payload, "reply_text", ""))
+        facts["reply"] = {
+            "frame": answer.name,
+            "channel": answer.channel,
+            "reply_code": code,
+            "reply_text": text,
+            "after_s": round(answer.t - (start or answer.t), 3),
+        }
+        said.append(f"{answer.name} {code}: {text!r}" if code else answer.name)
+    if dropped is not None:
+        facts["dropped_after_s"] = round(dropped, 2)
+        said.append(f"the broker dropped the TCP connection {dropped:.1f} s later")
+    if scenario.lives_on:
+        facts["connection_lived_on"] = engine.seen(B2C, "Connection.CloseOk")
+    passed = _as_expected(scenario, facts, answer, dropped)
+    facts["as_expected"] = passed
+    observed = "; ".join(said) or "the broker sent no reply and kept the connection"
+    notes = [f"After {scenario.trigger or 'the experiment'}: {observed}."]
+    if not passed:
+        notes.append(
+            "That is not what this experiment expected ("
+            f"{scenario.expect}); what is on the wire is what your broker does."
+        )
+    return facts, notes
+
+
+def _reply(frames: list[Frame], start: float | None) -> Frame | None:
+    if start is None:
+        return None
+    return next(
+        (
+            f
+            for f in frames
+            if f.direction is B2C and f.t >= start and f.name in REPLIES
+        ),
+        None,
+    )
+
+
+def _dropped_after(engine: Engine, start: float | None) -> float | None:
+    """Seconds from the trigger to the broker ending the TCP connection."""
+    end = engine.ended.get(B2C)
+    by_broker = end is not None and end.reason.startswith(
+        ("closed by the broker", "connection lost")
+    )
+    if start is None or end is None or not by_broker:
+        return None
+    return end.t - start
+
+
+def _as_expected(
+    scenario: Scenario,
+    facts: dict[str, JSON],
+    answer: Frame | None,
+    dropped: float | None,
+) -> bool:
+    ok = True
+    if scenario.reply is not None:
+        name, code = scenario.reply
+        got = int(getattr(answer.payload, "reply_code", 0)) if answer else None
+        ok = answer is not None and answer.name == name and got == code
+    if scenario.drop_within is not None:
+        low, high = scenario.drop_within
+        silent = answer is None or answer.name != "Connection.Close"
+        ok = ok and silent and dropped is not None and low <= dropped <= high
+    if scenario.lives_on:
+        ok = ok and facts.get("connection_lived_on") is True
+    return ok
+
+
+async def _log_lines(path: Path, client: str) -> list[str]:
+    """The broker's log lines about this connection, once it logged its end."""
+    lines: list[str] = []
+    for _ in range(int(LOG_WAIT / 0.1)):
+        lines = broker.log_lines(path, client)
+        if any(
+            "closing AMQP connection" in line or "Error on AMQP" in line
+            for line in lines[-3:]
+        ):
+            break
+        await asyncio.sleep(0.1)
+    return lines
