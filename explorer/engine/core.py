@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import socket
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Final, NamedTuple, Protocol
+from typing import Final, NamedTuple, Protocol, TypeVar
 
 from aiormq.abc import AbstractChannel
 from aiormq.exceptions import AuthenticationError
@@ -49,6 +49,7 @@ HANDSHAKE_TIMEOUT: Final = 10.0
 OPERATIONS: Final = ("declare", "publish", "consume", "get")
 Step = Callable[["Engine"], Awaitable[None]]
 Cleanup = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 
 
 class Operation(NamedTuple):
@@ -345,6 +346,12 @@ class Engine:
         """Wait up to `seconds` for a timer of the broker's, saying so first."""
         self._emit(Waiting(self.model.phase, what, round(seconds, 1), self.tap.now()))
         return await self.until(ready, seconds, even_if_gone=True)
+
+    async def during(self, what: str, seconds: float, work: Awaitable[T]) -> T:
+        """Await `work` (for at most `seconds`), saying what is awaited first."""
+        self._emit(Waiting(self.model.phase, what, seconds, self.tap.now()))
+        async with asyncio.timeout(seconds):
+            return await work
 
     def _wake(self) -> None:
         self._arrived.set()

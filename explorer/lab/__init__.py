@@ -9,10 +9,12 @@ from typing import Final
 
 from explorer.engine import Engine
 from explorer.events import Listener
-from explorer.lab import failures
+from explorer.lab import failures, topics
 from explorer.lab.experiment import Scenario
 
-EXPERIMENTS: Final[dict[str, Scenario]] = {s.name: s for s in failures.EXPERIMENTS}
+EXPERIMENTS: Final[dict[str, Scenario]] = {
+    s.name: s for s in (*failures.EXPERIMENTS, *topics.EXPERIMENTS)
+}
 
 
 def lab_engine(

@@ -10,7 +10,7 @@ the broker's log lines about the connection when the log can be read.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
@@ -23,6 +23,9 @@ from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase
 
 Setup = Callable[[Engine], Awaitable[None]]
+Facts = dict[str, JSON]
+#: What a topic experiment shows, computed from the frames of the run.
+Summary = Callable[[Sequence[Frame]], tuple[Facts, list[str]]]
 #: Frames by which a broker answers a provocation.
 REPLIES: Final = ("Connection.Close", "Channel.Close", "Basic.Return")
 #: How long to wait for the broker's log to mention the connection's end.
@@ -55,6 +58,7 @@ class Scenario:
     handshake: Handshake | None = None
     #: The handshake must be held step by step, even in a trace.
     held: bool = False
+    summary: Summary | None = None
 
     async def prepare(self, engine: Engine) -> None:
         """Set up what the experiment needs; a failure is reported, not raised."""
@@ -73,6 +77,10 @@ class Scenario:
     async def conclude(self, engine: Engine) -> None:
         """Report what the broker did, against what was expected."""
         facts, notes = observe(self, engine)
+        if self.summary is not None:
+            shown, said = self.summary(engine.frames)
+            facts.update(shown)
+            notes += said
         log = broker.log_file()
         client = engine.tap.client_address
         if log is None or not client:
@@ -128,7 +136,10 @@ def observe(scenario: Scenario, engine: Engine) -> tuple[dict[str, JSON], list[s
     passed = _as_expected(scenario, facts, answer, dropped)
     facts["as_expected"] = passed
     observed = "; ".join(said) or "the broker sent no reply and kept the connection"
-    notes = [f"After {scenario.trigger or 'the experiment'}: {observed}."]
+    quiet = scenario.kind == "topic" and not said
+    notes = (
+        [] if quiet else [f"After {scenario.trigger or 'the experiment'}: {observed}."]
+    )
     if not passed:
         notes.append(
             "That is not what this experiment expected ("
