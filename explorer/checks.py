@@ -7,6 +7,7 @@ whether the task succeeded, and if not, what is still missing. Sans-I/O.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -137,6 +138,43 @@ def _pushed_and_polled(frames: Sequence[Frame]) -> Verdict:
     return Verdict(False, f"still to see: {', '.join(missing)}")
 
 
+def _body_split(frames: Sequence[Frame]) -> Verdict:
+    """Passes when one publish needed two or more body frames."""
+    bodies, publishes = 0, 0
+    for frame in frames:
+        if frame.direction is not C2B:
+            continue
+        if frame.name == "Basic.Publish":
+            if bodies > 1:
+                break
+            publishes, bodies = publishes + 1, 0
+        elif frame.name == "ContentBody":
+            bodies += 1
+    if bodies > 1:
+        return Verdict(True, f"one publish went out in {bodies} body frames")
+    return Verdict(
+        False,
+        "no publish needed more than one body frame yet: run the body-split experiment",
+    )
+
+
+def channel_turns(frames: Sequence[Frame]) -> tuple[dict[int, int], int]:
+    """The client's frames per channel (1 and up), and how often they took turns."""
+    channels = [f.channel for f in frames if f.direction is C2B and f.channel]
+    turns = sum(1 for a, b in itertools.pairwise(channels) if a != b)
+    return {c: channels.count(c) for c in sorted(set(channels))}, turns
+
+
+def _interleaved(frames: Sequence[Frame]) -> Verdict:
+    """Passes when the client's frames of two channels alternate on the socket."""
+    counts, turns = channel_turns(frames)
+    if len(counts) > 1 and turns > 1:
+        return Verdict(
+            True, f"frames of {len(counts)} channels took turns {turns} times"
+        )
+    return Verdict(False, "only one channel talked: run the two-channels experiment")
+
+
 CHECKS: Final[dict[str, Check]] = {
     check.name: check
     for check in (
@@ -155,6 +193,9 @@ CHECKS: Final[dict[str, Check]] = {
         Check("heartbeat-seen", "watch the broker's heartbeat arrive", _heartbeat_seen),
         Check("pushed-and-polled", "see a message pushed and one polled",
               _pushed_and_polled),
+        Check("body-split", "publish a body larger than frame_max", _body_split),
+        Check("channels-interleaved", "watch two channels share the socket",
+              _interleaved),
     )
 }  # fmt: skip
 

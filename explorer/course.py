@@ -1,9 +1,11 @@
 """The course: lesson text for every phase, filled in from the learner's own frames.
 
-Owns loading `lessons/course.toml` (the ordered manifest: phase, file, title,
-the frames each lesson explains) and the Markdown files it lists, finding the
-section about a frame, and filling `{{Frame.Name.field}}` placeholders with the
-values that frame carried on the learner's own connection.
+Owns loading `lessons/course.toml` (the ordered manifest: a lesson per phase
+and the topic lessons, each with its file, title, the frames it explains, its
+try-it checks and the experiments it offers) and the Markdown files it lists,
+finding the section about a frame or an experiment, and filling
+`{{Frame.Name.field}}` placeholders with the values that frame carried on the
+learner's own connection.
 """
 
 from __future__ import annotations
@@ -31,9 +33,10 @@ class CourseError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Lesson:
-    """One lesson: the phase it teaches and its Markdown text."""
+    """One lesson: the phase (or topic) it teaches and its Markdown text."""
 
-    phase: Phase
+    #: The phase it teaches; None for a topic lesson.
+    phase: Phase | None
     title: str
     file: str
     #: Frame names with a ``## Name`` section in the text.
@@ -41,10 +44,18 @@ class Lesson:
     text: str
     #: Names of the try-it checks (explorer.checks) that judge its task.
     checks: tuple[str, ...] = ()
+    #: Names of the experiments (explorer.lab) it offers.
+    experiments: tuple[str, ...] = ()
+    #: A short name for a topic lesson ("" for phase lessons).
+    slug: str = ""
 
     def anchor_for(self, frame_name: str) -> str | None:
         """The heading text of the section about `frame_name`, if there is one."""
         return frame_name if frame_name in self.frames else None
+
+    def has_section(self, experiment: str) -> bool:
+        """Whether the text has the section about `experiment`."""
+        return f"\n{experiment_heading(experiment)}\n" in f"\n{self.text}\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +64,16 @@ class Course:
 
     title: str
     lessons: tuple[Lesson, ...]
+    topics: tuple[Lesson, ...] = ()
+
+    @property
+    def everything(self) -> tuple[Lesson, ...]:
+        """Phase lessons, then topic lessons."""
+        return self.lessons + self.topics
+
+    def teaching(self, experiment: str) -> Lesson | None:
+        """The lesson with the section about `experiment`."""
+        return next((x for x in self.everything if x.has_section(experiment)), None)
 
     def lesson_for(self, phase: Phase) -> Lesson:
         """The lesson that teaches `phase`.
@@ -89,12 +110,19 @@ def load_course(directory: Path | None = None) -> Course:
     if data.get("format_version") != FORMAT_VERSION:
         raise CourseError(f"{manifest}: format_version must be {FORMAT_VERSION}")
     lessons = tuple(_lesson(root, entry) for entry in data.get("lesson", []))
-    return Course(str(data.get("title", "")), lessons)
+    topics = tuple(_lesson(root, entry, topic=True) for entry in data.get("topic", []))
+    return Course(str(data.get("title", "")), lessons, topics)
 
 
-def _lesson(root: Path, entry: dict[str, object]) -> Lesson:
+def experiment_heading(name: str) -> str:
+    """The heading of the section about the experiment `name`."""
+    return f"## Experiment: {name}"
+
+
+def _lesson(root: Path, entry: dict[str, object], topic: bool = False) -> Lesson:
     try:
-        phase = Phase(str(entry["phase"]))
+        phase = None if topic else Phase(str(entry["phase"]))
+        slug = str(entry["slug"]) if topic else ""
         name = str(entry["file"])
         text = (root / name).read_text(encoding="utf-8")
     except KeyError as exc:
@@ -103,12 +131,12 @@ def _lesson(root: Path, entry: dict[str, object]) -> Lesson:
         raise CourseError(f"unknown phase {entry.get('phase')!r}") from exc
     except OSError as exc:
         raise CourseError(f"cannot read lesson {entry.get('file')!r}: {exc}") from exc
-    frames, checks = entry.get("frames", []), entry.get("checks", [])
-    if not isinstance(frames, list) or not isinstance(checks, list):
-        raise CourseError(f"{name}: frames and checks must be lists")
+    lists = [entry.get(key, []) for key in ("frames", "checks", "experiments")]
+    if not all(isinstance(listed, list) for listed in lists):
+        raise CourseError(f"{name}: frames, checks and experiments must be lists")
+    frames, checks, experiments = (tuple(map(str, x)) for x in lists)  # type: ignore[call-overload]
     title = str(entry.get("title", ""))
-    listed = tuple(map(str, frames))
-    return Lesson(phase, title, name, listed, text, tuple(map(str, checks)))
+    return Lesson(phase, title, name, frames, text, checks, experiments, slug)
 
 
 def render(text: str, frames: Iterable[Frame]) -> str:

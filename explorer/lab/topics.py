@@ -9,7 +9,6 @@ Each one's summary is computed from the frames that crossed the wire.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import os
 import sys
@@ -19,6 +18,7 @@ from typing import Final
 from aiormq.abc import AbstractChannel
 from pamqp import commands
 
+from explorer.checks import channel_turns
 from explorer.engine import reaching, session
 from explorer.engine.core import C2B, Engine, Operation
 from explorer.lab.experiment import Scenario
@@ -59,16 +59,13 @@ async def _interleave(engine: Engine, first: AbstractChannel) -> Facts:
 
 
 def _interleaving(frames: Sequence[Frame]) -> tuple[Facts, list[str]]:
-    sent = [
-        f.channel for f in frames if f.direction is C2B and f.name.startswith("Basic.")
-    ]
-    switches = sum(1 for a, b in itertools.pairwise(sent) if a != b)
-    per_channel: Facts = {str(c): sent.count(c) for c in sorted(set(sent))}
+    counts, turns = channel_turns(frames)
+    per_channel: Facts = {str(c): n for c, n in counts.items()}
     return (
-        {"basic_frames_per_channel": per_channel, "channel_switches": switches},
+        {"client_frames_per_channel": per_channel, "channel_turns": turns},
         [
-            f"The client's Basic frames changed channel {switches} times on the one "
-            "TCP connection: each frame carries its channel number in bytes 1-2, "
+            f"The client's frames of channels 1 and 2 took turns {turns} times on the "
+            "one TCP connection: each frame carries its channel number in bytes 1-2, "
             "so the broker sorts them out.",
         ],
     )

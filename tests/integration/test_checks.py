@@ -7,11 +7,18 @@ from yarl import URL
 
 from explorer.checks import CHECKS, judge
 from explorer.engine import Engine
+from explorer.lab import lab_engine
 from explorer.protocol.frames import Frame
 
 
 async def frames_of(url: str) -> list[Frame]:
-    engine = Engine(url, lambda event: None, live_handshake=False, wait=5)
+    way = URL(url)
+    experiment = way.query.get("experiment")
+    if experiment:  # an experiment the lesson offers for this task
+        url = str(way.without_query_params("experiment"))
+        engine = lab_engine(url, experiment, lambda event: None, live_handshake=False)
+    else:
+        engine = Engine(url, lambda event: None, live_handshake=False, wait=5)
     try:
         await engine.run()
     finally:
@@ -29,6 +36,8 @@ WAYS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
     "pushed-and-polled": ({}, {"password": "wrong"}),
     "wrong-password-refused": ({"password": "wrong"}, {}),
     "unknown-vhost-refused": ({"vhost": "no-such-vhost"}, {}),
+    "body-split": ({"experiment": "body-split"}, {}),
+    "channels-interleaved": ({"experiment": "two-channels"}, {}),
 }
 
 

@@ -21,11 +21,13 @@ from explorer.course import (
     NOT_SEEN,
     Course,
     Lesson,
+    experiment_heading,
     lessons_dir,
     load_course,
     placeholders,
     render,
 )
+from explorer.lab import EXPERIMENTS
 from explorer.protocol import Direction
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase
@@ -51,6 +53,8 @@ RARE_FRAMES: Final = frozenset(
 )
 TRY_IT: Final = "Try it"
 MIN_WORDS, MAX_WORDS = 150, 450
+#: A topic lesson may be longer; each experiment section adds to the budget.
+MAX_TOPIC_WORDS, WORDS_PER_EXPERIMENT = 900, 220
 #: A lesson is read in a terminal pane about this wide; fenced lines do not wrap.
 PANE_COLUMNS: Final = 60
 MAX_TABLE_COLUMNS: Final = 3
@@ -142,7 +146,7 @@ def test_manifest_format_version_is_1() -> None:
 
 
 def test_every_phase_has_exactly_one_lesson_in_phase_order(course: Course) -> None:
-    taught = [lesson.phase.value for lesson in course.lessons]
+    taught = [lesson.phase.value for lesson in course.lessons if lesson.phase]
     twice = sorted({phase for phase in taught if taught.count(phase) > 1})
     untaught = [phase.value for phase in Phase if phase.value not in taught]
     assert not twice, f"more than one lesson teaches {twice}"
@@ -152,7 +156,7 @@ def test_every_phase_has_exactly_one_lesson_in_phase_order(course: Course) -> No
 
 def test_every_lesson_has_a_title_and_opens_with_it(course: Course) -> None:
     problems = []
-    for lesson in course.lessons:
+    for lesson in course.everything:
         if not lesson.title.strip():
             problems.append(f"{lesson.file}: the manifest gives no title")
         first = lesson.text.lstrip().splitlines()[0] if lesson.text.strip() else ""
@@ -163,7 +167,7 @@ def test_every_lesson_has_a_title_and_opens_with_it(course: Course) -> None:
 
 def test_listed_files_exist_and_no_lesson_is_unlisted(course: Course) -> None:
     root = lessons_dir()
-    listed = [lesson.file for lesson in course.lessons]
+    listed = [lesson.file for lesson in course.everything]
     assert len(listed) == len(set(listed)), f"a file is listed twice: {listed}"
     missing = [name for name in listed if not (root / name).is_file()]
     assert not missing, f"listed but missing: {missing}"
@@ -173,7 +177,7 @@ def test_listed_files_exist_and_no_lesson_is_unlisted(course: Course) -> None:
 
 def test_listed_frames_are_real_and_have_a_section(course: Course) -> None:
     problems = []
-    for lesson in course.lessons:
+    for lesson in course.everything:
         sections = headings(lesson.text, level=2)
         if len(lesson.frames) != len(set(lesson.frames)):
             problems.append(f"{lesson.file}: a frame is listed twice")
@@ -189,7 +193,7 @@ def test_frame_like_headings_are_listed_in_frames(course: Course) -> None:
     problems = [
         f"{lesson.file}: '## {title}' looks like a frame but is not in its "
         f"frames (a typo, or a frame missing from course.toml?)"
-        for lesson in course.lessons
+        for lesson in course.everything
         for title in headings(lesson.text, level=2)
         if looks_like_frame(title) and title not in lesson.frames
     ]
@@ -205,7 +209,7 @@ def test_every_captured_frame_has_a_section(course: Course, path: Path) -> None:
         for item in capture.decode(direction)
         if isinstance(item, Frame)
     }
-    taught = {name for lesson in course.lessons for name in lesson.frames}
+    taught = {name for lesson in course.everything for name in lesson.frames}
     assert not seen - taught, f"no lesson has a section for {sorted(seen - taught)}"
 
 
@@ -215,7 +219,7 @@ def test_placeholders_resolve_on_the_happy_path(
     assert frozenset(METHODS) >= RARE_FRAMES, "the allowance names real frames"
     on_happy_path = {frame.name for frame in happy_frames}
     problems = []
-    for lesson in course.lessons:
+    for lesson in course.everything:
         for path in placeholders(lesson.text):
             name = frame_of(path)
             where = f"{lesson.file}: {{{{{path}}}}}"
@@ -235,7 +239,7 @@ def test_placeholders_resolve_on_the_happy_path(
 
 def test_every_lesson_ends_with_try_it(course: Course) -> None:
     problems = []
-    for lesson in course.lessons:
+    for lesson in course.everything:
         sections = headings(lesson.text, level=2)
         if sections.count(TRY_IT) != 1:
             problems.append(f"{lesson.file}: needs exactly one '## {TRY_IT}'")
@@ -247,7 +251,7 @@ def test_every_lesson_ends_with_try_it(course: Course) -> None:
 def test_links_resolve(course: Course) -> None:
     root = lessons_dir()
     problems = []
-    for lesson in course.lessons:
+    for lesson in course.everything:
         for fenced, line in prose_lines(lesson.text):
             if fenced:
                 continue
@@ -271,12 +275,14 @@ def test_links_resolve(course: Course) -> None:
 
 def test_lessons_are_short_enough_to_read_in_a_pane(course: Course) -> None:
     problems = []
-    for lesson in course.lessons:
+    for lesson in course.everything:
         words = len(lesson.text.split())
-        if not MIN_WORDS <= words <= MAX_WORDS:
-            problems.append(
-                f"{lesson.file}: {words} words, not {MIN_WORDS}-{MAX_WORDS}"
-            )
+        sections = sum(lesson.has_section(name) for name in EXPERIMENTS)
+        most = (MAX_TOPIC_WORDS if lesson.phase is None else MAX_WORDS) + (
+            sections * WORDS_PER_EXPERIMENT
+        )
+        if not MIN_WORDS <= words <= most:
+            problems.append(f"{lesson.file}: {words} words, not {MIN_WORDS}-{most}")
         for fenced, line in prose_lines(lesson.text):
             if fenced and len(line) > PANE_COLUMNS:
                 problems.append(
@@ -298,6 +304,40 @@ def test_lesson_anchor_is_the_section_heading(course: Course) -> None:
 
 
 def test_every_named_check_exists_and_every_check_is_used(course: Course) -> None:
-    named = [name for lesson in course.lessons for name in lesson.checks]
+    named = [name for lesson in course.everything for name in lesson.checks]
     assert sorted(set(named)) == sorted(CHECKS), "each check judges one lesson's task"
     assert len(named) == len(set(named))
+
+
+def test_every_experiment_has_one_section_and_a_lesson_offering_it(
+    course: Course,
+) -> None:
+    problems = []
+    offered = {name for lesson in course.everything for name in lesson.experiments}
+    for name in EXPERIMENTS:
+        with_section = [x.file for x in course.everything if x.has_section(name)]
+        if len(with_section) != 1:
+            problems.append(f"{name}: {len(with_section)} '{experiment_heading(name)}'")
+        if name not in offered:
+            problems.append(f"{name}: no lesson offers it (experiments = [...])")
+    for lesson in course.everything:
+        problems += [
+            f"{lesson.file}: offers {name!r}, which is not an experiment"
+            for name in lesson.experiments
+            if name not in EXPERIMENTS
+        ]
+        problems += [
+            f"{lesson.file}: '## {title}' names no experiment"
+            for title in headings(lesson.text, level=2)
+            if title.startswith("Experiment: ")
+            and title.removeprefix("Experiment: ") not in EXPERIMENTS
+        ]
+    check(problems)
+
+
+def test_topics_have_unique_slugs_and_no_phase(course: Course) -> None:
+    slugs_seen = [topic.slug for topic in course.topics]
+    assert course.topics, "the course has topic lessons"
+    assert all(slugs_seen), slugs_seen
+    assert len(slugs_seen) == len(set(slugs_seen)), slugs_seen
+    assert all(topic.phase is None for topic in course.topics)

@@ -1,9 +1,10 @@
 """The negotiation and authentication panels, filled from the phase reports.
 
 Owns NegotiationPanel (channel_max, frame_max, heartbeat: what the broker
-proposed, what the client asked, what TuneOk carried) and AuthPanel
+proposed, what the client asked, what TuneOk carried), AuthPanel
 (mechanisms offered, the one chosen, the SASL response decoded and masked
-unless revealed, the broker's verdict).
+unless revealed, the broker's verdict) and ExperimentPanel (what an experiment
+expected, what the broker did, and the broker's log lines about it).
 """
 
 from __future__ import annotations
@@ -110,3 +111,43 @@ def _response_parts(response: JSON) -> list[tuple[str, str]]:
     if isinstance(response, dict):
         return [(str(k), repr(v) if v == "" else str(v)) for k, v in response.items()]
     return [("value", str(response))]
+
+
+class ExperimentPanel(Static):
+    """An experiment's outcome: expected, observed, the broker's log."""
+
+    DEFAULT_CSS = """
+    ExperimentPanel { height: auto; padding: 0 1; display: none; }
+    ExperimentPanel.-shown { display: block; }
+    """
+
+    def clear(self) -> None:
+        """No experiment running: the panel is hidden."""
+        self.remove_class("-shown")
+        self.update("")
+
+    def start(self, name: str, expect: str) -> None:
+        """An experiment began: say what it expects."""
+        self.border_title = f"Experiment: {name}"
+        self.add_class("-shown")
+        lines = Text()
+        lines.append("expected ", style="bold")
+        lines.append(expect)
+        self.update(lines)
+
+    def show(self, facts: dict[str, JSON], notes: tuple[str, ...]) -> None:
+        """Show the experiment's conclusion."""
+        lines = Text()
+        passed = facts.get("as_expected") is True
+        lines.append("✓ as expected" if passed else "✗ not as expected", style="bold")
+        lines.append(f"\nexpected {facts.get('expected', '')}")
+        for note in notes:
+            lines.append(f"\n{note}")
+        log = facts.get("broker_log")
+        lines.append("\nbroker log", style="bold")
+        if isinstance(log, list):
+            for line in log:
+                lines.append(f"\n {line}", style="dim")
+        else:
+            lines.append(f" {log}", style="dim")
+        self.update(lines)

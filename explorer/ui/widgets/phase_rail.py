@@ -1,7 +1,8 @@
 """The phase rail: every lifecycle phase, done, current, failed or still to come.
 
-Owns showing where the learner is in the lifecycle, the operation running, and
-the broker's handshake budget counting down while the handshake is held.
+Owns showing where the learner is in the lifecycle, the operation running, the
+broker's handshake budget counting down while the handshake is held, and a
+progress bar while the engine waits for one of the broker's own timers.
 Clicking a phase asks the app to show its lesson.
 """
 
@@ -18,6 +19,13 @@ from textual.widget import Widget
 from explorer.protocol.lifecycle import Phase
 
 MARKS = {"done": "✓", "current": "▶", "failed": "✗", "next": "·"}
+BAR_WIDTH = 16
+
+
+def bar(fraction: float) -> str:
+    """A text progress bar, `fraction` (0 to 1) of it filled."""
+    filled = round(max(0.0, min(1.0, fraction)) * BAR_WIDTH)
+    return "█" * filled + "░" * (BAR_WIDTH - filled)
 
 
 class PhaseRail(Widget):
@@ -41,6 +49,8 @@ class PhaseRail(Widget):
 
     #: Seconds left of the broker's handshake_timeout (None when not running).
     budget: reactive[float | None] = reactive(None)
+    #: What the engine waits for, seconds waited, seconds expected at most.
+    timer: reactive[tuple[str, float, float] | None] = reactive(None)
 
     class PhaseClicked(Message):
         """The learner clicked a phase."""
@@ -61,7 +71,7 @@ class PhaseRail(Widget):
     def reset(self, plan: list[Phase]) -> None:
         """Start again with a new run's plan."""
         self.plan, self.states, self.current, self.operation = list(plan), {}, None, ""
-        self.budget = None
+        self.budget = self.timer = None
         self.refresh(layout=True)
 
     def start(self, phase: Phase, operation: str = "") -> None:
@@ -96,6 +106,10 @@ class PhaseRail(Widget):
         """Redraw the countdown."""
         self.refresh(layout=True)
 
+    def watch_timer(self) -> None:
+        """Redraw the wait."""
+        self.refresh(layout=True)
+
     def render(self) -> Text:
         """One line per phase, then the handshake budget when it runs."""
         text = Text()
@@ -106,9 +120,16 @@ class PhaseRail(Widget):
                 label += f": {self.operation}"
             style = self.get_component_rich_style(f"phase-rail--{state}")
             text.append(f"{MARKS[state]} {phase.number:>2} {label}\n", style=style)
+        style = self.get_component_rich_style("phase-rail--budget")
         if self.budget is not None:
-            style = self.get_component_rich_style("phase-rail--budget")
-            text.append(f"handshake: {self.budget:4.1f} s left", style=style)
+            text.append(f"handshake: {self.budget:4.1f} s left\n", style=style)
+        if self.timer is not None:
+            what, waited, most = self.timer
+            text.append(f"waiting for {what}\n", style=style)
+            text.append(
+                f"{bar(waited / most if most else 1.0)} {waited:4.1f}/{most:g} s"
+            )
+        text.rstrip()
         return text
 
     def on_click(self, event: events.Click) -> None:
