@@ -21,6 +21,7 @@ from explorer.endpoint import redact
 from explorer.engine import Engine
 from explorer.eventlog import to_record
 from explorer.events import EngineEvent, PhaseFailed
+from explorer.lab import lab_engine
 from explorer.protocol.frames import Direction, Frame
 
 
@@ -30,14 +31,19 @@ class Recording:
 
     capture: Capture
     failures: list[PhaseFailed] = field(default_factory=list)
+    #: For an experiment: whether the broker did what it expects.
+    outcome: bool | None = None
 
 
-async def record_lifecycle(url: str, wait: float = 5.0) -> Recording:
+async def record_lifecycle(
+    url: str, wait: float = 5.0, experiment: str | None = None
+) -> Recording:
     """Run a full connection lifecycle against the broker at `url`.
 
     Args:
         url: The learner's AMQP URL.
         wait: Seconds to wait for the broker at each step.
+        experiment: Run this experiment (explorer.lab) instead.
 
     Returns:
         The capture (password masked) and the failures, if any.
@@ -50,11 +56,16 @@ async def record_lifecycle(url: str, wait: float = 5.0) -> Recording:
         if isinstance(event, PhaseFailed):
             recording.failures.append(event)
 
-    engine = Engine(url, keep, live_handshake=False, wait=wait)
+    engine = (
+        lab_engine(url, experiment, keep, live_handshake=False, wait=wait)
+        if experiment
+        else Engine(url, keep, live_handshake=False, wait=wait)
+    )
     try:
         await engine.run()
     finally:
         await engine.aclose()
+    recording.outcome = engine.outcome
     capture = recording.capture
     capture.client = f"aiormq {version('aiormq')}"
     capture.client_address = engine.tap.client_address
