@@ -134,6 +134,8 @@ class Engine:
         #: What each operation name runs, when the experiment brings its own.
         self.own_operations = experiment.operations if experiment else {}
         self.operations = list(self.own_operations or OPERATIONS)
+        if experiment is not None and experiment.steps.get(Phase.OPERATIONS):
+            self.operations = [experiment.name]  # one step of its own
         #: When the experiment sent what provokes the broker (tap clock).
         self.trigger_at: float | None = None
         #: Whether the experiment saw the broker do what it expected.
@@ -214,7 +216,10 @@ class Engine:
             await experiment.prepare(self)
             if self.failed:
                 return
-        await (experiment.steps.get(phase) or _steps()[phase])(self)
+        own = experiment.steps.get(phase)
+        await (own or _steps()[phase])(self)
+        if own is not None and phase is Phase.OPERATIONS:
+            self.operations.clear()
         if phase is Phase.CLOSE:
             await experiment.conclude(self)
 
@@ -446,7 +451,11 @@ class Engine:
                 f"the broker dropped the connection {elapsed:.1f} s after TCP accept: "
                 "its handshake_timeout (10 s by default) ran out before "
                 "Connection.Open",
-                advice="step faster, or run the handshake at wire speed and review it",
+                advice="a client must finish the handshake in time: look for a proxy "
+                "or a slow TLS handshake delaying it, or a client stuck before its "
+                "next frame"
+                if self.experiment
+                else "step faster, or run the handshake at wire speed and review it",
             )
         else:
             self.fail(

@@ -89,8 +89,14 @@ async def tune(engine: Engine) -> None:
         engine.client_gave_up(Phase.TUNE)
         return
     where = engine.need_endpoint()
-    asked = (where.channel_max, where.frame_max, where.heartbeat)
-    engine.report(Phase.TUNE, *report.tune_facts(proposal, answer, asked))
+    plan = engine.experiment.handshake if engine.experiment else None
+    if plan is None:
+        asked = (where.channel_max, where.frame_max, where.heartbeat)
+        engine.report(Phase.TUNE, *report.tune_facts(proposal, answer, asked))
+        return
+    chosen = (plan.channel_max, plan.frame_max, plan.heartbeat)
+    facts = report.tune_facts(proposal, answer, chosen, "The raw client")
+    engine.report(Phase.TUNE, *facts)
 
 
 async def open_vhost(engine: Engine) -> None:

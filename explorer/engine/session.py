@@ -53,6 +53,7 @@ async def channel(engine: Engine) -> None:
 async def operation(engine: Engine) -> None:
     """Run the next operation; each one is authorised by the broker."""
     name = engine.operations.pop(0)
+    engine.model.enter(Phase.OPERATIONS)
     opened = engine.channel
     if opened is None or opened.is_closed:
         engine.operations.clear()

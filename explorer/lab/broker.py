@@ -95,7 +95,7 @@ async def temporary_user(
 
     try:
         await rabbitmqctl("set_permissions", "-p", vhost, name, *permissions)
-    except LabError:
+    except BaseException:  # LabError, or cancelled (Ctrl-C, the app quitting)
         await remove()
         raise
     return name, password, remove

@@ -36,7 +36,11 @@ SILENT_CLOSE_DELAY: Final = 3.0
 SHORT_HEARTBEAT: Final = 2
 #: The smallest frame_max RabbitMQ 3.x and 4.0 accept (4.1 raised it to 8192).
 FRAME_MIN_SIZE: Final = 4096
+#: The frame_max the malformed-frame experiments negotiate: every version accepts it.
+RAW_FRAME_MAX: Final = 8192
 Facts = dict[str, JSON]
+#: Raw writes up to this long are shown byte for byte in the report.
+SHOWN_BYTES: Final = 64
 #: Phases a raw-client experiment leaves out (aiormq would run them).
 NO_SESSION: Final[dict[Phase, Step | None]] = {
     Phase.CHANNEL: None,
@@ -130,15 +134,16 @@ def _raw_send(what: str, data: Callable[[Engine], bytes]) -> Step:
     """An operations step that writes `data` as it is and waits for the broker."""
 
     async def send(engine: Engine) -> None:
+        engine.model.enter(Phase.OPERATIONS)
         payload = data(engine)
         engine.trigger_at = engine.tap.now()
         engine.need_raw().write(payload)
         await engine.until(lambda: engine.gone, SILENT_CLOSE_DELAY)
-        engine.report(
-            Phase.OPERATIONS,
-            {"sent": what, "bytes": len(payload)},
-            [f"The raw client sent {what}."],
-        )
+        shown = payload.hex(" ") if len(payload) <= SHOWN_BYTES else ""
+        facts: Facts = {"sent": what, "bytes": len(payload)}
+        if shown:
+            facts["hex"] = shown
+        engine.report(Phase.OPERATIONS, facts, [f"The raw client sent {what}."])
 
     return send
 
@@ -146,7 +151,7 @@ def _raw_send(what: str, data: Callable[[Engine], bytes]) -> Step:
 def _too_large(engine: Engine) -> bytes:
     """A publish whose body frame is 100 bytes over the negotiated frame_max."""
     tuned = engine.need_raw().tuned
-    limit = tuned.frame_max if tuned is not None else FRAME_MIN_SIZE
+    limit = tuned.frame_max if tuned is not None else RAW_FRAME_MAX
     body = b"x" * (limit - 8 + 100)
     return b"".join(
         (
@@ -167,14 +172,15 @@ def _bad_end(engine: Engine) -> bytes:
 
 
 async def _open_three(engine: Engine, opened: AbstractChannel) -> Facts:
-    """Open channels until there are three (channel_max is 2)."""
+    """Open channel 2, then channel 3 (channel_max is 2)."""
     numbers: list[JSON] = [opened.number]
     connection = engine.need_connection()
     try:
-        while len(numbers) < 3:
-            numbers.append((await connection.channel()).number)
+        numbers.append((await connection.channel()).number)
+        engine.trigger_at = engine.tap.now()
+        numbers.append((await connection.channel()).number)
     except (AMQPError, RuntimeError) as exc:
-        return {"channels_opened": numbers, "error": str(exc)}
+        return {"channels_opened": numbers, "error": str(exc) or type(exc).__name__}
     return {"channels_opened": numbers}
 
 
@@ -187,10 +193,9 @@ async def _forced(engine: Engine, opened: AbstractChannel) -> Facts:
     port = int(engine.tap.client_address.rsplit(":", 1)[1])
     reason = "closed by amqp-explorer's failure lab"
     engine.trigger_at = engine.tap.now()
-    await broker.close_connection(port, reason)
-    closed = await engine.wait_for(
-        "the broker to close the connection", broker.CTL_TIMEOUT, lambda: engine.gone
-    )
+    what = "rabbitmqctl close_connection (it starts an Erlang VM first)"
+    await engine.during(what, broker.CTL_TIMEOUT, broker.close_connection(port, reason))
+    closed = await engine.until(lambda: engine.gone)
     return {"rabbitmqctl": f"close_connection <pid> {reason!r}", "closed": closed}
 
 
@@ -256,7 +261,7 @@ def _raw_frame(
         "Connection.Close 501 FRAME_ERROR",
         trigger=what,
         reply=("Connection.Close", 501),
-        handshake=Handshake(frame_max=FRAME_MIN_SIZE),
+        handshake=Handshake(frame_max=RAW_FRAME_MAX),
         steps={
             Phase.CHANNEL: _raw_channel,
             Phase.OPERATIONS: _raw_send(what, data),
@@ -348,9 +353,8 @@ EXPERIMENTS: Final = (
         f"A {SHORT_HEARTBEAT} s heartbeat, then no frame at all from the client",
         "failure",
         Phase.HEARTBEAT,
-        f"no Close frame; the broker drops the socket 2 to 3 intervals "
-        f"({2 * SHORT_HEARTBEAT} to {3 * SHORT_HEARTBEAT} s) after the client's "
-        "last frame",
+        f"no Close frame; the broker drops the socket 2 to 3 intervals after the "
+        f"client's last frame: by {3 * SHORT_HEARTBEAT} s, give or take a little",
         trigger="the client's last frame",
         drop_within=(2 * SHORT_HEARTBEAT - 0.5, 3 * SHORT_HEARTBEAT + 1),
         handshake=Handshake(heartbeat=SHORT_HEARTBEAT),
@@ -372,7 +376,7 @@ EXPERIMENTS: Final = (
         operations=_operation(
             "open-three",
             _open_three,
-            "Channels 2 and 3 opened on top of channel 1; channel_max is 2.",
+            "The client opened channel 2, then asked for channel 3; channel_max is 2.",
         ),
     ),
     _raw_frame(
@@ -390,12 +394,12 @@ EXPERIMENTS: Final = (
     _refused_tune(
         "tune-below-minimum",
         f"TuneOk asks for frame_max=1024, below the minimum of {FRAME_MIN_SIZE}",
-        Handshake(frame_max=1024),
+        Handshake(frame_max=1024, open=False),
     ),
     _refused_tune(
         "channel-max-above",
         "TuneOk asks for channel_max=4000, above the broker's proposal",
-        Handshake(channel_max=4000),
+        Handshake(channel_max=4000, open=False),
     ),
     Scenario(
         "prefetch-size",

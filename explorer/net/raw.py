@@ -41,6 +41,8 @@ class Handshake:
     channel_max: int | None = None
     frame_max: int | None = None
     heartbeat: int | None = None
+    #: Send Connection.Open after TuneOk (not when TuneOk is meant to be refused).
+    open: bool = True
 
 
 class RawClient:
@@ -76,6 +78,9 @@ class RawClient:
             return False
         self.tuned = self._tune_ok(tune)
         self.send(0, self.tuned)
+        if not self.plan.open:
+            self._drain = asyncio.ensure_future(_discard(reader))
+            return False
         self.send(0, commands.Connection.Open(virtual_host=self._vhost()))
         opened = await _read_method(reader)
         self._drain = asyncio.ensure_future(_discard(reader))

@@ -85,7 +85,7 @@ def protocol_header(values: tuple[int, int, int, int]) -> str:
     name = PROTOCOL_HEADERS.get(
         values, "a protocol version this explorer does not know"
     )
-    return f"AMQP {'-'.join(map(str, values))}: {name}"
+    return f"{name}, header AMQP {'-'.join(map(str, values))}"
 
 
 def tune_rows(

@@ -111,6 +111,14 @@ OPERATION_FRAMES: Final = frozenset(
     }
 )  # fmt: skip
 OPERATING: Final = frozenset({P.CHANNEL, P.OPERATIONS, P.HEARTBEAT})
+#: Frames that open or close a further channel (2 and up) while operating:
+#: an operation of their own, not the channel or close phase of channel 1.
+MORE_CHANNELS: Final = frozenset(
+    {
+        "Channel.Open", "Channel.OpenOk", "Confirm.Select", "Confirm.SelectOk",
+        "Channel.Close", "Channel.CloseOk",
+    }
+)  # fmt: skip
 
 #: Frames either side may send in any phase once the handshake allows them.
 #: Each maps to the phase it moves the lifecycle to (None: it stays), and a
@@ -195,6 +203,9 @@ class LifecycleModel:
         """
         before = self.phase
         key = (before, frame.direction, frame.name)
+        if before in OPERATING and frame.channel > 1 and frame.name in MORE_CHANNELS:
+            self.phase = Phase.OPERATIONS
+            return Transition(frame, before, self.phase)
         if key in TRANSITIONS:
             self.phase = TRANSITIONS[key]
             return Transition(frame, before, self.phase)

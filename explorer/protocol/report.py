@@ -156,9 +156,16 @@ def sasl_response(mechanism: str, response: object, reveal: bool) -> JSON:
 
 
 def tune_facts(
-    tune: Frame, tune_ok: Frame, asked: tuple[int | None, int | None, int | None]
+    tune: Frame,
+    tune_ok: Frame,
+    asked: tuple[int | None, int | None, int | None],
+    chosen_by: str = "",
 ) -> tuple[Facts, list[str]]:
-    """Tune and TuneOk side by side, with the rule for each value."""
+    """Tune and TuneOk side by side, with the rule for each value.
+
+    `asked` is what the learner's URL asked for, or, when `chosen_by` names a
+    client other than aiormq, the values that client chose on purpose.
+    """
     proposal, answer = tune.payload, tune_ok.payload
     assert isinstance(proposal, commands.Connection.Tune)
     assert isinstance(answer, commands.Connection.TuneOk)
@@ -186,7 +193,9 @@ def tune_facts(
         + f"TuneOk carried {row.carried}."
         for row in rows
     ]
-    if asked[0] is None and asked[1] is None:
+    if chosen_by:
+        notes.append(f"{chosen_by} chose these TuneOk values on purpose.")
+    elif asked[0] is None and asked[1] is None:
         notes.append(
             "aiormq echoes the broker's channel_max and frame_max, and sends its own "
             "heartbeat (the URL's ?heartbeat=, else 60) whatever the broker proposed."
