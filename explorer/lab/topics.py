@@ -212,7 +212,7 @@ def _amqp10_answer(frames: Sequence[Frame]) -> tuple[Facts, list[str]]:
         None,
     )
     if answer is None:
-        return {"answer": None}, ["The broker sent no protocol header back."]
+        return {"broker_answered": None}, ["The broker sent no protocol header back."]
     shown = answer.raw.hex(" ")
     if answer.raw == SASL_HEADER:
         note = (
@@ -225,7 +225,9 @@ def _amqp10_answer(frames: Sequence[Frame]) -> tuple[Facts, list[str]]:
             "broker does not speak AMQP 1.0 here (RabbitMQ 3.x needs the "
             "rabbitmq_amqp1_0 plugin; 4.x speaks it natively)."
         )
-    return {"sent": SASL_HEADER.hex(" "), "answer": shown}, [note]
+    return {"amqp_1_0_header_sent": SASL_HEADER.hex(" "), "broker_answered": shown}, [
+        note
+    ]
 
 
 def _ops(**runs: Operation) -> dict[str, Operation]:
