@@ -69,7 +69,13 @@ def _app_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--reset-progress",
         action="store_true",
-        help="forget finished lessons and passed try-it checks, then exit",
+        help="forget finished lessons, passed try-it checks and answers, then exit",
+    )
+    parser.add_argument(
+        "--no-predict",
+        dest="predict",
+        action="store_false",
+        help="do not ask what the broker will answer before the steps that show it",
     )
     parser.set_defaults(command=_app)
     return parser
@@ -91,6 +97,7 @@ def _command_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="seconds to wait for the broker at each step (default 5)",
     )
+    _scenario_option(record, "record an experiment instead (see trace --scenario)")
     record.set_defaults(command=_record)
 
     trace_ = commands.add_parser(
@@ -112,13 +119,10 @@ def _command_parser() -> argparse.ArgumentParser:
         default=5.0,
         help="seconds to wait for the broker at each step (default 5)",
     )
-    trace_.add_argument(
-        "--scenario",
-        choices=sorted(EXPERIMENTS),
-        metavar="NAME",
-        help="run an experiment of the failure lab or a topic lesson instead "
-        f"({', '.join(sorted(EXPERIMENTS))}); exit 0 when the broker does what "
-        "it expects",
+    _scenario_option(
+        trace_,
+        "run an experiment of the failure lab or a topic lesson instead; exit 0 "
+        "when the broker does what it expects",
     )
     trace_.set_defaults(command=_trace)
 
@@ -139,21 +143,33 @@ def _command_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _scenario_option(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--scenario",
+        choices=sorted(EXPERIMENTS),
+        metavar="NAME",
+        help=f"{what} ({', '.join(sorted(EXPERIMENTS))})",
+    )
+
+
 def _record(args: argparse.Namespace) -> int:
     url = chosen_url(args.url)
     parse(url)
-    recording = asyncio.run(record_lifecycle(url, args.timeout))
+    recording = asyncio.run(record_lifecycle(url, args.timeout, args.scenario))
     try:
         save(recording.capture, args.output)
     except OSError as exc:
         _error(f"cannot write {args.output}: {exc.strerror or exc}")
         return EXIT_FAILED
+    chunks = len(recording.capture.events)
+    if args.scenario and recording.outcome:
+        print(f"recorded {args.scenario}: {chunks} chunks to {args.output}")
+        return EXIT_OK
     if recording.failures:
         for failure in recording.failures:
             TextPrinter(sys.stderr)(failure)
         _error(f"what was seen is in {args.output}")
         return EXIT_FAILED
-    chunks = len(recording.capture.events)
     print(f"recorded {chunks} chunks from {recording.capture.broker} to {args.output}")
     return EXIT_OK
 
@@ -202,7 +218,9 @@ def _app(args: argparse.Namespace) -> int:
     endpoint = parse(url)
     from explorer.ui.app import ExplorerApp, live
 
-    return _run_app(ExplorerApp(live(url), source=endpoint.redacted))
+    return _run_app(
+        ExplorerApp(live(url), source=endpoint.redacted, predict=args.predict, url=url)
+    )
 
 
 def _run_app(app: App[int]) -> int:

@@ -116,7 +116,12 @@ def load_course(directory: Path | None = None) -> Course:
 
 def experiment_heading(name: str) -> str:
     """The heading of the section about the experiment `name`."""
-    return f"## Experiment: {name}"
+    return f"## {experiment_title(name)}"
+
+
+def experiment_title(name: str) -> str:
+    """The title of that section (what the lesson pane scrolls to)."""
+    return f"Experiment: {name}"
 
 
 def _lesson(root: Path, entry: dict[str, object], topic: bool = False) -> Lesson:

@@ -1,4 +1,4 @@
-"""The learner's progress: lessons finished and try-it checks passed, kept per user.
+"""The learner's progress: lessons finished, try-it checks passed, answers given.
 
 Owns where progress lives (the platform's data directory, or
 $AMQP_EXPLORER_DATA), reading and writing it, and resetting it. A file that
@@ -41,6 +41,9 @@ class Progress:
     #: Check name -> what the learner's own frames showed when it passed.
     passed: dict[str, str] = field(default_factory=dict)
     path: Path | None = None
+    #: Question name -> the learner's latest result, right or wrong (a
+    #: questions.Grade summary). Files written before questions existed have none.
+    answers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path | None = None) -> Progress:
@@ -50,9 +53,10 @@ class Progress:
             data = json.loads(where.read_text(encoding="utf-8"))
             finished = {str(k): str(v) for k, v in dict(data["finished"]).items()}
             passed = {str(k): str(v) for k, v in dict(data["passed"]).items()}
-        except (OSError, ValueError, KeyError, TypeError):
+            answers = {str(k): str(v) for k, v in dict(data.get("answers", {})).items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
             return cls(path=where)
-        return cls(finished, passed, where)
+        return cls(finished, passed, where, answers)
 
     def finish(self, phase: str) -> bool:
         """Mark a lesson finished; True if it was not before."""
@@ -68,13 +72,21 @@ class Progress:
         self.passed[name] = detail
         return True
 
+    def record_answer(self, name: str, result: str) -> None:
+        """Keep the learner's latest result for the question called `name`."""
+        self.answers[name] = result
+
     def save(self) -> None:
         """Write the progress (quietly giving up if the disk says no)."""
         if self.path is None:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            data = {"finished": self.finished, "passed": self.passed}
+            data = {
+                "finished": self.finished,
+                "passed": self.passed,
+                "answers": self.answers,
+            }
             self.path.write_text(json.dumps(data, indent=2), encoding="utf-8")
         except OSError:
             pass
@@ -83,6 +95,7 @@ class Progress:
         """Forget everything, on disk too."""
         self.finished.clear()
         self.passed.clear()
+        self.answers.clear()
         if self.path is not None:
             self.path.unlink(missing_ok=True)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from importlib.resources import files
 from pathlib import Path
 from typing import ClassVar, Final
@@ -26,7 +27,15 @@ from textual.widgets import Footer, Header, Markdown
 
 from explorer.capture import CaptureError, load
 from explorer.checks import CHECKS, judge
-from explorer.course import Course, CourseError, Lesson, load_course, render
+from explorer.course import (
+    Course,
+    CourseError,
+    Lesson,
+    experiment_title,
+    load_course,
+    render,
+)
+from explorer.endpoint import chosen_url, redact
 from explorer.engine import Engine
 from explorer.events import (
     EngineEvent,
@@ -37,17 +46,31 @@ from explorer.events import (
     PhaseReport,
     PhaseStarted,
     Stepper,
+    Waiting,
 )
+from explorer.lab import EXPERIMENTS, lab_engine
 from explorer.progress import Progress
 from explorer.protocol.fields import shown
 from explorer.protocol.frames import Direction, Frame, first_named
 from explorer.protocol.lifecycle import ORDER, Phase
+from explorer.questions import (
+    QUESTIONS,
+    Grade,
+    Question,
+    grade,
+    predictions_before,
+    predictions_for,
+    questions_for,
+    was_right,
+)
 from explorer.replay import ReplayEngine
 from explorer.ui.help import HelpScreen
+from explorer.ui.picker import ExperimentPicker
+from explorer.ui.question import QuestionScreen
 from explorer.ui.widgets.field_tree import FieldTree
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.hex_view import HexView
-from explorer.ui.widgets.panels import AuthPanel, NegotiationPanel
+from explorer.ui.widgets.panels import AuthPanel, ExperimentPanel, NegotiationPanel
 from explorer.ui.widgets.phase_rail import PhaseRail
 
 #: How often queued events are applied to the screen.
@@ -63,6 +86,11 @@ def bundled_recording() -> Path:
 def live(url: str) -> StepperFactory:
     """A factory for the live engine, the handshake held step by step."""
     return lambda listener: Engine(url, listener, live_handshake=True)
+
+
+def experiment(url: str, name: str) -> StepperFactory:
+    """A factory for an experiment of the lab on the live broker."""
+    return lambda listener: lab_engine(url, name, listener, live_handshake=True)
 
 
 def replay(path: Path) -> StepperFactory:
@@ -82,6 +110,9 @@ class ExplorerApp(App[int]):
         Binding("right", "frame(1)", "Next frame", show=False),
         Binding("r", "reveal", "Reveal"),
         Binding("f", "fold", "Fold ♥", show=False),
+        Binding("a", "quiz", "Quiz", show=False),
+        Binding("x", "experiment", "Experiment"),
+        Binding("g", "run_all", "Run to the end", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("s", "screenshot_svg", "SVG", show=False),
         Binding("ctrl+r", "restart", "Restart", show=False),
@@ -95,10 +126,25 @@ class ExplorerApp(App[int]):
         source: str,
         course: Course | None = None,
         progress: Progress | None = None,
+        predict: bool = False,
+        url: str | None = None,
     ) -> None:
-        """Explore what `factory` makes; `source` names it in the title bar."""
+        """Explore what `factory` makes; `source` names it in the title bar.
+
+        With `predict`, a live connection asks the learner what the broker will
+        answer before the steps (and experiments) that make it answer.
+        Experiments run against `url` (by default $AMQP_URL, else localhost).
+        """
         super().__init__()
         self.factory = factory
+        self.url = url or chosen_url(None)
+        self.predict = predict
+        #: Predictions waiting for the broker's answer: question name -> given.
+        self._predicted: dict[str, str] = {}
+        #: Predictions skipped (escape) in this session: not asked again.
+        self._skipped: set[str] = set()
+        #: Results graded in this session, a recording's (never saved) too.
+        self._results: dict[str, str] = {}
         self.source = source
         self.course = course or _load_course()
         self.progress = progress if progress is not None else Progress.load()
@@ -112,11 +158,17 @@ class ExplorerApp(App[int]):
         self.rail = PhaseRail(self.stepper.plan, id="rail")
         self.negotiation = NegotiationPanel(id="negotiation")
         self.auth = AuthPanel(id="auth")
+        self.experiment_panel = ExperimentPanel(id="experiment")
         self.frame_list = FrameList(id="frames")
         self.lesson = Markdown(id="lesson")
         self.fields = FieldTree(id="fields")
         self.hex = HexView(id="hex")
-        self._lesson_phase: Phase | None = None
+        #: The lesson on screen, and the one an experiment keeps there.
+        self._lesson: Lesson | None = None
+        self._pinned: Lesson | None = None
+        self._pinned_anchor: str | None = None
+        #: What the engine waits for, and when (on this clock) the wait began.
+        self._waiting: tuple[Waiting, float] | None = None
         #: The lesson text that should be on screen, and the text that is.
         self._lesson_wanted = ""
         self._lesson_shown = ""
@@ -134,6 +186,7 @@ class ExplorerApp(App[int]):
                 yield self.rail
                 yield self.negotiation
                 yield self.auth
+                yield self.experiment_panel
             with Vertical(id="right"):
                 with Horizontal(id="top"):
                     yield self.frame_list
@@ -166,7 +219,9 @@ class ExplorerApp(App[int]):
         where = f" · {rail.current.number} {rail.current.value}" if rail.current else ""
         left = rail.budget
         budget = f" · handshake {left:.1f} s left" if left is not None else ""
-        self.sub_title = f"{kind}: {self.source}{where}{budget}"
+        timer = rail.timer
+        waiting = f" · waiting {timer[1]:.1f}/{timer[2]:g} s" if timer else ""
+        self.sub_title = f"{kind}: {self.source}{where}{budget}{waiting}"
 
     # Stepping ---
 
@@ -183,11 +238,13 @@ class ExplorerApp(App[int]):
     @work(group="step")
     async def _step(self) -> None:
         try:
+            await self._ask_predictions()
             await self.stepper.step()
         finally:
             self._stepping = False
         self._apply_pending()
         self._judge()
+        self.grade_pending(over=False)
 
     async def action_restart(self) -> None:
         """Close this connection and start a new one, without leaving the app."""
@@ -209,6 +266,9 @@ class ExplorerApp(App[int]):
         self.auth.clear()
         self.fields.show(None)
         self.hex.show(None)
+        self.experiment_panel.clear()
+        self._pinned = None
+        self._waiting = None
         self._label()
         self._show_lesson(self.stepper.next_phase or Phase.ENDPOINT)
 
@@ -254,10 +314,14 @@ class ExplorerApp(App[int]):
 
     def _apply(self, event: EngineEvent) -> None:
         rail = self.rail
+        if isinstance(event, Waiting):
+            self._waiting = (event, time.monotonic())
+            return
+        self._waiting = None
         if isinstance(event, PhaseStarted):
             rail.start(event.phase, event.step)
             self._label()
-            self._show_lesson(event.phase)
+            self._show_lesson(event.phase, auto=True)
         elif isinstance(event, PhaseReport):
             self._report(event)
         elif isinstance(event, PhaseFailed):
@@ -276,13 +340,14 @@ class ExplorerApp(App[int]):
         elif isinstance(event, LifecycleEnded):
             rail.finish()
             self._offer_recording(event)
+            self.grade_pending(over=True)
 
     def _judge(self) -> None:
         """Judge every try-it check on this live connection; tell what passed."""
         if self.stepper.recording:
             return  # a recording is not the learner's own broker
         passed = []
-        for lesson in self.course.lessons:
+        for lesson in self.course.everything:
             for name in lesson.checks:
                 verdict = judge(name, self._frames)
                 if verdict.passed and self.progress.pass_check(name, verdict.detail):
@@ -303,6 +368,28 @@ class ExplorerApp(App[int]):
             lines.append(f"- {CHECKS[name].task}: {mark}")
         return "\n".join(lines) + "\n"
 
+    def _questions_text(self, lesson: Lesson) -> str:
+        """The lesson's predict and quiz questions, and the learner's results.
+
+        Without predictions the list appears once one of them has a result.
+        """
+        asked = questions_for(lesson.phase) if lesson.phase is not None else []
+        results = {
+            q.name: self._results.get(q.name) or self.progress.answers.get(q.name)
+            for q in asked
+        }
+        if not asked or not (self.predict or any(results.values())):
+            return ""
+        lines = ["", "---", "", "**Predict, then see; quiz (press a)**", ""]
+        for question in asked:
+            result = results[question.name]
+            if question.name in self._predicted:
+                given = self._predicted[question.name]
+                result = f"you predicted {given}; waiting for the broker's answer"
+            said = _escaped(result or "not answered yet")
+            lines.append(f"- {question.prompt} {said}")
+        return "\n".join(lines) + "\n"
+
     def _report(self, report: PhaseReport) -> None:
         if not self.stepper.recording and self.progress.finish(report.phase.value):
             self.progress.save()
@@ -316,7 +403,9 @@ class ExplorerApp(App[int]):
             )
             unmasked = self.stepper.unmasked(start_ok) if start_ok else None
             self.auth.show(report.facts, unmasked, self.revealed)
-        self._show_lesson(report.phase)
+        if "as_expected" in report.facts:
+            self._concluded(report)
+        self._show_lesson(report.phase, auto=True)
 
     def _offer_recording(self, ended: LifecycleEnded) -> None:
         reached = any(f.name == "Connection.Start" for f in self._frames)
@@ -331,6 +420,12 @@ class ExplorerApp(App[int]):
 
     def _tick(self) -> None:
         self.rail.budget = self.stepper.handshake_time_left()
+        if self._waiting is None:
+            self.rail.timer = None
+        else:
+            event, since = self._waiting
+            waited = min(time.monotonic() - since, event.seconds)
+            self.rail.timer = (event.what, waited, event.seconds)
         self._label()
 
     # Frames, fields and bytes ---
@@ -344,8 +439,9 @@ class ExplorerApp(App[int]):
         self._selected = item
         self._show_frame(item)
         phase = self._phase_of.get((item.direction, item.offset))
+        following = message.index == self.frame_list.row_count - 1
         if phase is not None:
-            self._show_lesson(phase, item.name)
+            self._show_lesson(phase, item.name, auto=following)
 
     def _show_frame(self, frame: Frame) -> None:
         visible = shown(self.stepper.unmasked(frame), reveal=self.revealed)
@@ -381,22 +477,265 @@ class ExplorerApp(App[int]):
             self._show_frame(self._selected)
         self.notify("Secrets shown" if self.revealed else "Secrets hidden")
 
+    # Predict, then see; quizzes ---
+
+    async def _ask_predictions(self) -> None:
+        """Before a live step, ask what the broker will answer to it."""
+        phase = self.stepper.next_phase
+        if not self.predict or self.stepper.recording or phase is None:
+            return
+        for question in predictions_before(phase):
+            if question.answer(self._frames) is None:  # not on screen already
+                await self._predict(question)
+
+    async def ask_before_experiment(self, name: str) -> None:
+        """Ask the predictions tied to the experiment called `name`.
+
+        Await it before the experiment starts, from a worker or a task (not a
+        message handler: the question screen needs the app's message loop).
+        Once the experiment's connection has ended, call `grade_pending()`,
+        with the experiment's frames if they are not this connection's.
+        Does nothing unless the app predicts.
+        """
+        if not self.predict:
+            return
+        for question in predictions_for(name):
+            await self._predict(question)
+
+    async def _predict(self, question: Question) -> None:
+        """Ask one prediction unless it is waiting, skipped or already right."""
+        name = question.name
+        if (
+            name in self._predicted
+            or name in self._skipped
+            or was_right(self.progress.answers.get(name, ""))
+        ):
+            return
+        given = await self._ask(question)
+        if given is None:
+            self._skipped.add(name)
+        else:
+            self._predicted[name] = given
+
+    def grade_pending(
+        self, frames: Sequence[Frame] | None = None, *, over: bool = True
+    ) -> list[Grade]:
+        """Grade the predictions whose answers the frames now hold; tell and save.
+
+        Args:
+            frames: The frames to grade against; by default this connection's
+                (never a recording's).
+            over: The run that made the frames has ended, so the broker's
+                silence counts as an answer (a connection dropped without a
+                Close). Stepping passes False.
+
+        Returns:
+            The grades given, in the order the questions were asked.
+        """
+        save = frames is not None or not self.stepper.recording
+        if frames is None:
+            if self.stepper.recording:
+                return []
+            frames = self._frames
+        graded = []
+        for name, given in list(self._predicted.items()):
+            result = grade(QUESTIONS[name], given, frames, over=over)
+            if result is not None:
+                del self._predicted[name]
+                graded.append(result)
+        self._tell(graded, save=save)
+        return graded
+
+    def action_quiz(self) -> None:
+        """Quiz on the phase whose lesson is shown, answered from the frames."""
+        self.quiz(self._lesson_phase or self.stepper.next_phase or Phase.ENDPOINT)
+
+    @property
+    def _lesson_phase(self) -> Phase | None:
+        """The phase whose lesson is on screen (None for a topic lesson)."""
+        return self._lesson.phase if self._lesson is not None else None
+
+    def quiz(self, phase: Phase) -> None:
+        """Ask the quiz questions on `phase` whose answers the frames hold."""
+        every = questions_for(phase, "quiz")
+        ready = [q for q in every if q.answer(self._frames) is not None]
+        if ready:
+            self._run_quiz(ready)
+        elif every:
+            self.notify(
+                f"The {phase.value} quiz is answered from its frames: "
+                f"step through the {phase.value} phase first."
+            )
+        else:
+            self.notify(f"No quiz on the {phase.value} phase.")
+
+    @work(group="quiz", exclusive=True)
+    async def _run_quiz(self, questions: list[Question]) -> None:
+        for question in questions:
+            given = await self._ask(question)
+            result = None if given is None else grade(question, given, self._frames)
+            if result is not None:
+                self._tell([result], save=not self.stepper.recording)
+
+    async def _ask(self, question: Question) -> str | None:
+        """Show `question` and wait for the answer (None when skipped)."""
+        loop = asyncio.get_running_loop()
+        answered: asyncio.Future[str | None] = loop.create_future()
+
+        def done(given: str | None) -> None:
+            if not answered.done():
+                answered.set_result(given)
+
+        screen = QuestionScreen(question)
+        self.push_screen(screen, done)
+        try:
+            return await answered
+        except asyncio.CancelledError:  # a restart, say: take the question away
+            if self.screen is screen:
+                self.pop_screen()
+            raise
+
+    def _tell(self, grades: Sequence[Grade], *, save: bool) -> None:
+        """Tell the learner each grade; remember it unless from a recording."""
+        for result in grades:
+            kind = "Predict, then see" if result.question.kind == "predict" else "Quiz"
+            self.notify(
+                result.summary,
+                title=kind if save else f"{kind} (a recording: not saved)",
+                severity="information" if result.right else "warning",
+                timeout=15,
+                markup=False,
+            )
+            self._results[result.question.name] = result.summary
+            if save:
+                self.progress.record_answer(result.question.name, result.summary)
+        if grades and save:
+            self.progress.save()
+        shown = self._lesson_phase
+        if shown is not None and any(g.question.phase is shown for g in grades):
+            self._show_lesson(shown)
+
+    # Experiments ---
+
+    def action_experiment(self) -> None:
+        """Run an experiment the lesson on screen offers (a list when several)."""
+        lesson = self._lesson
+        if lesson is None or not lesson.experiments:
+            self.notify(
+                "This lesson offers no experiment: ctrl+p, 'Experiment' lists them all."
+            )
+        elif len(lesson.experiments) == 1:
+            self.run_experiment(lesson.experiments[0])
+        else:
+            choices = [
+                (n, EXPERIMENTS[n].title, EXPERIMENTS[n].expect)
+                for n in lesson.experiments
+            ]
+            picker = ExperimentPicker(f"Experiments of “{lesson.title}”", choices)
+            self.push_screen(picker, self._picked)
+
+    def _picked(self, name: str | None) -> None:
+        if name is not None:
+            self.run_experiment(name)
+
+    @work(group="experiment", exclusive=True)
+    async def run_experiment(self, name: str) -> None:
+        """Ask the learner's predictions, then set up the experiment `name`.
+
+        The learner steps it like any connection (space), or runs it to the
+        end (g); its lesson stays on screen, scrolled to its section.
+        """
+        scenario = EXPERIMENTS[name]
+        await self.ask_before_experiment(name)
+        source = f"experiment {name} · {redact(self.url)}"
+        await self._replace(experiment(self.url, name), source)
+        self.experiment_panel.start(name, scenario.expect)
+        self._pinned = self.course.teaching(name)
+        self._pinned_anchor = experiment_title(name)
+        if self._pinned is not None:
+            self.show_lesson(self._pinned, self._pinned_anchor)
+        self.notify(
+            f"{scenario.title}.\nSpace steps it; g runs it to the end.",
+            title=f"Experiment: {name}",
+            timeout=8,
+        )
+
+    def _concluded(self, report: PhaseReport) -> None:
+        """An experiment ended: show what the broker did against what it expected."""
+        self.experiment_panel.show(report.facts, report.notes)
+        passed = report.facts.get("as_expected") is True
+        self.notify(
+            "\n".join(report.notes) or str(report.facts.get("expected", "")),
+            title=f"Experiment {report.facts.get('experiment')}: "
+            + ("as expected" if passed else "NOT as expected"),
+            severity="information" if passed else "warning",
+            timeout=15,
+            markup=False,
+        )
+
+    def action_run_all(self) -> None:
+        """Run every remaining step, one after another."""
+        if not self.stepper.finished and not self._stepping:
+            self._stepping = True
+            self._run_all()
+
+    @work(group="step")
+    async def _run_all(self) -> None:
+        try:
+            while not self.stepper.finished:
+                await self._ask_predictions()
+                await self.stepper.step()
+                self._apply_pending()
+                self._judge()
+                self.grade_pending(over=False)
+        finally:
+            self._stepping = False
+
+    async def plain_lifecycle(self) -> None:
+        """Back from an experiment: the plain lifecycle on the learner's URL."""
+        await self._replace(live(self.url), redact(self.url))
+
     # Lessons ---
 
-    def _show_lesson(self, phase: Phase, frame_name: str | None = None) -> None:
-        """Show the lesson for `phase`, scrolled to the section about a frame."""
+    def _show_lesson(
+        self, phase: Phase, frame_name: str | None = None, *, auto: bool = False
+    ) -> None:
+        """Show the lesson for `phase`, scrolled to the section about a frame.
+
+        `auto` is set when the lifecycle moves on by itself: while an
+        experiment runs, its own lesson then stays on screen.
+        """
+        pinned = self._pinned
+        if auto and pinned is not None:
+            if frame_name is None and self._text_of(pinned) != self._lesson_wanted:
+                self.show_lesson(pinned, self._pinned_anchor)  # values came in
+            return
         try:
             lesson = self.course.lesson_for(phase)
         except CourseError:
             return
-        if phase is not self._lesson_phase or frame_name is None:
-            self._lesson_phase = phase
-            self._lesson_wanted = render(lesson.text, self._frames) + self._checks_text(
-                lesson
-            )
-        self._lesson_anchor = lesson.anchor_for(frame_name) if frame_name else None
+        anchor = lesson.anchor_for(frame_name) if frame_name else None
+        self.show_lesson(lesson, anchor, again=frame_name is None)
+
+    def show_lesson(
+        self, lesson: Lesson, anchor: str | None = None, *, again: bool = True
+    ) -> None:
+        """Show `lesson` (filled from the frames unless shown already and not
+        `again`), scrolled to the section headed `anchor`."""
+        if lesson is not self._lesson or again:
+            self._lesson = lesson
+            self._lesson_wanted = self._text_of(lesson)
+        self._lesson_anchor = anchor
         if self._lesson_wanted != self._lesson_shown or self._lesson_anchor:
             self._update_lesson()
+
+    def _text_of(self, lesson: Lesson) -> str:
+        """The lesson filled from the frames, with the learner's checks and answers."""
+        return (
+            render(lesson.text, self._frames)
+            + self._checks_text(lesson)
+            + self._questions_text(lesson)
+        )
 
     @work(group="lesson")
     async def _update_lesson(self) -> None:
@@ -447,6 +786,23 @@ class ExplorerApp(App[int]):
             "Forget finished lessons and passed try-it checks",
             self._reset_progress,
         )
+        yield SystemCommand(
+            "Plain lifecycle",
+            "Leave the experiment: connect again and step the normal lifecycle",
+            lambda: self.run_worker(self.plain_lifecycle()),
+        )
+        for name, scenario in EXPERIMENTS.items():
+            yield SystemCommand(
+                f"Experiment: {name}",
+                f"{scenario.title}; expected: {scenario.expect}",
+                lambda name=name: self.run_experiment(name),
+            )
+        for topic in self.course.topics:
+            yield SystemCommand(
+                f"Lesson: {topic.title}",
+                "A topic lesson",
+                lambda topic=topic: self.show_lesson(topic),
+            )
         for phase in ORDER:
             yield SystemCommand(
                 f"Lesson: {phase.number} {phase.value}",
@@ -458,6 +814,12 @@ class ExplorerApp(App[int]):
                 f"Select the first frame of the {phase.value} phase",
                 lambda phase=phase: self._jump(phase),
             )
+            if questions_for(phase, "quiz"):
+                yield SystemCommand(
+                    f"Quiz: {phase.value}",
+                    f"Questions on the {phase.value} phase, answered from your frames",
+                    lambda phase=phase: self.quiz(phase),
+                )
 
     def _reset_progress(self) -> None:
         self.progress.reset()
@@ -488,6 +850,11 @@ def _load_course() -> Course:
         return load_course()
     except CourseError:
         return Course("", ())
+
+
+def _escaped(text: str) -> str:
+    """`text` with Markdown's special characters shown as themselves."""
+    return "".join(f"\\{c}" if c in "\\`*_[]<>#|" else c for c in text)
 
 
 def _slug(heading: str) -> str:

@@ -43,3 +43,19 @@ def test_cli_resets_the_progress_in_the_data_directory() -> None:
     assert result.returncode == 0, result.stderr
     assert "progress reset" in result.stdout
     assert Progress.load().passed == {}
+
+
+def test_answers_round_trip_and_old_files_still_load(tmp_path: Path) -> None:
+    path = tmp_path / FILE
+    path.write_text('{"finished": {"tune": "2026-01-01"}, "passed": {}}')
+    old = Progress.load(path)  # written before questions existed
+    assert old.finished == {"tune": "2026-01-01"}
+    assert old.answers == {}
+    old.record_answer("tune-frame-max", "✗ you predicted 8192")
+    old.record_answer("tune-frame-max", "✓ you predicted 131072")
+    old.save()
+    again = Progress.load(path)
+    assert again.answers == {"tune-frame-max": "✓ you predicted 131072"}
+    assert again.finished == {"tune": "2026-01-01"}
+    again.reset()
+    assert Progress.load(path).answers == {}
