@@ -433,13 +433,14 @@ class ExplorerApp(App[int]):
     @on(FrameList.Selected)
     def _frame_selected(self, message: FrameList.Selected) -> None:
         item = message.item
+        # The cursor following new rows is the lifecycle moving on by itself.
+        following = message.index == self.frame_list.row_count - 1
         if not isinstance(item, Frame):
-            self._show_lesson(item.phase)
+            self._show_lesson(item.phase, auto=following)
             return
         self._selected = item
         self._show_frame(item)
         phase = self._phase_of.get((item.direction, item.offset))
-        following = message.index == self.frame_list.row_count - 1
         if phase is not None:
             self._show_lesson(phase, item.name, auto=following)
 

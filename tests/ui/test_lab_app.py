@@ -1,0 +1,125 @@
+"""Experiments in the app: from a lesson or the palette, on the live broker."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import Markdown, OptionList
+
+from explorer.course import experiment_title, load_course
+from explorer.lab import EXPERIMENTS
+from explorer.protocol import Frame
+from explorer.protocol.lifecycle import Phase
+from explorer.ui.app import ExplorerApp, bundled_recording, live, replay
+from explorer.ui.picker import ExperimentPicker
+from explorer.ui.widgets.frame_list import FrameList
+from explorer.ui.widgets.panels import ExperimentPanel
+from tests.ui.test_app import running, settle
+
+
+def panel_text(app: ExplorerApp) -> str:
+    """All the experiment panel says (more than the screen may show)."""
+    panel = app.query_one(ExperimentPanel)
+    return str(panel.content) if panel.has_class("-shown") else ""
+
+
+async def run_to_the_end(app: ExplorerApp) -> None:
+    app.action_run_all()
+    for _ in range(200):  # the slowest experiment waits about 10 s
+        await settle(app)
+        if app.stepper.finished and not app._stepping:
+            return
+    raise AssertionError("the experiment never finished")
+
+
+async def test_an_experiment_runs_from_the_app_and_shows_its_outcome(
+    broker_url: str,
+) -> None:
+    app = ExplorerApp(live(broker_url), source="live", url=broker_url)
+    async with running(app):
+        app.run_experiment("unknown-vhost")
+        await settle(app)
+        assert app.sub_title.startswith("live: experiment unknown-vhost")
+        assert "expected Connection.Close 530" in panel_text(app)
+        await run_to_the_end(app)
+        names = [f.name for f in app.query_one(FrameList).items if isinstance(f, Frame)]
+        assert "Connection.Close" in names
+        assert "✓ as expected" in panel_text(app)
+        assert "vhost amqp-explorer-no-such-vhost not found" in panel_text(app)
+        lesson = app.query_one("#lesson", Markdown).source
+        assert f"## {experiment_title('unknown-vhost')}" in lesson, "its lesson stays"
+        assert "guest:***@" in app.sub_title, "the password is not in the title"
+
+
+async def test_the_broker_timer_is_shown_while_the_experiment_waits(
+    broker_url: str,
+) -> None:
+    app = ExplorerApp(live(broker_url), source="live", url=broker_url)
+    async with running(app):
+        app.run_experiment("wrong-password-silent")
+        await settle(app)
+        app.action_run_all()
+        seen: set[str] = set()
+        for _ in range(120):
+            await asyncio.sleep(0.1)
+            if app.rail.timer is not None:
+                seen.add(app.rail.timer[0])
+                assert "waiting" in app.sub_title
+            if app.stepper.finished and not app._stepping:
+                break
+        await settle(app)
+        assert any("3 s delay" in what for what in seen), seen
+        assert app.rail.timer is None, "the bar goes once the broker acted"
+        assert "✓ as expected" in panel_text(app)
+        assert app.rail.states[Phase.AUTH] == "failed"
+
+
+async def test_x_in_a_lesson_offering_several_lists_them(broker_url: str) -> None:
+    course = load_course()
+    app = ExplorerApp(live(broker_url), source="live", url=broker_url, course=course)
+    async with running(app) as pilot:
+        app.show_lesson(course.lesson_for(Phase.AUTH))
+        app.action_experiment()
+        await pilot.pause()
+        assert isinstance(app.screen, ExperimentPicker)
+        options = app.screen.query_one(OptionList)
+        offered = [
+            options.get_option_at_index(i).id for i in range(options.option_count)
+        ]
+        assert offered == list(course.lesson_for(Phase.AUTH).experiments)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, ExperimentPicker)
+        assert app.sub_title.startswith("live: live"), "escape runs nothing"
+
+
+async def test_x_in_a_lesson_without_experiments_says_where_they_are() -> None:
+    course = load_course()
+    app = ExplorerApp(replay(bundled_recording()), source="bundled", course=course)
+    async with running(app):
+        app.show_lesson(course.lesson_for(Phase.START))
+        app.action_experiment()
+        await settle(app)
+        assert any("offers no experiment" in n.message for n in app._notifications)
+
+
+async def test_the_palette_lists_every_experiment_and_topic_lesson() -> None:
+    course = load_course()
+    app = ExplorerApp(replay(bundled_recording()), source="bundled", course=course)
+    async with running(app):
+        titles = {command.title for command in app.get_system_commands(app.screen)}
+        assert {f"Experiment: {name}" for name in EXPERIMENTS} <= titles
+        assert {f"Lesson: {topic.title}" for topic in course.topics} <= titles
+        assert "Plain lifecycle" in titles
+
+
+async def test_back_to_the_plain_lifecycle_after_an_experiment(broker_url: str) -> None:
+    app = ExplorerApp(live(broker_url), source="live", url=broker_url)
+    async with running(app):
+        app.run_experiment("unknown-vhost")
+        await settle(app)
+        await app.plain_lifecycle()
+        await settle(app)
+        assert "experiment" not in app.sub_title
+        assert "Experiment" not in panel_text(app)
+        await run_to_the_end(app)
+        assert app.rail.states[Phase.CLOSE] == "done"
