@@ -1,6 +1,7 @@
-"""Write the README pictures: screenshots/NN-<phase>.svg, one per phase, at 120x40.
+"""Write the README pictures: screenshots/NN-<name>.svg, at 120x40.
 
-Owns regenerating screenshots/ from the bundled recording, with the same shots
+One per phase of the bundled recording, then one of a recorded failure-lab
+experiment. Owns regenerating screenshots/ from the recordings, with the same shots
 as the snapshot tests (explorer.ui.shots), so the pictures are never drawn by
 hand. Run it from anywhere as `.venv/bin/python scripts/export_screenshots.py`.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from explorer.ui.shots import WIDE, Shot, bundled_app, phase_shots, show_phase
+from explorer.ui.shots import WIDE, Shot, all_shots, bundled_app, show_phase
 
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "screenshots"
 
@@ -22,7 +23,7 @@ def file_name(number: int, shot: Shot) -> str:
 
 async def export(shot: Shot, filename: str) -> Path:
     """Step a fresh app through `shot` and save the screen as an SVG."""
-    app = bundled_app()
+    app = bundled_app(shot)
     async with app.run_test(size=WIDE) as pilot:
         await show_phase(pilot, shot)
         return Path(app.save_screenshot(filename=filename, path=str(SCREENSHOTS)))
@@ -40,7 +41,7 @@ async def export_all(shots: tuple[Shot, ...]) -> list[Path]:
 
 def main() -> None:
     """Write the pictures and name each one."""
-    for path in asyncio.run(export_all(phase_shots())):
+    for path in asyncio.run(export_all(all_shots())):
         print(path.relative_to(SCREENSHOTS.parent))  # noqa: T201
 
 

@@ -83,6 +83,13 @@ def bundled_recording() -> Path:
     return Path(str(files("explorer"))) / "recordings" / "lifecycle.jsonl"
 
 
+def recorded_experiment() -> Path:
+    """A failure-lab experiment (no-permission) recorded against a real RabbitMQ."""
+    return (
+        Path(str(files("explorer"))) / "recordings" / "experiment-no-permission.jsonl"
+    )
+
+
 def live(url: str) -> StepperFactory:
     """A factory for the live engine, the handshake held step by step."""
     return lambda listener: Engine(url, listener, live_handshake=True)
@@ -662,8 +669,18 @@ class ExplorerApp(App[int]):
         )
 
     def _concluded(self, report: PhaseReport) -> None:
-        """An experiment ended: show what the broker did against what it expected."""
+        """An experiment ended: show what the broker did against what it expected.
+
+        A recording of an experiment ends the same way, so its lesson is then
+        kept on screen too.
+        """
         self.experiment_panel.show(report.facts, report.notes)
+        name = str(report.facts.get("experiment", ""))
+        if self._pinned is None and name in EXPERIMENTS:
+            self._pinned = self.course.teaching(name)
+            self._pinned_anchor = experiment_title(name)
+            if self._pinned is not None:
+                self.show_lesson(self._pinned, self._pinned_anchor)
         passed = report.facts.get("as_expected") is True
         self.notify(
             "\n".join(report.notes) or str(report.facts.get("expected", "")),
@@ -781,6 +798,11 @@ class ExplorerApp(App[int]):
             "Open the bundled recording",
             "A full lifecycle recorded against a real RabbitMQ",
             lambda: self.run_worker(self.open_recording(bundled_recording())),
+        )
+        yield SystemCommand(
+            "Open the recorded experiment",
+            "The no-permission experiment of the failure lab, recorded",
+            lambda: self.run_worker(self.open_recording(recorded_experiment())),
         )
         yield SystemCommand(
             "Reset progress",

@@ -1,9 +1,10 @@
 """The pictures of each phase: which steps to press, and how to settle the screen.
 
-Owns the one list of shots, one per phase of a recording, that both the
-snapshot tests and scripts/export_screenshots.py take, and `show_phase`, which
-presses the steps of one shot and leaves the screen settled. The step counts
-come from the recording itself, so re-recording it does not break them.
+Owns the one list of shots, one per phase of a recording and one of a recorded
+failure-lab experiment, that both the snapshot tests and
+scripts/export_screenshots.py take, and `show_phase`, which presses the steps
+of one shot and leaves the screen settled. The step counts come from the
+recordings themselves, so re-recording them does not break them.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from explorer.events import EngineEvent, FrameObserved, PhaseFailed
 from explorer.progress import Progress
 from explorer.protocol.lifecycle import Phase
 from explorer.replay import ReplayEngine
-from explorer.ui.app import ExplorerApp, bundled_recording, replay
+from explorer.ui.app import ExplorerApp, bundled_recording, recorded_experiment, replay
 from explorer.ui.widgets.frame_list import FrameList
 
 #: What the title bar names the recording: fixed, so the pictures never change.
@@ -48,20 +49,37 @@ class Shot:
     #: The row to select in the frame list afterwards, as an index into
     #: `FrameList.items`: the phase's first frame. None when it has no frames.
     frame: int | None
+    #: The recording it steps; the bundled lifecycle when None.
+    recording: Path | None = None
+    #: The name of a shot that is not one phase of the lifecycle.
+    title: str = ""
 
     @property
     def name(self) -> str:
         """The phase's name ("tune"): the test id and part of the file name."""
-        return self.phase.value
+        return self.title or self.phase.value
 
 
-def bundled_app() -> ExplorerApp:
+def all_shots() -> tuple[Shot, ...]:
+    """Every picture: each phase of the lifecycle, then a failure-lab experiment."""
+    return (*phase_shots(), experiment_shot())
+
+
+def experiment_shot() -> Shot:
+    """A recorded experiment run to its end: its outcome, its lesson, the log."""
+    path = recorded_experiment()
+    steps = len(_recorded_steps(path))
+    return Shot(Phase.CLOSE, steps, None, recording=path, title="failure-lab")
+
+
+def bundled_app(shot: Shot | None = None) -> ExplorerApp:
     """A fresh app over the bundled recording, as every picture starts.
 
     It starts with no progress, whatever this user has saved, and never saves
     any: the lessons' try-it checks read "not yet" in every picture.
     """
-    app = ExplorerApp(replay(bundled_recording()), source=SOURCE, progress=Progress())
+    path = (shot.recording if shot else None) or bundled_recording()
+    app = ExplorerApp(replay(path), source=SOURCE, progress=Progress())
     app.animation_level = "none"  # scrolling to a lesson section lands at once
     return app
 

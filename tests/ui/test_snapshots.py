@@ -1,4 +1,4 @@
-"""Snapshots of the explorer at every phase of the bundled recording.
+"""Snapshots of the explorer at every phase of a recording, and of an experiment.
 
 Owns the pictures the screen must keep: one SVG per phase (the shots in
 explorer.ui.shots, shared with scripts/export_screenshots.py) at 120x40 and at
@@ -19,12 +19,12 @@ from explorer.ui.shots import (
     WIDE,
     Shot,
     TerminalSize,
+    all_shots,
     bundled_app,
-    phase_shots,
     show_phase,
 )
 
-SHOTS = phase_shots()
+SHOTS = all_shots()
 SnapCompare = Callable[..., bool]
 
 
@@ -39,7 +39,7 @@ def no_cursor_blink(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize("shot", SHOTS, ids=[shot.name for shot in SHOTS])
 def test_phase(snap_compare: SnapCompare, shot: Shot, size: TerminalSize) -> None:
     """The screen once the phase has run, its first frame selected."""
-    app = bundled_app()
+    app = bundled_app(shot)
 
     async def run_before(pilot: Pilot[int]) -> None:
         await show_phase(pilot, shot)

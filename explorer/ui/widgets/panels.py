@@ -137,6 +137,8 @@ class ExperimentPanel(Static):
 
     def show(self, facts: dict[str, JSON], notes: tuple[str, ...]) -> None:
         """Show the experiment's conclusion."""
+        self.border_title = f"Experiment: {facts.get('experiment', '')}"
+        self.add_class("-shown")
         lines = Text()
         passed = facts.get("as_expected") is True
         lines.append("✓ as expected" if passed else "✗ not as expected", style="bold")
