@@ -349,12 +349,12 @@ class Engine:
         self, what: str, seconds: float, ready: Callable[[], bool]
     ) -> bool:
         """Wait up to `seconds` for a timer of the broker's, saying so first."""
-        self._emit(Waiting(self.model.phase, what, round(seconds, 1), self.tap.now()))
+        self._emit(Waiting(self._current, what, round(seconds, 1), self.tap.now()))
         return await self.until(ready, seconds, even_if_gone=True)
 
     async def during(self, what: str, seconds: float, work: Awaitable[T]) -> T:
         """Await `work` (for at most `seconds`), saying what is awaited first."""
-        self._emit(Waiting(self.model.phase, what, seconds, self.tap.now()))
+        self._emit(Waiting(self._current, what, seconds, self.tap.now()))
         async with asyncio.timeout(seconds):
             return await work
 

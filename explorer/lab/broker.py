@@ -8,12 +8,14 @@ connection as an operator would, and the log lines about one connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import glob
 import os
 import re
 import secrets
 import shutil
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Final
 
@@ -67,6 +69,9 @@ async def rabbitmqctl(*args: str, stdin: str = "") -> str:
         raise LabError(
             f"rabbitmqctl {args[0]} gave no answer in {CTL_TIMEOUT:g} s"
         ) from None
+    except asyncio.CancelledError:
+        process.kill()  # the run was interrupted: leave no rabbitmqctl behind
+        raise
     text = out.decode(errors="replace")
     if process.returncode != 0:
         last = text.strip().splitlines()[-1:] or ["no output"]
@@ -88,15 +93,16 @@ async def temporary_user(
     await sweep()
     name = f"{USER_PREFIX}{os.getpid()}-{secrets.token_hex(3)}"
     password = secrets.token_urlsafe(12)
-    await rabbitmqctl("add_user", name, stdin=password)
 
     async def remove() -> None:
         await rabbitmqctl("delete_user", name)
 
     try:
+        await rabbitmqctl("add_user", name, stdin=password)
         await rabbitmqctl("set_permissions", "-p", vhost, name, *permissions)
     except BaseException:  # LabError, or cancelled (Ctrl-C, the app quitting)
-        await remove()
+        with contextlib.suppress(LabError):  # it may never have been created
+            await remove()
         raise
     return name, password, remove
 
@@ -108,15 +114,24 @@ async def sweep() -> list[str]:
     for line in listed.splitlines():
         name = line.split("\t")[0].strip()
         if name.startswith(USER_PREFIX) and not _alive(name):
-            await rabbitmqctl("delete_user", name)
-            removed.append(name)
+            with contextlib.suppress(LabError):  # another run swept it first
+                await rabbitmqctl("delete_user", name)
+                removed.append(name)
     return removed
 
 
 def _alive(user: str) -> bool:
-    """Whether the process that created `user` still runs."""
+    """Whether the process that created `user` still runs (if unsure: yes)."""
     pid = user.removeprefix(USER_PREFIX).split("-")[0]
-    return pid.isdigit() and Path(f"/proc/{pid}").exists()
+    if not pid.isdigit():
+        return True
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # it exists, but is not ours to signal
+        return True
+    return True
 
 
 async def close_connection(client_port: int, reason: str) -> None:
@@ -149,14 +164,17 @@ def log_file() -> Path | None:
     return None
 
 
-def log_lines(path: Path, client: str, tail: int = 1 << 20) -> list[str]:
+def log_lines(
+    path: Path, client: str, since: datetime | None = None, tail: int = 1 << 20
+) -> list[str]:
     """The log entries about the connection from `client` (``host:port``).
 
     An entry is a timestamped line and any untimestamped lines that continue
     it. The broker names a connection by ``client -> broker`` and by its
     Erlang process id, so entries naming that process id are included too.
-    Only the last `tail` bytes are read, from the latest connection accepted
-    from `client` on (a port is reused, in time).
+    Only the last `tail` bytes are read, entries logged before `since` are
+    left out, and so is everything before the latest connection accepted from
+    `client` (a port is reused, in time).
     """
     with path.open("rb") as log:
         log.seek(max(0, path.stat().st_size - tail))
@@ -167,6 +185,8 @@ def log_lines(path: Path, client: str, tail: int = 1 << 20) -> list[str]:
             entries.append(line)
         else:
             entries[-1] += "\n" + line
+    if since is not None:
+        entries = [e for e in entries if _logged_at(e, since) >= since]
     marker = f"{client} -> "
     accepted = [
         i
@@ -180,3 +200,12 @@ def log_lines(path: Path, client: str, tail: int = 1 << 20) -> list[str]:
         for entry in entries
         if marker in entry or any(pid in entry for pid in pids)
     ]
+
+
+def _logged_at(entry: str, otherwise: datetime) -> datetime:
+    """When the broker logged `entry` (`otherwise` when it does not say)."""
+    try:
+        logged = datetime.fromisoformat(entry.split(" [", 1)[0])
+    except ValueError:
+        return otherwise
+    return logged if logged.tzinfo else logged.astimezone()  # naive: local time

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Literal
 
@@ -32,6 +33,8 @@ REPLIES: Final = ("Connection.Close", "Channel.Close", "Basic.Return")
 #: broker logs a refused connection's close when it drops it, 3 s later, and
 #: its log handler writes to the file a few seconds after that.
 LOG_WAIT: Final = 8.0
+#: How far the broker's log clock may be behind the TCP connect, in time.
+CLOCK_SLACK: Final = timedelta(seconds=1)
 
 
 @dataclass(frozen=True)
@@ -91,7 +94,10 @@ class Scenario:
             )
         else:
             what = "the broker's log to record the end of the connection"
-            lines = await engine.during(what, LOG_WAIT + 1, _log_lines(log, client))
+            since = _wall_clock(engine, engine.tcp_at or 0.0) - CLOCK_SLACK
+            lines = await engine.during(
+                what, LOG_WAIT + 1, _log_lines(log, client, since)
+            )
             facts["broker_log"] = list(lines)
         engine.outcome = bool(facts["as_expected"])
         engine.report(Phase.CLOSE, facts, notes)
@@ -196,11 +202,16 @@ def _as_expected(
     return ok
 
 
-async def _log_lines(path: Path, client: str) -> list[str]:
+def _wall_clock(engine: Engine, t: float) -> datetime:
+    """The date and time of `t` on the engine's clock."""
+    return datetime.now(UTC) - timedelta(seconds=engine.tap.now() - t)
+
+
+async def _log_lines(path: Path, client: str, since: datetime) -> list[str]:
     """The broker's log lines about this connection, once it logged its end."""
     lines: list[str] = []
     for _ in range(int(LOG_WAIT / 0.1)):
-        lines = broker.log_lines(path, client)
+        lines = broker.log_lines(path, client, since)
         if any("closing AMQP connection" in line for line in lines):
             break
         await asyncio.sleep(0.1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 from explorer.lab.broker import log_lines
@@ -72,3 +73,13 @@ def test_a_reused_port_shows_only_the_latest_connection(tmp_path: Path) -> None:
 
 def test_a_connection_the_log_never_saw_has_no_lines(tmp_path: Path) -> None:
     assert log_lines(write(tmp_path), "127.0.0.1:1") == []
+
+
+def test_entries_logged_before_the_connection_began_are_left_out(
+    tmp_path: Path,
+) -> None:
+    """A port reused later: the earlier connection's lines are not this one's."""
+    since = datetime(2026, 11, 25, 0, 15, tzinfo=UTC)
+    assert log_lines(write(tmp_path), "127.0.0.1:47998", since) == []
+    later = log_lines(write(tmp_path), "127.0.0.1:50000", since)
+    assert len(later) == 2
