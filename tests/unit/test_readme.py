@@ -29,3 +29,11 @@ def test_readme_run_command_installs_and_starts_the_explorer() -> None:
     run_command = fenced_commands(readme.split("## Run it", 1)[1])[0]
     assert "pip install -e ." in run_command
     assert ".venv/bin/amqp-explorer" in run_command
+
+
+def test_readme_lists_every_experiment() -> None:
+    from explorer.lab import EXPERIMENTS
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [name for name in EXPERIMENTS if f"| `{name}` |" not in readme]
+    assert not missing, f"the README's experiment table lacks {missing}"
