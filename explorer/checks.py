@@ -14,6 +14,7 @@ from typing import Final
 
 from pamqp import commands
 
+from explorer.protocol.content import publishes
 from explorer.protocol.frames import Direction, Frame, first_named
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
@@ -140,18 +141,13 @@ def _pushed_and_polled(frames: Sequence[Frame]) -> Verdict:
 
 def _body_split(frames: Sequence[Frame]) -> Verdict:
     """Passes when one publish needed two or more body frames."""
-    bodies, publishes = 0, 0
-    for frame in frames:
-        if frame.direction is not C2B:
-            continue
-        if frame.name == "Basic.Publish":
-            if bodies > 1:
-                break
-            publishes, bodies = publishes + 1, 0
-        elif frame.name == "ContentBody":
-            bodies += 1
-    if bodies > 1:
-        return Verdict(True, f"one publish went out in {bodies} body frames")
+    split = next((p for p in publishes(frames) if len(p.bodies) > 1), None)
+    if split is not None:
+        return Verdict(
+            True,
+            f"one publish of {split.body_size} bytes went out in "
+            f"{len(split.bodies)} body frames",
+        )
     return Verdict(
         False,
         "no publish needed more than one body frame yet: run the body-split experiment",

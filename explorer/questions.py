@@ -16,9 +16,8 @@ from typing import Final, Literal, TypeVar
 from urllib.parse import quote
 
 from pamqp import commands
-from pamqp.body import ContentBody
-from pamqp.header import ContentHeader
 
+from explorer.protocol.content import publishes
 from explorer.protocol.frames import Direction, Frame, first_named
 from explorer.protocol.lifecycle import Phase
 
@@ -339,22 +338,10 @@ def _capabilities(frames: Sequence[Frame]) -> Answer | None:
 
 def _body_frames(frames: Sequence[Frame]) -> Answer | None:
     """Body frames of the client's first publish, once its whole body is sent."""
-    publish = first_named(frames, C2B, "Basic.Publish")
-    if publish is None:
-        return None
-    ours = [
-        f for f in _after(frames, publish)
-        if f.direction is C2B and f.channel == publish.channel
-    ]  # fmt: skip
-    if not ours or not isinstance(ours[0].payload, ContentHeader):
-        return None
-    size, sent, bodies = ours[0].payload.body_size, 0, 0
-    for frame in ours[1:]:
-        if sent >= size or not isinstance(frame.payload, ContentBody):
-            break
-        sent, bodies = sent + len(frame.payload.value), bodies + 1
-    if sent < size:
-        return None  # the rest of the body is still on its way
+    first = next(iter(publishes(frames)), None)
+    if first is None or not first.complete:
+        return None  # no publish yet, or the rest of its body is on its way
+    size, bodies = first.body_size, len(first.bodies)
     tune_ok = _payload(frames, C2B, commands.Connection.TuneOk)
     limit = f"; frame_max was {tune_ok.frame_max}" if tune_ok is not None else ""
     frames_word = "frame" if bodies == 1 else "frames"

@@ -17,10 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from pamqp.frame import FrameTypes, marshal
 from yarl import URL
 
 from explorer.capture import Capture, load
 from explorer.protocol import Direction
+from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.frames import Frame
 
 CAPTURES = Path(__file__).parent / "captures"
 CAPTURE_FILES = sorted(CAPTURES.glob("*.jsonl"))
@@ -38,6 +41,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def load_capture(name: str) -> Capture:
     """A committed capture by its file stem, e.g. "happy-path"."""
     return load(CAPTURES / f"{name}.jsonl")
+
+
+def capture_frames(name: str) -> list[Frame]:
+    """A committed capture's frames, both directions, in the order they came."""
+    capture = load_capture(name)
+    decoded = [item for d in Direction for item in capture.decode(d)]
+    return sorted((f for f in decoded if isinstance(f, Frame)), key=lambda f: f.t)
+
+
+def wire(
+    *sent: tuple[Direction, FrameTypes] | tuple[Direction, FrameTypes, int],
+) -> list[Frame]:
+    """Frames made with pamqp and decoded again, as if they crossed the wire.
+
+    Each is (direction, pamqp object) or (direction, pamqp object, channel).
+    """
+    decoders = {d: FrameDecoder(d) for d in Direction}
+    frames: list[Frame] = []
+    for direction, payload, *channel in sent:
+        data = marshal(payload, channel[0] if channel else 0)
+        frames += [f for f in decoders[direction].feed(data) if isinstance(f, Frame)]
+    return frames
+
+
+@pytest.fixture(scope="module")
+def happy_frames() -> list[Frame]:
+    """Both directions of the happy-path capture, in the order they happened."""
+    return capture_frames("happy-path")
 
 
 @pytest.fixture(params=CAPTURE_FILES, ids=[p.stem for p in CAPTURE_FILES])

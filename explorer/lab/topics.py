@@ -24,6 +24,7 @@ from explorer.engine.core import C2B, Engine, Operation
 from explorer.lab.experiment import Scenario
 from explorer.lab.failures import rewrite
 from explorer.net.raw import Handshake
+from explorer.protocol.content import publishes
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase
@@ -183,17 +184,8 @@ async def _big_publish(engine: Engine, opened: AbstractChannel) -> Facts:
 
 
 def _body_frames(frames: Sequence[Frame]) -> tuple[Facts, list[str]]:
-    sizes: list[JSON] = []
-    after_publish = False
-    for frame in frames:
-        if frame.direction is not C2B:
-            continue
-        if frame.name == "Basic.Publish":
-            if sizes:
-                break
-            after_publish = True
-        elif after_publish and frame.name == "ContentBody":
-            sizes.append(frame.size)
+    split = next((p for p in publishes(frames) if len(p.bodies) > 1), None)
+    sizes: list[JSON] = [body.size for body in split.bodies] if split else []
     return (
         {"body_frames": len(sizes), "body_frame_sizes": sizes},
         [

@@ -74,19 +74,6 @@ def course() -> Course:
     return load_course()
 
 
-@pytest.fixture(scope="module")
-def happy_frames() -> list[Frame]:
-    """Both directions of the happy-path capture, in the order they happened."""
-    capture = load_capture("happy-path")
-    frames = [
-        item
-        for direction in Direction
-        for item in capture.decode(direction)
-        if isinstance(item, Frame)
-    ]
-    return sorted(frames, key=lambda frame: frame.t)
-
-
 def prose_lines(text: str) -> Iterator[tuple[bool, str]]:
     """Each line of a lesson, and whether it sits inside a fenced code block."""
     fenced = False

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pamqp import commands
 from pamqp.body import ContentBody
-from pamqp.frame import FrameTypes, marshal
+from pamqp.frame import FrameTypes
 from pamqp.header import ContentHeader
 
 from explorer.lab import EXPERIMENTS
@@ -33,28 +33,9 @@ from explorer.questions import (
     questions_for,
     was_right,
 )
-from tests.conftest import load_capture
+from tests.conftest import capture_frames, wire
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
-
-
-def capture_frames(name: str) -> list[Frame]:
-    """A committed capture's frames, both directions, in the order they came."""
-    capture = load_capture(name)
-    decoded = [item for d in Direction for item in capture.decode(d)]
-    return sorted((f for f in decoded if isinstance(f, Frame)), key=lambda f: f.t)
-
-
-def wire(
-    *sent: tuple[Direction, FrameTypes] | tuple[Direction, FrameTypes, int],
-) -> list[Frame]:
-    """Frames made with pamqp and decoded again, as if they crossed the wire."""
-    decoders = {d: FrameDecoder(d) for d in Direction}
-    frames: list[Frame] = []
-    for direction, payload, *channel in sent:
-        data = marshal(payload, channel[0] if channel else 0)
-        frames += [f for f in decoders[direction].feed(data) if isinstance(f, Frame)]
-    return frames
 
 
 def tune(
@@ -70,8 +51,8 @@ def right(name: str, said: str, frames: list[Frame], *, over: bool = False) -> b
 
 
 @pytest.fixture(scope="module")
-def happy() -> list[Frame]:
-    return capture_frames("happy-path")
+def happy(happy_frames: list[Frame]) -> list[Frame]:
+    return happy_frames
 
 
 # The happy path, recorded against RabbitMQ 3.10.8 ---
