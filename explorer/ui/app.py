@@ -53,20 +53,11 @@ from explorer.progress import Progress
 from explorer.protocol.fields import shown
 from explorer.protocol.frames import Direction, Frame, first_named
 from explorer.protocol.lifecycle import ORDER, Phase
-from explorer.questions import (
-    QUESTIONS,
-    Grade,
-    Question,
-    grade,
-    predictions_before,
-    predictions_for,
-    questions_for,
-    was_right,
-)
+from explorer.questions import Grade, Question, questions_for
 from explorer.replay import ReplayEngine
 from explorer.ui.help import HelpScreen
 from explorer.ui.picker import ExperimentPicker
-from explorer.ui.question import QuestionScreen
+from explorer.ui.quizzing import Quizmaster
 from explorer.ui.widgets.field_tree import FieldTree
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.hex_view import HexView
@@ -145,16 +136,10 @@ class ExplorerApp(App[int]):
         super().__init__()
         self.factory = factory
         self.url = url or chosen_url(None)
-        self.predict = predict
-        #: Predictions waiting for the broker's answer: question name -> given.
-        self._predicted: dict[str, str] = {}
-        #: Predictions skipped (escape) in this session: not asked again.
-        self._skipped: set[str] = set()
-        #: Results graded in this session, a recording's (never saved) too.
-        self._results: dict[str, str] = {}
         self.source = source
         self.course = course or _load_course()
         self.progress = progress if progress is not None else Progress.load()
+        self.quizmaster = Quizmaster(self, self.progress, predict=predict)
         self.revealed = False
         self._stepping = False
         self.stepper: Stepper = factory(self._queue_event)
@@ -375,28 +360,6 @@ class ExplorerApp(App[int]):
             lines.append(f"- {CHECKS[name].task}: {mark}")
         return "\n".join(lines) + "\n"
 
-    def _questions_text(self, lesson: Lesson) -> str:
-        """The lesson's predict and quiz questions, and the learner's results.
-
-        Without predictions the list appears once one of them has a result.
-        """
-        asked = questions_for(lesson.phase) if lesson.phase is not None else []
-        results = {
-            q.name: self._results.get(q.name) or self.progress.answers.get(q.name)
-            for q in asked
-        }
-        if not asked or not (self.predict or any(results.values())):
-            return ""
-        lines = ["", "---", "", "**Predict, then see; quiz (press a)**", ""]
-        for question in asked:
-            result = results[question.name]
-            if question.name in self._predicted:
-                given = self._predicted[question.name]
-                result = f"you predicted {given}; waiting for the broker's answer"
-            said = _escaped(result or "not answered yet")
-            lines.append(f"- {question.prompt} {said}")
-        return "\n".join(lines) + "\n"
-
     def _report(self, report: PhaseReport) -> None:
         if not self.stepper.recording and self.progress.finish(report.phase.value):
             self.progress.save()
@@ -485,45 +448,21 @@ class ExplorerApp(App[int]):
             self._show_frame(self._selected)
         self.notify("Secrets shown" if self.revealed else "Secrets hidden")
 
-    # Predict, then see; quizzes ---
+    # Predict, then see; quizzes (asked and graded by the Quizmaster) ---
 
     async def _ask_predictions(self) -> None:
         """Before a live step, ask what the broker will answer to it."""
         phase = self.stepper.next_phase
-        if not self.predict or self.stepper.recording or phase is None:
-            return
-        for question in predictions_before(phase):
-            if question.answer(self._frames) is None:  # not on screen already
-                await self._predict(question)
+        if not self.stepper.recording and phase is not None:
+            await self.quizmaster.before_step(phase, self._frames)
 
     async def ask_before_experiment(self, name: str) -> None:
         """Ask the predictions tied to the experiment called `name`.
 
-        Await it before the experiment starts, from a worker or a task (not a
-        message handler: the question screen needs the app's message loop).
-        Once the experiment's connection has ended, call `grade_pending()`,
-        with the experiment's frames if they are not this connection's.
-        Does nothing unless the app predicts.
+        Await it from a worker or a task, before the experiment starts; its
+        predictions are graded as its frames come in.
         """
-        if not self.predict:
-            return
-        for question in predictions_for(name):
-            await self._predict(question)
-
-    async def _predict(self, question: Question) -> None:
-        """Ask one prediction unless it is waiting, skipped or already right."""
-        name = question.name
-        if (
-            name in self._predicted
-            or name in self._skipped
-            or was_right(self.progress.answers.get(name, ""))
-        ):
-            return
-        given = await self._ask(question)
-        if given is None:
-            self._skipped.add(name)
-        else:
-            self._predicted[name] = given
+        await self.quizmaster.before_experiment(name)
 
     def grade_pending(
         self, frames: Sequence[Frame] | None = None, *, over: bool = True
@@ -536,22 +475,14 @@ class ExplorerApp(App[int]):
             over: The run that made the frames has ended, so the broker's
                 silence counts as an answer (a connection dropped without a
                 Close). Stepping passes False.
-
-        Returns:
-            The grades given, in the order the questions were asked.
         """
         save = frames is not None or not self.stepper.recording
         if frames is None:
             if self.stepper.recording:
                 return []
             frames = self._frames
-        graded = []
-        for name, given in list(self._predicted.items()):
-            result = grade(QUESTIONS[name], given, frames, over=over)
-            if result is not None:
-                del self._predicted[name]
-                graded.append(result)
-        self._tell(graded, save=save)
+        graded = self.quizmaster.grade(frames, over=over, save=save)
+        self._refresh_questions(graded)
         return graded
 
     def action_quiz(self) -> None:
@@ -579,48 +510,14 @@ class ExplorerApp(App[int]):
 
     @work(group="quiz", exclusive=True)
     async def _run_quiz(self, questions: list[Question]) -> None:
-        for question in questions:
-            given = await self._ask(question)
-            result = None if given is None else grade(question, given, self._frames)
-            if result is not None:
-                self._tell([result], save=not self.stepper.recording)
+        save = not self.stepper.recording
+        graded = await self.quizmaster.quiz(questions, self._frames, save=save)
+        self._refresh_questions(graded)
 
-    async def _ask(self, question: Question) -> str | None:
-        """Show `question` and wait for the answer (None when skipped)."""
-        loop = asyncio.get_running_loop()
-        answered: asyncio.Future[str | None] = loop.create_future()
-
-        def done(given: str | None) -> None:
-            if not answered.done():
-                answered.set_result(given)
-
-        screen = QuestionScreen(question)
-        self.push_screen(screen, done)
-        try:
-            return await answered
-        except asyncio.CancelledError:  # a restart, say: take the question away
-            if self.screen is screen:
-                self.pop_screen()
-            raise
-
-    def _tell(self, grades: Sequence[Grade], *, save: bool) -> None:
-        """Tell the learner each grade; remember it unless from a recording."""
-        for result in grades:
-            kind = "Predict, then see" if result.question.kind == "predict" else "Quiz"
-            self.notify(
-                result.summary,
-                title=kind if save else f"{kind} (a recording: not saved)",
-                severity="information" if result.right else "warning",
-                timeout=15,
-                markup=False,
-            )
-            self._results[result.question.name] = result.summary
-            if save:
-                self.progress.record_answer(result.question.name, result.summary)
-        if grades and save:
-            self.progress.save()
+    def _refresh_questions(self, graded: Sequence[Grade]) -> None:
+        """Show new results in the lesson pane when they are about its lesson."""
         shown = self._lesson_phase
-        if shown is not None and any(g.question.phase is shown for g in grades):
+        if shown is not None and any(g.question.phase is shown for g in graded):
             self._show_lesson(shown)
 
     # Experiments ---
@@ -752,7 +649,7 @@ class ExplorerApp(App[int]):
         return (
             render(lesson.text, self._frames)
             + self._checks_text(lesson)
-            + self._questions_text(lesson)
+            + self.quizmaster.text(lesson)
         )
 
     @work(group="lesson")
@@ -873,11 +770,6 @@ def _load_course() -> Course:
         return load_course()
     except CourseError:
         return Course("", ())
-
-
-def _escaped(text: str) -> str:
-    """`text` with Markdown's special characters shown as themselves."""
-    return "".join(f"\\{c}" if c in "\\`*_[]<>#|" else c for c in text)
 
 
 def _slug(heading: str) -> str:

@@ -83,16 +83,18 @@ async def test_predictions_before_tcp_are_graded_when_the_broker_answers(
         assert await answer(app, pilot, PREDICTIONS) == list(PREDICTIONS)
         await settle(app)
         assert app.stepper.next_phase is Phase.HEADER, "the tcp step ran after"
-        assert set(app._predicted) == set(PREDICTIONS), "nothing to grade yet"
+        assert set(app.quizmaster.predicted) == set(PREDICTIONS), "nothing to grade yet"
         app.action_step()  # header: the broker's Connection.Start comes back
         await settle(app)
         assert "start-mechanisms" in progress.answers
         assert progress.answers["start-mechanisms"].startswith(
             "✓ you predicted amqplain, PLAIN; your broker's Connection.Start"
         )
-        assert "tune-frame-max" in app._predicted, "no Tune yet: still waiting"
+        assert "tune-frame-max" in app.quizmaster.predicted, (
+            "no Tune yet: still waiting"
+        )
         await steps_until_next(app, Phase.TUNE)  # auth: StartOk, then the Tune
-        assert app._predicted == {}
+        assert app.quizmaster.predicted == {}
         assert progress.answers["tune-frame-max"].startswith("✓ you predicted 128 KiB")
         assert "frame_max=131072" in progress.answers["tune-frame-max"]
         assert progress.answers["tune-heartbeat"].startswith("✗ you predicted 30")
@@ -124,7 +126,7 @@ async def test_a_recording_is_never_asked_to_predict() -> None:
             app.action_step()
             await settle(app)  # would hang on a question: none is asked
         assert progress.answers == {}
-        assert app._predicted == {}
+        assert app.quizmaster.predicted == {}
 
 
 async def test_the_quiz_key_asks_about_the_lesson_shown_from_its_frames() -> None:
@@ -180,7 +182,7 @@ async def test_an_experiment_prediction_is_a_choice_graded_after_the_run() -> No
         assert options.option_count == len(screen.question.choices)
         await pilot.press("down", "down", "down", "enter")  # the fourth choice
         await settle(app)
-        assert app._predicted == {"channel-max-above": DROPS}
+        assert app.quizmaster.predicted == {"channel-max-above": DROPS}
         # What the experiment saw: TuneOk above the broker's 2047, then silence.
         frames = [
             frame
@@ -212,6 +214,6 @@ async def test_an_experiment_prediction_is_a_choice_graded_after_the_run() -> No
         assert skipped.question.name == "unknown-vhost-code"
         await pilot.press("escape")
         await settle(app)
-        assert app._predicted == {}
+        assert app.quizmaster.predicted == {}
         await app.ask_before_experiment("unknown-vhost")
         assert not isinstance(app.screen, QuestionScreen)
