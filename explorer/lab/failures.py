@@ -332,7 +332,8 @@ EXPERIMENTS: Final = (
         "A protocol header for AMQP 0-10, which RabbitMQ does not speak",
         "failure",
         Phase.HEADER,
-        "the broker's own header (AMQP 0-9-1), then it drops the socket at once",
+        "the broker's own header (AMQP 0-9-1 on 3.x, AMQP 3-1-0-0 on 4.x), then it "
+        "drops the socket at once",
         trigger="ProtocolHeader",
         drop_within=(0.0, 1.0),
         handshake=Handshake(header=b"AMQP\x01\x01\x00\x0a"),
@@ -393,7 +394,8 @@ EXPERIMENTS: Final = (
     ),
     _refused_tune(
         "tune-below-minimum",
-        f"TuneOk asks for frame_max=1024, below the minimum of {FRAME_MIN_SIZE}",
+        f"TuneOk asks for frame_max=1024, below RabbitMQ's minimum "
+        f"({FRAME_MIN_SIZE}; 8192 since 4.1)",
         Handshake(frame_max=1024, open=False),
     ),
     _refused_tune(
