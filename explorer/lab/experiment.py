@@ -1,8 +1,9 @@
 """What an experiment is, and how its outcome is read from the wire.
 
-Owns `Scenario`: a named change to the plain lifecycle (a URL rewritten, a
-user created, a step replaced, the raw client's handshake) with what the broker
-is expected to do, and `conclude`, which reports what the broker really did:
+Owns `Scenario`: a named change to the plain lifecycle (a URL rewritten by
+`rewrite`, a user created, a step replaced, the raw client's handshake) with
+what the broker is expected to do, and `conclude`, which reports what the
+broker really did:
 the reply after the provoking frame, when the broker dropped the socket, and
 the broker's log lines about the connection when the log can be read.
 """
@@ -15,7 +16,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final, Literal
+from urllib.parse import quote
 
+from yarl import URL
+
+from explorer.endpoint import parse
 from explorer.engine.core import B2C, C2B, Engine, Operation, Step
 from explorer.lab import broker
 from explorer.net.raw import Handshake
@@ -101,6 +106,24 @@ class Scenario:
             facts["broker_log"] = list(lines)
         engine.outcome = bool(facts["as_expected"])
         engine.report(Phase.CLOSE, facts, notes)
+
+
+def rewrite(**changes: str) -> Callable[[Engine], Awaitable[None]]:
+    """A setup that changes the learner's URL: user, password, vhost or options."""
+
+    async def setup(engine: Engine) -> None:
+        url = URL(engine.url)
+        where = parse(engine.url)
+        user, password = changes.get("user", where.user), changes.get("password")
+        url = url.with_user(user).with_password(password or where.password)
+        if "vhost" in changes:
+            url = url.with_path("/" + quote(changes["vhost"], safe=""), encoded=True)
+        options = {
+            k: v for k, v in changes.items() if k not in ("user", "password", "vhost")
+        }
+        engine.url = str(url.update_query(options) if options else url)
+
+    return setup
 
 
 def observe(scenario: Scenario, engine: Engine) -> tuple[dict[str, JSON], list[str]]:

@@ -12,20 +12,18 @@ from __future__ import annotations
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Final
-from urllib.parse import quote
 
 from aiormq.abc import AbstractChannel
 from aiormq.exceptions import AMQPError
 from pamqp import commands, frame
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
-from yarl import URL
 
 from explorer.endpoint import parse
 from explorer.engine import handshake, session
 from explorer.engine.core import B2C, HANDSHAKE_TIMEOUT, Engine, Operation, Step
 from explorer.lab import broker
-from explorer.lab.experiment import Scenario
+from explorer.lab.experiment import Scenario, rewrite
 from explorer.net.raw import CAPABILITIES, Handshake
 from explorer.protocol.fields import JSON
 from explorer.protocol.lifecycle import Phase
@@ -52,24 +50,6 @@ NO_SESSION: Final[dict[Phase, Step | None]] = {
 # Setting up ---
 
 
-def rewrite(**changes: str) -> Callable[[Engine], Awaitable[None]]:
-    """A setup that changes the learner's URL: user, password, vhost or options."""
-
-    async def setup(engine: Engine) -> None:
-        url = URL(engine.url)
-        where = parse(engine.url)
-        user, password = changes.get("user", where.user), changes.get("password")
-        url = url.with_user(user).with_password(password or where.password)
-        if "vhost" in changes:
-            url = url.with_path("/" + quote(changes["vhost"], safe=""), encoded=True)
-        options = {
-            k: v for k, v in changes.items() if k not in ("user", "password", "vhost")
-        }
-        engine.url = str(url.update_query(options) if options else url)
-
-    return setup
-
-
 async def _no_configure_permission(engine: Engine) -> None:
     """A throwaway user who may use the vhost but configure nothing in it."""
     vhost = parse(engine.url).vhost
@@ -89,6 +69,16 @@ def then_wait(step: Step, what: str, seconds: float) -> Step:
         await engine.wait_for(what, seconds, lambda: engine.gone)
 
     return waited
+
+
+async def _silent_auth(engine: Engine) -> None:
+    """Send StartOk and wait out the broker's delay before a silent close."""
+    await engine.send_next()
+    what = (
+        f"the broker's {SILENT_CLOSE_DELAY:g} s delay before it drops a refused login"
+    )
+    await engine.wait_for(what, SILENT_CLOSE_DELAY + 2, lambda: engine.gone)
+    handshake.judge_auth(engine)
 
 
 async def _stall(engine: Engine) -> None:
@@ -213,18 +203,8 @@ async def _publish_unroutable(engine: Engine, opened: AbstractChannel) -> Facts:
     return {"routing_key": key}
 
 
-async def _silent_auth(engine: Engine) -> None:
-    """Send StartOk and wait out the broker's delay before a silent close."""
-    await engine.send_next()
-    what = (
-        f"the broker's {SILENT_CLOSE_DELAY:g} s delay before it drops a refused login"
-    )
-    await engine.wait_for(what, SILENT_CLOSE_DELAY + 2, lambda: engine.gone)
-    handshake.judge_auth(engine)
-
-
 WRONG_PASSWORD: Final = rewrite(password="not-the-password-" + secrets.token_hex(2))
-DROPPED_AFTER_TUNE: Final = (SILENT_CLOSE_DELAY - 0.5, SILENT_CLOSE_DELAY + 1.5)
+DROPPED_AFTER_DELAY: Final = (SILENT_CLOSE_DELAY - 0.5, SILENT_CLOSE_DELAY + 1.5)
 TUNE_REFUSED: Final = (
     "no Close frame; the broker drops the socket about 3 s after TuneOk"
 )
@@ -240,7 +220,7 @@ def _refused_tune(name: str, title: str, plan: Handshake) -> Scenario:
         Phase.TUNE,
         TUNE_REFUSED,
         trigger="Connection.TuneOk",
-        drop_within=DROPPED_AFTER_TUNE,
+        drop_within=DROPPED_AFTER_DELAY,
         handshake=plan,
         steps={
             Phase.TUNE: then_wait(handshake.tune, what, SILENT_CLOSE_DELAY + 2),
@@ -294,7 +274,7 @@ EXPERIMENTS: Final = (
         Phase.AUTH,
         "no frame at all; the broker drops the socket about 3 s after StartOk",
         trigger="Connection.StartOk",
-        drop_within=DROPPED_AFTER_TUNE,
+        drop_within=DROPPED_AFTER_DELAY,
         setup=WRONG_PASSWORD,
         handshake=Handshake(
             capabilities={

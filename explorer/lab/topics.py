@@ -21,8 +21,7 @@ from pamqp import commands
 from explorer.checks import channel_turns
 from explorer.engine import reaching, session
 from explorer.engine.core import C2B, Engine, Operation
-from explorer.lab.experiment import Scenario
-from explorer.lab.failures import rewrite
+from explorer.lab.experiment import Scenario, rewrite
 from explorer.net.raw import Handshake
 from explorer.protocol.content import publishes
 from explorer.protocol.fields import JSON

@@ -533,7 +533,11 @@ class ExplorerApp(App[int]):
             self.run_experiment(lesson.experiments[0])
         else:
             choices = [
-                (n, EXPERIMENTS[n].title, EXPERIMENTS[n].expect)
+                (
+                    n,
+                    EXPERIMENTS[n].title,
+                    f"{EXPERIMENTS[n].phase.value}: {EXPERIMENTS[n].expect}",
+                )
                 for n in lesson.experiments
             ]
             picker = ExperimentPicker(f"Experiments of “{lesson.title}”", choices)
@@ -554,7 +558,7 @@ class ExplorerApp(App[int]):
         await self.ask_before_experiment(name)
         source = f"experiment {name} · {redact(self.url)}"
         await self._replace(experiment(self.url, name), source)
-        self.experiment_panel.start(name, scenario.expect)
+        self.experiment_panel.start(name, scenario.phase.value, scenario.expect)
         self._pinned = self.course.teaching(name)
         self._pinned_anchor = experiment_title(name)
         if self._pinned is not None:

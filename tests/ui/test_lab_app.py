@@ -40,7 +40,7 @@ async def test_an_experiment_runs_from_the_app_and_shows_its_outcome(
         app.run_experiment("unknown-vhost")
         await settle(app)
         assert app.sub_title.startswith("live: experiment unknown-vhost")
-        assert "expected Connection.Close 530" in panel_text(app)
+        assert "at the open phase, expected Connection.Close 530" in panel_text(app)
         await run_to_the_end(app)
         names = [f.name for f in app.query_one(FrameList).items if isinstance(f, Frame)]
         assert "Connection.Close" in names

@@ -126,12 +126,12 @@ class ExperimentPanel(Static):
         self.remove_class("-shown")
         self.update("")
 
-    def start(self, name: str, expect: str) -> None:
-        """An experiment began: say what it expects."""
+    def start(self, name: str, phase: str, expect: str) -> None:
+        """An experiment began: say where the broker reacts and what it expects."""
         self.border_title = f"Experiment: {name}"
         self.add_class("-shown")
         lines = Text()
-        lines.append("expected ", style="bold")
+        lines.append(f"at the {phase} phase, expected ", style="bold")
         lines.append(expect)
         self.update(lines)
 
