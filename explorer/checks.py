@@ -1,8 +1,9 @@
 """Try-it checks: has the learner done what a lesson asked, on their own broker?
 
 Owns the named checks a lesson's manifest entry lists. Each one looks only at
-the frames of the learner's connection (never at a fixed answer key) and says
-whether the task succeeded, and if not, what is still missing. Sans-I/O.
+what the learner's own connection showed (its frames, its failures, its phase
+reports; never a fixed answer key) and says whether the task succeeded, and if
+not, what is still missing. Sans-I/O.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Final
 
 from pamqp import commands
 
+from explorer.events import PhaseFailed, PhaseReport
 from explorer.protocol.content import publishes
 from explorer.protocol.frames import Direction, Frame, first_named
+from explorer.protocol.lifecycle import Phase
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 
@@ -28,12 +31,22 @@ class Verdict:
     detail: str
 
 
-Judge = Callable[[Sequence[Frame]], Verdict]
+@dataclass(frozen=True, slots=True)
+class Seen:
+    """What one connection showed: its frames, failures and phase reports."""
+
+    frames: Sequence[Frame]
+    failures: Sequence[PhaseFailed] = ()
+    reports: Sequence[PhaseReport] = ()
+
+
+Judge = Callable[[Seen], Verdict]
+FrameJudge = Callable[[Sequence[Frame]], Verdict]
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
-    """A task a lesson sets, judged from the learner's frames."""
+    """A task a lesson sets, judged from what the learner's connection showed."""
 
     name: str
     #: What the learner is asked to do, in one line.
@@ -55,7 +68,7 @@ def _tune_pair(
     return tune.payload, tune_ok.payload
 
 
-def _lowered(field: str, what: str) -> Judge:
+def _lowered(field: str, what: str) -> FrameJudge:
     """Passes when TuneOk carried a lower `field` than the broker proposed."""
 
     def judge(frames: Sequence[Frame]) -> Verdict:
@@ -89,7 +102,7 @@ def _heartbeat_changed(frames: Sequence[Frame]) -> Verdict:
     )
 
 
-def _closed_with(code: int, phase_frame: str) -> Judge:
+def _closed_with(code: int, phase_frame: str) -> FrameJudge:
     """Passes when the broker answered the client's `phase_frame` with Close `code`."""
 
     def judge(frames: Sequence[Frame]) -> Verdict:
@@ -171,35 +184,116 @@ def _interleaved(frames: Sequence[Frame]) -> Verdict:
     return Verdict(False, "only one channel talked: run the two-channels experiment")
 
 
+def _channel_past_max(frames: Sequence[Frame]) -> Verdict:
+    """Passes when a Channel.Open beyond TuneOk's channel_max got Close 530."""
+    pair = _tune_pair(frames)
+    limit = pair[1].channel_max if pair else 0
+    opened = [
+        f.channel for f in frames if f.direction is C2B and f.name == "Channel.Open"
+    ]
+    beyond = [n for n in opened if limit and n > limit]
+    close = first_named(frames, B2C, "Connection.Close")
+    code = getattr(close.payload, "reply_code", 0) if close else 0
+    if beyond and code == 530:
+        return Verdict(
+            True,
+            f"channel {beyond[0]} is past channel_max={limit}: the broker said 530",
+        )
+    return Verdict(
+        False, "no channel past channel_max yet: run the channel-max experiment"
+    )
+
+
+def _closed_cleanly(frames: Sequence[Frame]) -> Verdict:
+    close = first_named(frames, C2B, "Connection.Close")
+    code = getattr(close.payload, "reply_code", 0) if close else 0
+    if code == 200 and first_named(frames, B2C, "Connection.CloseOk") is not None:
+        return Verdict(True, "Connection.Close 200, answered by Connection.CloseOk")
+    return Verdict(False, "the client has not closed the connection cleanly yet")
+
+
+def _start_ok_withheld(seen: Seen) -> Verdict:
+    """Passes when the client got Connection.Start and gave up at auth."""
+    started = first_named(seen.frames, B2C, "Connection.Start") is not None
+    answered = first_named(seen.frames, C2B, "Connection.StartOk") is not None
+    gave_up = next((f for f in seen.failures if f.phase is Phase.AUTH), None)
+    if started and not answered and gave_up is not None:
+        return Verdict(True, gave_up.message)
+    return Verdict(False, "the client still answered Connection.Start: ?auth=external")
+
+
+def _failed_at(phase: Phase | None, hint: str, words: str = "") -> Judge:
+    """Passes when the connection failed at `phase` (any, if None) saying `words`."""
+
+    def judge(seen: Seen) -> Verdict:
+        for failure in seen.failures:
+            if phase in (None, failure.phase) and words in failure.message:
+                return Verdict(True, failure.message)
+        return Verdict(False, hint)
+
+    return judge
+
+
+def _socket_limit_hit(seen: Seen) -> Verdict:
+    """Passes when a child process ran out of file descriptors opening connections."""
+    for report in seen.reports:
+        if "Too many open files" in str(report.facts.get("error", "")):
+            return Verdict(True, str(report.facts.get("summary", "")))
+    return Verdict(False, "no child process hit its limit yet: run socket-limit")
+
+
+def _on_frames(judge: FrameJudge) -> Judge:
+    """A judge of the frames alone."""
+    return lambda seen: judge(seen.frames)
+
+
 CHECKS: Final[dict[str, Check]] = {
     check.name: check
     for check in (
         Check("heartbeat-changed", "use a heartbeat of your own (?heartbeat=5)",
-              _heartbeat_changed),
+              _on_frames(_heartbeat_changed)),
         Check("frame-max-lowered", "ask for a smaller frame_max (?frame_max=8192)",
-              _lowered("frame_max", "?frame_max=8192")),
+              _on_frames(_lowered("frame_max", "?frame_max=8192"))),
         Check("channel-max-lowered", "ask for fewer channels (?channel_max=5)",
-              _lowered("channel_max", "?channel_max=5")),
+              _on_frames(_lowered("channel_max", "?channel_max=5"))),
         Check("wrong-password-refused", "make the broker refuse a wrong password",
-              _closed_with(403, "Connection.StartOk")),
+              _on_frames(_closed_with(403, "Connection.StartOk"))),
         Check("unknown-vhost-refused", "open a vhost that does not exist",
-              _closed_with(530, "Connection.Open")),
+              _on_frames(_closed_with(530, "Connection.Open"))),
         Check("connection-named", "name your connection (?connection_name=x)",
-              _named),
-        Check("heartbeat-seen", "watch the broker's heartbeat arrive", _heartbeat_seen),
+              _on_frames(_named)),
+        Check("heartbeat-seen", "watch the broker's heartbeat arrive",
+              _on_frames(_heartbeat_seen)),
         Check("pushed-and-polled", "see a message pushed and one polled",
-              _pushed_and_polled),
-        Check("body-split", "publish a body larger than frame_max", _body_split),
+              _on_frames(_pushed_and_polled)),
+        Check("body-split", "publish a body larger than frame_max",
+              _on_frames(_body_split)),
         Check("channels-interleaved", "watch two channels share the socket",
-              _interleaved),
+              _on_frames(_interleaved)),
+        Check("channel-past-max", "open a channel past channel_max",
+              _on_frames(_channel_past_max)),
+        Check("closed-cleanly", "run the lifecycle to a clean close",
+              _on_frames(_closed_cleanly)),
+        Check("name-not-resolved", "give a host name that does not resolve",
+              _failed_at(Phase.RESOLVE, "every name resolved so far: try "
+                         "no-such-host.invalid")),
+        Check("tls-refused", "speak TLS to a plain AMQP port",
+              _failed_at(Phase.TLS, "no TLS handshake failed yet: amqps:// to 5672")),
+        Check("handshake-timed-out", "let the broker's handshake_timeout run out",
+              _failed_at(None, "the handshake never ran out of time: stop "
+                         "after the header step and wait", "handshake_timeout")),
+        Check("mechanism-refused", "ask for a mechanism the broker does not offer",
+              _start_ok_withheld),
+        Check("socket-limit-hit", "open connections until the file limit",
+              _socket_limit_hit),
     )
 }  # fmt: skip
 
 
-def judge(name: str, frames: Sequence[Frame]) -> Verdict:
-    """Judge the check called `name` against the learner's frames.
+def judge(name: str, seen: Seen) -> Verdict:
+    """Judge the check called `name` against what the learner's connection showed.
 
     Raises:
         KeyError: no check has that name (the content lint prevents this).
     """
-    return CHECKS[name].judge(frames)
+    return CHECKS[name].judge(seen)

@@ -26,7 +26,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Markdown
 
 from explorer.capture import CaptureError, load
-from explorer.checks import CHECKS, judge
+from explorer.checks import CHECKS, Seen, judge
 from explorer.course import (
     Course,
     CourseError,
@@ -145,6 +145,8 @@ class ExplorerApp(App[int]):
         self.stepper: Stepper = factory(self._queue_event)
         self._pending: deque[EngineEvent] = deque()
         self._frames: list[Frame] = []
+        self._failures: list[PhaseFailed] = []
+        self._reports: list[PhaseReport] = []
         self._phase_of: dict[tuple[Direction, int], Phase] = {}
         # The panes, kept here: a query would search whatever screen is on top.
         self.rail = PhaseRail(self.stepper.plan, id="rail")
@@ -249,6 +251,8 @@ class ExplorerApp(App[int]):
         self.factory, self.source = factory, source
         self._pending.clear()
         self._frames.clear()
+        self._failures.clear()
+        self._reports.clear()
         self._phase_of.clear()
         self._selected = None
         self.stepper = factory(self._queue_event)
@@ -315,8 +319,10 @@ class ExplorerApp(App[int]):
             self._label()
             self._show_lesson(event.phase, auto=True)
         elif isinstance(event, PhaseReport):
+            self._reports.append(event)
             self._report(event)
         elif isinstance(event, PhaseFailed):
+            self._failures.append(event)
             rail.fail(event.phase)
             self._add_rows([event])
             said = (
@@ -339,9 +345,10 @@ class ExplorerApp(App[int]):
         if self.stepper.recording:
             return  # a recording is not the learner's own broker
         passed = []
+        seen = Seen(self._frames, self._failures, self._reports)
         for lesson in self.course.everything:
             for name in lesson.checks:
-                verdict = judge(name, self._frames)
+                verdict = judge(name, seen)
                 if verdict.passed and self.progress.pass_check(name, verdict.detail):
                     passed.append(f"{CHECKS[name].task}: {verdict.detail}")
         for line in passed:
