@@ -72,6 +72,13 @@ def _app_parser() -> argparse.ArgumentParser:
         help="forget finished lessons, passed try-it checks and answers, then exit",
     )
     parser.add_argument(
+        "--experiment",
+        choices=sorted(EXPERIMENTS),
+        metavar="NAME",
+        help="start with this experiment of the failure lab or a topic lesson "
+        f"({', '.join(sorted(EXPERIMENTS))})",
+    )
+    parser.add_argument(
         "--no-predict",
         dest="predict",
         action="store_false",
@@ -218,9 +225,14 @@ def _app(args: argparse.Namespace) -> int:
     endpoint = parse(url)
     from explorer.ui.app import ExplorerApp, live
 
-    return _run_app(
-        ExplorerApp(live(url), source=endpoint.redacted, predict=args.predict, url=url)
+    app = ExplorerApp(
+        live(url),
+        source=endpoint.redacted,
+        predict=args.predict,
+        url=url,
+        experiment=args.experiment,
     )
+    return _run_app(app)
 
 
 def _run_app(app: App[int]) -> int:

@@ -126,16 +126,19 @@ class ExplorerApp(App[int]):
         progress: Progress | None = None,
         predict: bool = False,
         url: str | None = None,
+        experiment: str | None = None,
     ) -> None:
         """Explore what `factory` makes; `source` names it in the title bar.
 
         With `predict`, a live connection asks the learner what the broker will
         answer before the steps (and experiments) that make it answer.
-        Experiments run against `url` (by default $AMQP_URL, else localhost).
+        Experiments run against `url` (by default $AMQP_URL, else localhost);
+        `experiment` names one to start with.
         """
         super().__init__()
         self.factory = factory
         self.url = url or chosen_url(None)
+        self._first_experiment = experiment
         self.source = source
         self.course = course or _load_course()
         self.progress = progress if progress is not None else Progress.load()
@@ -198,6 +201,8 @@ class ExplorerApp(App[int]):
         self.set_interval(0.2, self._tick)
         self._show_lesson(self.stepper.next_phase or Phase.ENDPOINT)
         self.frame_list.focus()
+        if self._first_experiment is not None:
+            self.run_experiment(self._first_experiment)
 
     def on_resize(self) -> None:
         """Narrow terminals (80 columns) hide the left column and the field tree."""

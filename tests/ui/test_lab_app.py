@@ -123,3 +123,14 @@ async def test_back_to_the_plain_lifecycle_after_an_experiment(broker_url: str) 
         assert "Experiment" not in panel_text(app)
         await run_to_the_end(app)
         assert app.rail.states[Phase.CLOSE] == "done"
+
+
+async def test_the_app_can_start_with_an_experiment(broker_url: str) -> None:
+    app = ExplorerApp(
+        live(broker_url), source="live", url=broker_url, experiment="unknown-vhost"
+    )
+    async with running(app):
+        await settle(app)
+        assert app.sub_title.startswith("live: experiment unknown-vhost")
+        await run_to_the_end(app)
+        assert "✓ as expected" in panel_text(app)
