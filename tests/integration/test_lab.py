@@ -693,3 +693,24 @@ def test_trace_json_scenario_tells_its_wait(broker_url: str) -> None:
     assert close[-1]["experiment"] == "wrong-password-silent"
     assert close[-1]["as_expected"] is True
     assert 2.3 <= close[-1]["dropped_after_s"] <= 3.7
+
+
+async def test_without_rabbitmqctl_the_experiment_says_why_at_the_endpoint(
+    broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", "/nonexistent")
+    failures: list[PhaseFailed] = []
+    engine = lab_engine(
+        broker_url,
+        "no-permission",
+        lambda e: failures.append(e) if isinstance(e, PhaseFailed) else None,
+        live_handshake=False,
+    )
+    try:
+        await engine.run()
+    finally:
+        await engine.aclose()
+    assert [f.phase for f in failures] == [Phase.ENDPOINT]
+    assert "needs rabbitmqctl" in failures[0].message
+    assert engine.sock is None, "nothing was connected"
+    assert engine.outcome is None
