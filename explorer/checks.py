@@ -17,7 +17,7 @@ from pamqp import commands
 
 from explorer.events import PhaseFailed, PhaseReport
 from explorer.protocol.content import publishes
-from explorer.protocol.frames import Direction, Frame, first_named
+from explorer.protocol.frames import Direction, Frame, first_named, first_payload
 from explorer.protocol.lifecycle import Phase
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
@@ -57,15 +57,11 @@ class Check:
 def _tune_pair(
     frames: Sequence[Frame],
 ) -> tuple[commands.Connection.Tune, commands.Connection.TuneOk] | None:
-    tune, tune_ok = (
-        first_named(frames, B2C, "Connection.Tune"),
-        first_named(frames, C2B, "Connection.TuneOk"),
-    )
+    tune = first_payload(frames, B2C, commands.Connection.Tune)
+    tune_ok = first_payload(frames, C2B, commands.Connection.TuneOk)
     if tune is None or tune_ok is None:
         return None
-    assert isinstance(tune.payload, commands.Connection.Tune)
-    assert isinstance(tune_ok.payload, commands.Connection.TuneOk)
-    return tune.payload, tune_ok.payload
+    return tune, tune_ok
 
 
 def _lowered(field: str, what: str) -> FrameJudge:
@@ -122,11 +118,10 @@ def _closed_with(code: int, phase_frame: str) -> FrameJudge:
 
 
 def _named(frames: Sequence[Frame]) -> Verdict:
-    start_ok = first_named(frames, C2B, "Connection.StartOk")
+    start_ok = first_payload(frames, C2B, commands.Connection.StartOk)
     if start_ok is None:
         return Verdict(False, "no Connection.StartOk on the wire yet")
-    assert isinstance(start_ok.payload, commands.Connection.StartOk)
-    name = (start_ok.payload.client_properties or {}).get("connection_name")
+    name = (start_ok.client_properties or {}).get("connection_name")
     if name:
         return Verdict(True, f"StartOk carried connection_name={name!r}")
     return Verdict(
@@ -192,9 +187,8 @@ def _channel_past_max(frames: Sequence[Frame]) -> Verdict:
         f.channel for f in frames if f.direction is C2B and f.name == "Channel.Open"
     ]
     beyond = [n for n in opened if limit and n > limit]
-    close = first_named(frames, B2C, "Connection.Close")
-    code = getattr(close.payload, "reply_code", 0) if close else 0
-    if beyond and code == 530:
+    close = first_payload(frames, B2C, commands.Connection.Close)
+    if beyond and close is not None and close.reply_code == 530:
         return Verdict(
             True,
             f"channel {beyond[0]} is past channel_max={limit}: the broker said 530",
@@ -205,9 +199,9 @@ def _channel_past_max(frames: Sequence[Frame]) -> Verdict:
 
 
 def _closed_cleanly(frames: Sequence[Frame]) -> Verdict:
-    close = first_named(frames, C2B, "Connection.Close")
-    code = getattr(close.payload, "reply_code", 0) if close else 0
-    if code == 200 and first_named(frames, B2C, "Connection.CloseOk") is not None:
+    close = first_payload(frames, C2B, commands.Connection.Close)
+    closed = first_named(frames, B2C, "Connection.CloseOk") is not None
+    if close is not None and close.reply_code == 200 and closed:
         return Verdict(True, "Connection.Close 200, answered by Connection.CloseOk")
     return Verdict(False, "the client has not closed the connection cleanly yet")
 

@@ -12,13 +12,13 @@ import re
 import string
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, TypeVar
+from typing import Final, Literal
 from urllib.parse import quote
 
 from pamqp import commands
 
 from explorer.protocol.content import publishes
-from explorer.protocol.frames import Direction, Frame, first_named
+from explorer.protocol.frames import Direction, Frame, first_named, first_payload
 from explorer.protocol.lifecycle import Phase
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
@@ -27,14 +27,6 @@ RIGHT: Final = "✓"
 WRONG: Final = "✗"
 
 Kind = Literal["predict", "quiz"]
-_Method = TypeVar(
-    "_Method",
-    commands.Connection.Start,
-    commands.Connection.StartOk,
-    commands.Connection.Tune,
-    commands.Connection.TuneOk,
-    commands.Connection.Open,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,16 +215,6 @@ def _matches(question: Question, given: str, answer: Answer) -> bool:
 # Reading answers from the frames ---
 
 
-def _payload(
-    frames: Sequence[Frame], direction: Direction, kind: type[_Method]
-) -> _Method | None:
-    """The payload of the first `kind` frame `direction`'s sender sent."""
-    frame = first_named(frames, direction, kind.name)
-    if frame is None or not isinstance(frame.payload, kind):
-        return None
-    return frame.payload
-
-
 def _after(frames: Sequence[Frame], frame: Frame) -> Sequence[Frame]:
     """The frames that crossed the wire after `frame`."""
     for index, seen in enumerate(frames):
@@ -257,7 +239,7 @@ def _proposed(field: str, unit: str = "") -> AnswerFrom:
     """The value of `field` in the broker's Connection.Tune."""
 
     def answer(frames: Sequence[Frame]) -> Answer | None:
-        tune = _payload(frames, B2C, commands.Connection.Tune)
+        tune = first_payload(frames, B2C, commands.Connection.Tune)
         if tune is None:
             return None
         value = int(getattr(tune, field))
@@ -270,8 +252,8 @@ def _proposed(field: str, unit: str = "") -> AnswerFrom:
 
 
 def _tune_ok_heartbeat(frames: Sequence[Frame]) -> Answer | None:
-    tune = _payload(frames, B2C, commands.Connection.Tune)
-    tune_ok = _payload(frames, C2B, commands.Connection.TuneOk)
+    tune = first_payload(frames, B2C, commands.Connection.Tune)
+    tune_ok = first_payload(frames, C2B, commands.Connection.TuneOk)
     if tune is None or tune_ok is None:
         return None
     return Answer(
@@ -294,7 +276,7 @@ def _tune_size(frames: Sequence[Frame]) -> Answer | None:
 
 
 def _mechanisms(frames: Sequence[Frame]) -> Answer | None:
-    start = _payload(frames, B2C, commands.Connection.Start)
+    start = first_payload(frames, B2C, commands.Connection.Start)
     if start is None:
         return None
     offered = str(start.mechanisms)
@@ -304,7 +286,7 @@ def _mechanisms(frames: Sequence[Frame]) -> Answer | None:
 
 
 def _product(frames: Sequence[Frame]) -> Answer | None:
-    start = _payload(frames, B2C, commands.Connection.Start)
+    start = first_payload(frames, B2C, commands.Connection.Start)
     if start is None:
         return None
     properties = start.server_properties or {}
@@ -322,7 +304,7 @@ def _product(frames: Sequence[Frame]) -> Answer | None:
 
 
 def _capabilities(frames: Sequence[Frame]) -> Answer | None:
-    start_ok = _payload(frames, C2B, commands.Connection.StartOk)
+    start_ok = first_payload(frames, C2B, commands.Connection.StartOk)
     if start_ok is None:
         return None
     advertised = (start_ok.client_properties or {}).get("capabilities")
@@ -342,7 +324,7 @@ def _body_frames(frames: Sequence[Frame]) -> Answer | None:
     if first is None or not first.complete:
         return None  # no publish yet, or the rest of its body is on its way
     size, bodies = first.body_size, len(first.bodies)
-    tune_ok = _payload(frames, C2B, commands.Connection.TuneOk)
+    tune_ok = first_payload(frames, C2B, commands.Connection.TuneOk)
     limit = f"; frame_max was {tune_ok.frame_max}" if tune_ok is not None else ""
     frames_word = "frame" if bodies == 1 else "frames"
     return Answer(
@@ -353,7 +335,7 @@ def _body_frames(frames: Sequence[Frame]) -> Answer | None:
 
 
 def _vhost(frames: Sequence[Frame]) -> Answer | None:
-    opened = _payload(frames, C2B, commands.Connection.Open)
+    opened = first_payload(frames, C2B, commands.Connection.Open)
     if opened is None:
         return None
     vhost = str(opened.virtual_host)
@@ -416,12 +398,12 @@ def _above_channel_max(frames: Sequence[Frame]) -> tuple[Frame, str] | None:
 
     A channel_max of 0 means "no limit", which is above any limit the broker set.
     """
-    tune = _payload(frames, B2C, commands.Connection.Tune)
+    tune = first_payload(frames, B2C, commands.Connection.Tune)
     tune_ok = first_named(frames, C2B, "Connection.TuneOk")
-    if tune is None or tune_ok is None:
+    asking = first_payload(frames, C2B, commands.Connection.TuneOk)
+    if tune is None or tune_ok is None or asking is None:
         return None
-    assert isinstance(tune_ok.payload, commands.Connection.TuneOk)
-    offered, asked = tune.channel_max, tune_ok.payload.channel_max
+    offered, asked = tune.channel_max, asking.channel_max
     if offered == 0 or (asked != 0 and asked <= offered):
         return None
     return tune_ok, f"TuneOk asked for channel_max={asked} above the broker's {offered}"

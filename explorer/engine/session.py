@@ -16,7 +16,7 @@ from pamqp import commands
 from explorer.engine.core import B2C, C2B, Engine, Operation
 from explorer.protocol import report
 from explorer.protocol.fields import JSON
-from explorer.protocol.frames import Direction
+from explorer.protocol.frames import Direction, first_payload
 from explorer.protocol.lifecycle import PERMISSIONS, Phase
 
 Facts = dict[str, JSON]
@@ -28,10 +28,8 @@ async def channel(engine: Engine) -> None:
     """Open channel 1; aiormq adds Confirm.Select by itself."""
     async with asyncio.timeout(engine.wait):
         engine.channel = await engine.need_connection().channel()
-    tune_ok = engine.frame(C2B, "Connection.TuneOk")
-    limit = None
-    if tune_ok is not None and isinstance(tune_ok.payload, commands.Connection.TuneOk):
-        limit = tune_ok.payload.channel_max
+    tune_ok = first_payload(engine.frames, C2B, commands.Connection.TuneOk)
+    limit = tune_ok.channel_max if tune_ok is not None else None
     number = engine.channel.number
     facts: Facts = {
         "channel": number,
@@ -157,10 +155,8 @@ OPERATIONS: Final = {
 async def heartbeat(engine: Engine) -> None:
     """Heartbeats both ways while the connection stays open."""
     engine.model.enter(Phase.HEARTBEAT)
-    tune_ok = engine.frame(C2B, "Connection.TuneOk")
-    interval = 0
-    if tune_ok is not None and isinstance(tune_ok.payload, commands.Connection.TuneOk):
-        interval = int(tune_ok.payload.heartbeat)
+    tune_ok = first_payload(engine.frames, C2B, commands.Connection.TuneOk)
+    interval = int(tune_ok.heartbeat) if tune_ok is not None else 0
     if 0 < interval <= WATCHED_HEARTBEAT:
         beats = engine.count(B2C, "Heartbeat")
         await engine.until(

@@ -25,7 +25,7 @@ from explorer.engine.core import B2C, C2B, Engine, Operation, Step
 from explorer.lab import broker
 from explorer.net.raw import Handshake
 from explorer.protocol.fields import JSON
-from explorer.protocol.frames import Frame
+from explorer.protocol.frames import Frame, first_named
 from explorer.protocol.lifecycle import Phase
 
 Setup = Callable[[Engine], Awaitable[None]]
@@ -131,10 +131,7 @@ def observe(scenario: Scenario, engine: Engine) -> tuple[dict[str, JSON], list[s
     frames = engine.frames
     start = engine.trigger_at
     if start is None:
-        sent = next(
-            (f for f in frames if f.direction is C2B and f.name == scenario.trigger),
-            None,
-        )
+        sent = first_named(frames, C2B, scenario.trigger)
         start = sent.t if sent is not None else None
     answer = _reply(frames, start)
     dropped = _dropped_after(engine, start)
@@ -144,9 +141,7 @@ def observe(scenario: Scenario, engine: Engine) -> tuple[dict[str, JSON], list[s
         "trigger": scenario.trigger or "(none)",
     }
     said = []
-    refusal = next(
-        (f for f in frames if f.direction is B2C and f.name == "ProtocolHeader"), None
-    )
+    refusal = first_named(frames, B2C, "ProtocolHeader")
     if refusal is not None:
         said.append(f"the broker answered with its own header {refusal.raw.hex(' ')}")
     if answer is not None:

@@ -21,7 +21,7 @@ from pamqp.header import ContentHeader
 
 from explorer.endpoint import parse
 from explorer.engine import handshake, session
-from explorer.engine.core import B2C, HANDSHAKE_TIMEOUT, Engine, Operation, Step
+from explorer.engine.core import B2C, C2B, HANDSHAKE_TIMEOUT, Engine, Operation, Step
 from explorer.lab import broker
 from explorer.lab.experiment import Scenario, rewrite
 from explorer.net.raw import CAPABILITIES, Handshake
@@ -93,8 +93,7 @@ async def _stall(engine: Engine) -> None:
 async def _go_silent(engine: Engine) -> None:
     """Send no frame at all, heartbeats included, until the broker gives up."""
     engine.model.enter(Phase.HEARTBEAT)
-    last = max((f.t for f in engine.frames if f.direction is not B2C), default=None)
-    engine.trigger_at = last
+    engine.trigger_at = engine.last_time(C2B) or None
     what = (
         f"2 to 3 heartbeat intervals ({SHORT_HEARTBEAT} s each) without a frame from "
         "the client"

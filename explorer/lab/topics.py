@@ -20,12 +20,12 @@ from pamqp import commands
 
 from explorer.checks import channel_turns
 from explorer.engine import reaching, session
-from explorer.engine.core import C2B, Engine, Operation
+from explorer.engine.core import B2C, C2B, Engine, Operation
 from explorer.lab.experiment import Scenario, rewrite
 from explorer.net.raw import Handshake
 from explorer.protocol.content import publishes
 from explorer.protocol.fields import JSON
-from explorer.protocol.frames import Frame
+from explorer.protocol.frames import Frame, first_named, first_payload
 from explorer.protocol.lifecycle import Phase
 
 Facts = dict[str, JSON]
@@ -38,6 +38,8 @@ SPARE_FILES: Final = 8
 URL_VARIABLE: Final = "AMQP_EXPLORER_CHILD_URL"
 #: Seconds the child process may take.
 CHILD_TIME: Final = 30.0
+#: RabbitMQ's default frame_max, for a TuneOk that set none.
+DEFAULT_FRAME_MAX: Final = 131072
 SASL_HEADER: Final = b"AMQP\x03\x01\x00\x00"
 
 
@@ -173,10 +175,8 @@ async def _socket_limit(engine: Engine) -> None:
 
 async def _big_publish(engine: Engine, opened: AbstractChannel) -> Facts:
     """Publish a body two and a half frames long."""
-    tune_ok = engine.frame(C2B, "Connection.TuneOk")
-    frame_max = 131072
-    if tune_ok is not None and isinstance(tune_ok.payload, commands.Connection.TuneOk):
-        frame_max = tune_ok.payload.frame_max or frame_max
+    tune_ok = first_payload(engine.frames, C2B, commands.Connection.TuneOk)
+    frame_max = (tune_ok.frame_max if tune_ok else 0) or DEFAULT_FRAME_MAX
     size = (frame_max - 8) * 5 // 2
     await opened.basic_publish(b"x" * size, routing_key=engine.queue)
     return {"body_size": size, "frame_max": frame_max}
@@ -198,10 +198,7 @@ def _body_frames(frames: Sequence[Frame]) -> tuple[Facts, list[str]]:
 
 
 def _amqp10_answer(frames: Sequence[Frame]) -> tuple[Facts, list[str]]:
-    answer = next(
-        (f for f in frames if f.direction is not C2B and f.name == "ProtocolHeader"),
-        None,
-    )
+    answer = first_named(frames, B2C, "ProtocolHeader")
     if answer is None:
         return {"broker_answered": None}, ["The broker sent no protocol header back."]
     shown = answer.raw.hex(" ")

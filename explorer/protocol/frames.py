@@ -9,7 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from pamqp.frame import FrameTypes
 
@@ -81,6 +81,22 @@ class DecodeFailure:
     t: float = 0.0
 
     name = "DecodeFailure"
+
+
+P = TypeVar("P")
+
+
+def first_payload(
+    frames: Iterable[Frame], direction: Direction, kind: type[P]
+) -> P | None:
+    """The pamqp object of the first `kind` frame `direction`'s sender sent, if any.
+
+    `kind` is a pamqp method class, e.g. ``commands.Connection.TuneOk``.
+    """
+    frame = first_named(frames, direction, getattr(kind, "name", kind.__name__))
+    return (
+        frame.payload if frame is not None and isinstance(frame.payload, kind) else None
+    )
 
 
 def first_named(

@@ -237,10 +237,14 @@ class ExplorerApp(App[int]):
     @work(group="step")
     async def _step(self) -> None:
         try:
-            await self._ask_predictions()
-            await self.stepper.step()
+            await self._one_step()
         finally:
             self._stepping = False
+
+    async def _one_step(self) -> None:
+        """Ask what is due, run the next step, then judge and grade what it showed."""
+        await self._ask_predictions()
+        await self.stepper.step()
         self._apply_pending()
         self._judge()
         self.grade_pending(over=False)
@@ -571,15 +575,19 @@ class ExplorerApp(App[int]):
         source = f"experiment {name} · {redact(self.url)}"
         await self._replace(experiment(self.url, name), source)
         self.experiment_panel.start(name, scenario.phase.value, scenario.expect)
-        self._pinned = self.course.teaching(name)
-        self._pinned_anchor = experiment_title(name)
-        if self._pinned is not None:
-            self.show_lesson(self._pinned, self._pinned_anchor)
+        self._pin(name)
         self.notify(
             f"{scenario.title}.\nSpace steps it; g runs it to the end.",
             title=f"Experiment: {name}",
             timeout=8,
         )
+
+    def _pin(self, name: str) -> None:
+        """Keep the lesson that teaches experiment `name` on screen, at its section."""
+        self._pinned = self.course.teaching(name)
+        self._pinned_anchor = experiment_title(name)
+        if self._pinned is not None:
+            self.show_lesson(self._pinned, self._pinned_anchor)
 
     def _concluded(self, report: PhaseReport) -> None:
         """An experiment ended: show what the broker did against what it expected.
@@ -590,10 +598,7 @@ class ExplorerApp(App[int]):
         self.experiment_panel.show(report.facts, report.notes)
         name = str(report.facts.get("experiment", ""))
         if self._pinned is None and name in EXPERIMENTS:
-            self._pinned = self.course.teaching(name)
-            self._pinned_anchor = experiment_title(name)
-            if self._pinned is not None:
-                self.show_lesson(self._pinned, self._pinned_anchor)
+            self._pin(name)
         passed = report.facts.get("as_expected") is True
         self.notify(
             "\n".join(report.notes) or str(report.facts.get("expected", "")),
@@ -614,11 +619,7 @@ class ExplorerApp(App[int]):
     async def _run_all(self) -> None:
         try:
             while not self.stepper.finished:
-                await self._ask_predictions()
-                await self.stepper.step()
-                self._apply_pending()
-                self._judge()
-                self.grade_pending(over=False)
+                await self._one_step()
         finally:
             self._stepping = False
 

@@ -128,8 +128,7 @@ class ExperimentPanel(Static):
 
     def start(self, name: str, phase: str, expect: str) -> None:
         """An experiment began: say where the broker reacts and what it expects."""
-        self.border_title = f"Experiment: {name}"
-        self.add_class("-shown")
+        self._open(name)
         lines = Text()
         lines.append(f"at the {phase} phase, expected ", style="bold")
         lines.append(expect)
@@ -137,8 +136,7 @@ class ExperimentPanel(Static):
 
     def show(self, facts: dict[str, JSON], notes: tuple[str, ...]) -> None:
         """Show the experiment's conclusion."""
-        self.border_title = f"Experiment: {facts.get('experiment', '')}"
-        self.add_class("-shown")
+        self._open(str(facts.get("experiment", "")))
         lines = Text()
         passed = facts.get("as_expected") is True
         lines.append("✓ as expected" if passed else "✗ not as expected", style="bold")
@@ -153,3 +151,8 @@ class ExperimentPanel(Static):
         else:
             lines.append(f" {log}", style="dim")
         self.update(lines)
+
+    def _open(self, name: str) -> None:
+        """Show the panel, titled with the experiment's name."""
+        self.border_title = f"Experiment: {name}"
+        self.add_class("-shown")
