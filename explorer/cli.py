@@ -13,14 +13,14 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from explorer import __version__
 
 if TYPE_CHECKING:
     from textual.app import App
 from explorer.capture import CaptureError, load, save
-from explorer.endpoint import EndpointError, chosen_url, parse
+from explorer.endpoint import Endpoint, EndpointError, chosen_url, parse
 from explorer.lab import EXPERIMENTS
 from explorer.pcap import write_pcap
 from explorer.progress import Progress
@@ -54,15 +54,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 _URL_HELP = "AMQP URL (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)"
-_COMMANDS = ("record", "export", "trace", "replay")
+#: Each command and what it does, for its own help and the explorer's epilog.
+_COMMANDS: Final = {
+    "record": "run a full lifecycle against the broker and write a capture",
+    "export": "convert a capture for other tools (a pcap for Wireshark)",
+    "trace": "walk every lifecycle phase against the broker and print it",
+    "replay": "step through a capture in the explorer, as if it were live",
+}
 
 
 def _app_parser() -> argparse.ArgumentParser:
+    width = max(map(len, _COMMANDS))
+    commands = "\n".join(
+        f"  {name:{width}}  {what}" for name, what in _COMMANDS.items()
+    )
     parser = argparse.ArgumentParser(
         prog="amqp-explorer",
         description="Step a real AMQP 0-9-1 connection to RabbitMQ, frame by frame.",
-        epilog="commands: amqp-explorer record [URL] -o FILE | "
-        "amqp-explorer export CAPTURE --pcap OUT (each takes --help)",
+        epilog=f"commands (amqp-explorer COMMAND --help for each):\n{commands}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=__version__)
     parser.add_argument("url", nargs="?", help=_URL_HELP)
@@ -84,6 +94,26 @@ def _app_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not ask what the broker will answer before the steps that show it",
     )
+    phases = [p.value for p in Phase]
+    parser.add_argument(
+        "--race",
+        action="store_true",
+        help="hold the handshake step by step against the broker's 10 s "
+        "handshake_timeout, instead of running it at wire speed when TCP opens "
+        "and revealing it step by step",
+    )
+    parser.add_argument(
+        "--phase",
+        choices=phases,
+        metavar="PHASE",
+        help="step the live connection up to this phase at start "
+        f"({', '.join(phases)})",
+    )
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no pop-up notifications or predictions, for a demo",
+    )
     parser.set_defaults(command=_app)
     return parser
 
@@ -91,9 +121,7 @@ def _app_parser() -> argparse.ArgumentParser:
 def _command_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="amqp-explorer")
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    record = commands.add_parser(
-        "record", help="run a full lifecycle against the broker and write a capture"
-    )
+    record = commands.add_parser("record", help=_COMMANDS["record"])
     record.add_argument("url", nargs="?", help=_URL_HELP)
     record.add_argument(
         "-o", "--output", type=Path, required=True, help="capture file to write"
@@ -107,9 +135,7 @@ def _command_parser() -> argparse.ArgumentParser:
     _scenario_option(record, "record an experiment instead (see trace --scenario)")
     record.set_defaults(command=_record)
 
-    trace_ = commands.add_parser(
-        "trace", help="walk every lifecycle phase against the broker and print it"
-    )
+    trace_ = commands.add_parser("trace", help=_COMMANDS["trace"])
     trace_.add_argument("url", nargs="?", help=_URL_HELP)
     trace_.add_argument("--json", action="store_true", help="one JSON object per line")
     trace_.add_argument(
@@ -133,9 +159,7 @@ def _command_parser() -> argparse.ArgumentParser:
     )
     trace_.set_defaults(command=_trace)
 
-    replay = commands.add_parser(
-        "replay", help="step through a capture in the explorer, as if it were live"
-    )
+    replay = commands.add_parser("replay", help=_COMMANDS["replay"])
     replay.add_argument("capture", type=Path, help="a capture file")
     replay.add_argument(
         "--print", action="store_true", help="print it as `trace` would, no screen"
@@ -143,7 +167,7 @@ def _command_parser() -> argparse.ArgumentParser:
     replay.add_argument("--json", action="store_true", help="with --print: JSON lines")
     replay.set_defaults(command=_replay)
 
-    export = commands.add_parser("export", help="convert a capture for other tools")
+    export = commands.add_parser("export", help=_COMMANDS["export"])
     export.add_argument("capture", type=Path, help="a capture file")
     export.add_argument("--pcap", type=Path, required=True, help="pcap file to write")
     export.set_defaults(command=_export)
@@ -160,8 +184,7 @@ def _scenario_option(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _record(args: argparse.Namespace) -> int:
-    url = chosen_url(args.url)
-    parse(url)
+    url, _ = _endpoint(args.url)
     recording = asyncio.run(record_lifecycle(url, args.timeout, args.scenario))
     try:
         save(recording.capture, args.output)
@@ -193,10 +216,11 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
+    url, _ = _endpoint(args.url)
     until = Phase(args.until) if args.until else None
     return asyncio.run(
         trace(
-            chosen_url(args.url),
+            url,
             as_json=args.json,
             reveal_secrets=args.reveal_secrets,
             until=until,
@@ -221,18 +245,30 @@ def _app(args: argparse.Namespace) -> int:
         progress.reset()
         print(f"progress reset ({progress.path})")
         return EXIT_OK
-    url = chosen_url(args.url)
-    endpoint = parse(url)
+    url, endpoint = _endpoint(args.url)
     from explorer.ui.app import ExplorerApp, live
 
     app = ExplorerApp(
-        live(url),
+        live(url, race=args.race),
         source=endpoint.redacted,
-        predict=args.predict,
+        predict=args.predict and not args.quiet,
         url=url,
         experiment=args.experiment,
+        race=args.race,
+        phase=Phase(args.phase) if args.phase else None,
+        quiet=args.quiet,
     )
     return _run_app(app)
+
+
+def _endpoint(argument: str | None) -> tuple[str, Endpoint]:
+    """The URL chosen (see chosen_url) and its endpoint, checked before anything runs.
+
+    Raises:
+        EndpointError: the URL is bad; main() says why and exits 2.
+    """
+    url = chosen_url(argument)
+    return url, parse(url)
 
 
 def _run_app(app: App[int]) -> int:

@@ -21,6 +21,11 @@ MECHANISMS: Final = ("PLAIN", "AMQPLAIN", "EXTERNAL")
 #: aiormq's default heartbeat, sent in TuneOk whatever the broker proposes.
 AIORMQ_HEARTBEAT: Final = 60
 DEFAULT_CONNECT_TIMEOUT_MS: Final = 10_000
+#: What a URL's port must be: port 0 is "any port" to a listener, never a broker's.
+PORTS: Final = "a number from 1 to 65535"
+#: The longest host name DNS carries, and its longest dot-separated label (RFC 1035).
+MAX_HOST: Final = 253
+MAX_LABEL: Final = 63
 #: Query options aiormq itself reads for TLS; passed through untouched.
 TLS_OPTIONS: Final[tuple[str, ...]] = (
     "cafile",
@@ -134,7 +139,7 @@ def parse(url: str) -> Endpoint:
     )
     host = parsed.host or "localhost"
     take("host", host, bool(parsed.host))
-    port = parsed.explicit_port or DEFAULT_PORTS[scheme]
+    port = parsed.explicit_port or DEFAULT_PORTS[scheme]  # 0 was refused above
     take("port", port, parsed.explicit_port is not None)
     vhost, vhost_note = _vhost(parsed)
     take("vhost", vhost, bool(vhost_note.startswith("from")), vhost_note)
@@ -193,9 +198,10 @@ def parse(url: str) -> Endpoint:
 def _split(url: str) -> URL:
     try:
         parsed = URL(url)
-        parsed.explicit_port  # noqa: B018 - yarl validates the port lazily
+        port = parsed.explicit_port  # yarl validates the port lazily
     except ValueError as exc:
-        raise EndpointError(f"{redact(url)!r} is not a valid URL: {exc}") from exc
+        problem = f"the port is not {PORTS}" if "port" in str(exc).lower() else exc
+        raise EndpointError(f"{redact(url)!r} is not a valid URL: {problem}") from exc
     if parsed.scheme not in DEFAULT_PORTS:
         shown = parsed.scheme or "nothing"
         raise EndpointError(
@@ -203,7 +209,32 @@ def _split(url: str) -> URL:
         )
     if not parsed.host and parsed.raw_authority:
         raise EndpointError(f"{redact(url)!r} names no host (amqp://HOST:PORT/VHOST)")
+    if port == 0:
+        raise EndpointError(
+            f"{redact(url)!r} is not a valid URL: port 0 is not {PORTS}"
+        )
+    if parsed.raw_host:
+        _check_host(parsed.raw_host)
     return parsed
+
+
+def _check_host(host: str) -> None:
+    """Refuse a host name DNS cannot carry, before the resolver chokes on it."""
+    if ":" in host:  # an IPv6 address
+        return
+    shown = host if len(host) <= 40 else f"{host[:39]}…"
+    name = host.removesuffix(".")
+    if len(name) > MAX_HOST:
+        raise EndpointError(
+            f"the host {shown!r} is {len(name)} characters long; "
+            f"a host name has at most {MAX_HOST}"
+        )
+    for label in name.split("."):
+        if not 0 < len(label) <= MAX_LABEL:
+            raise EndpointError(
+                f"the host {shown!r} has a part between dots {len(label)} characters "
+                f"long; each part of a host name has 1 to {MAX_LABEL}"
+            )
 
 
 def _vhost(parsed: URL) -> tuple[str, str]:

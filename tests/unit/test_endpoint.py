@@ -81,7 +81,12 @@ def test_unknown_options_are_listed_as_ignored() -> None:
     [
         ("http://h/", "the scheme is 'http'"),
         ("h:5672", "an AMQP URL starts with amqp:// or amqps://"),
-        ("amqp://h:99999/", "is not a valid URL"),
+        ("amqp://h:99999/", "is not a valid URL: the port is not a number from 1"),
+        ("amqp://h:0/", "port 0 is not a number from 1 to 65535"),
+        ("amqp://u:secret@:5672/", "names no host"),
+        (f"amqp://{'a' * 300}/", "the host 'a{39}…' is 300 characters long"),
+        (f"amqp://{'a' * 64}.example/", "a part between dots 64 characters long"),
+        ("amqp://a..b/", "a part between dots 0 characters long"),
         ("amqp://h/a/b", "more than one segment"),
         ("amqp://h/?heartbeat=-1", "heartbeat=-1 is out of range"),
         ("amqp://h/?frame_max=big", "frame_max='big' is not a whole number"),
@@ -93,6 +98,13 @@ def test_bad_uris_name_the_bad_part(url: str, message: str) -> None:
     with pytest.raises(EndpointError, match=message) as caught:
         parse(url)
     assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost.", "[::1]", "127.0.0.1", f"{'a' * 63}.example", "ä.example"]
+)
+def test_host_names_dns_can_carry_are_accepted(host: str) -> None:
+    assert parse(f"amqp://{host}:5673/").port == 5673
 
 
 def test_redact_hides_passwords_even_in_broken_urls() -> None:

@@ -1,0 +1,67 @@
+"""The command line: its help, its flags, and a bad URL refused before anything runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from explorer.cli import _COMMANDS, EXIT_USAGE, _app_parser, main
+
+#: URLs the CLI refuses before connecting, each with what its message must say.
+BAD_URLS = [
+    pytest.param("amqp://guest:secret@:5672/", "names no host", id="no-host"),
+    pytest.param("http://localhost/", "the scheme is 'http'", id="http"),
+    pytest.param("amqp://localhost:70000/", "the port is not", id="port-70000"),
+    pytest.param("amqp://localhost:0/", "port 0 is not", id="port-0"),
+    pytest.param(f"amqp://{'a' * 300}/", "the host 'aaa", id="long-host"),
+    pytest.param("amqp://h/?channel_max=x", "not a whole number", id="option"),
+]
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+    assert exited.value.code == 0
+    lines = capsys.readouterr().out.splitlines()
+    for name, what in _COMMANDS.items():
+        assert any(line.split() == [name, *what.split()] for line in lines), name
+
+
+@pytest.mark.parametrize("output", [[], ["--json"]], ids=["text", "json"])
+@pytest.mark.parametrize(("url", "message"), BAD_URLS)
+def test_trace_refuses_a_bad_url_in_one_line(
+    url: str, message: str, output: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["trace", url, *output]) == EXIT_USAGE
+    out, err = capsys.readouterr()
+    assert out == ""  # no lifecycle output, before the error or after it
+    (line,) = err.splitlines()
+    assert line.startswith("amqp-explorer: ")
+    assert message in line
+    assert "secret" not in line
+
+
+@pytest.mark.parametrize(("url", "message"), BAD_URLS)
+def test_record_refuses_a_bad_url(
+    url: str, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capture = tmp_path / "x.jsonl"
+    assert main(["record", url, "-o", str(capture)]) == EXIT_USAGE
+    (line,) = capsys.readouterr().err.splitlines()
+    assert message in line
+    assert not capture.exists()
+
+
+def test_the_app_flags_are_parsed() -> None:
+    args = _app_parser().parse_args(["--race", "--phase", "tune", "--quiet"])
+    assert (args.race, args.phase, args.quiet) == (True, "tune", True)
+    default = _app_parser().parse_args([])
+    assert (default.race, default.phase, default.quiet) == (False, None, False)
+
+
+def test_an_unknown_phase_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _app_parser().parse_args(["--phase", "lunch"])
+    assert exited.value.code == EXIT_USAGE
+    assert "invalid choice: 'lunch'" in capsys.readouterr().err
