@@ -1,27 +1,74 @@
 """The help screen: every key the explorer answers to, and what it does.
 
-Owns HelpScreen, built from the app's own bindings so it never drifts from them.
+Owns HelpScreen, built from the app's own bindings so it never drifts from them,
+and the words it uses: keys as people write them, and a sentence for each action.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.keys import format_key
 from textual.screen import ModalScreen
 from textual.widgets import Markdown
 
-EXTRA = [
-    ("ctrl+p", "Command palette: jump to a phase, open a lesson, restart, recordings"),
-    ("up/down, home/end", "Move in the frame list (mouse clicks work too)"),
-    ("tab", "Move between panes"),
+#: Keys as people write them (and the README does), where Textual's name or
+#: symbol is not that; format_key, which turns "full_stop" into ".", does the rest.
+KEY_NAMES: Final = {"question_mark": "?", "left": "left", "right": "right"}
+
+#: What each action of the app does, for someone new to it, by the binding's
+#: action. A binding without one is listed with its own short description.
+DESCRIPTIONS: Final = {
+    "step": "Step: run the next phase of the lifecycle against the broker "
+    "(in operations, one operation per press)",
+    "frame(-1)": "Previous frame: select the frame before the one shown",
+    "frame(1)": "Next frame: select the frame after the one shown",
+    "reveal": "Reveal the password in Connection.StartOk, or hide it again",
+    "fold": "Fold runs of heartbeats into one row of the frame list, or unfold them",
+    "quiz": "Quiz: questions on the lesson shown, answered from your own frames",
+    "experiment": "Experiment: run one the lesson shown offers "
+    "(a list when it offers several)",
+    "run_all": "Run to the end: every remaining step, one after another",
+    "race": "Race the clock, or stop: at your own pace the handshake runs at wire "
+    "speed when TCP opens and each step reveals it; racing, each handshake step "
+    "is held until you press, against the broker's 10 s handshake_timeout",
+    "help": "Help: this list of keys",
+    "screenshot_svg": "Screenshot: save the screen as an SVG file "
+    "in the current directory",
+    "restart": "Restart: close this connection properly and connect again",
+    "quit": "Quit: the connection is closed properly first",
+}
+
+#: Gestures that are not the app's own bindings.
+EXTRA: Final = [
+    (
+        "ctrl+p",
+        "Command palette: jump to a phase, open a lesson or a topic lesson, run an "
+        "experiment, restart, open a recording, change the theme",
+    ),
+    (
+        "up, down, home, end",
+        "Move in the focused pane: frame list, field tree, hex bytes",
+    ),
+    ("tab", "Move to the next pane"),
     ("click a byte", "Select the field that holds it"),
     ("click a field", "Highlight its bytes"),
     ("click a phase", "Show its lesson"),
 ]
+
+
+def key_names(keys: str) -> str:
+    """A binding's keys ("space,n", "ctrl+question_mark") as people write them."""
+    return ", ".join(_key_name(key) for key in keys.split(","))
+
+
+def _key_name(key: str) -> str:
+    *modifiers, last = key.strip().split("+")
+    return "+".join([*modifiers, KEY_NAMES.get(last) or format_key(last)])
 
 
 class HelpScreen(ModalScreen[None]):
@@ -42,7 +89,7 @@ class HelpScreen(ModalScreen[None]):
         """List `bindings` and the mouse and palette gestures."""
         super().__init__()
         rows = [
-            (b.key.replace(",", ", "), b.description)
+            (key_names(b.key), DESCRIPTIONS.get(b.action, b.description))
             for b in bindings
             if isinstance(b, Binding)
         ]
