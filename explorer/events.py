@@ -84,6 +84,19 @@ class LifecycleEnded:
     clean: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """The pace of a run and the broker's clock, for a status line."""
+
+    #: "learner" (the handshake ran at wire speed and is reviewed step by
+    #: step), "race" (held step by step against handshake_timeout), "recording".
+    pace: str
+    #: Seconds left of the broker's handshake_timeout while it runs.
+    handshake_left: float | None
+    #: The connection now, as the wire shows it ("open; heartbeat 60 s" ...).
+    state: str
+
+
 EngineEvent = (
     PhaseStarted | FrameObserved | PhaseReport | PhaseFailed | Waiting | LifecycleEnded
 )
@@ -105,6 +118,9 @@ class Stepper(Protocol):
 
     def handshake_time_left(self) -> float | None:
         """Seconds left before the broker's handshake_timeout, while it runs."""
+
+    def clock(self) -> Clock:
+        """The pace of this run and what the broker's clock is doing now."""
 
     def unmasked(self, frame: Frame) -> Frame:
         """`frame` with its secrets, when the learner asks to see them."""

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from explorer.capture import Capture, CaptureError
 from explorer.eventlog import LogError, from_record
 from explorer.events import (
+    Clock,
     EngineEvent,
     FrameObserved,
     LifecycleEnded,
@@ -65,6 +66,10 @@ class ReplayEngine:
     def handshake_time_left(self) -> float | None:
         """A recording has no broker waiting: no handshake budget."""
         return None
+
+    def clock(self) -> Clock:
+        """A recording runs no clock of the broker's."""
+        return Clock("recording", None, "recorded: no broker clock runs")
 
     def unmasked(self, frame: Frame) -> Frame:
         """A recording never holds the password: the frame as recorded."""

@@ -22,6 +22,7 @@ from pamqp import commands
 from explorer.capture import Chunk, Event, StreamEnd
 from explorer.endpoint import Endpoint
 from explorer.events import (
+    Clock,
     EngineEvent,
     FrameObserved,
     LifecycleEnded,
@@ -40,8 +41,14 @@ from explorer.protocol import report
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.explain import advice_for, reply_code
 from explorer.protocol.fields import JSON, shown
-from explorer.protocol.frames import DecodeFailure, Direction, Frame, first_named
-from explorer.protocol.lifecycle import HANDSHAKE, ORDER, LifecycleModel, Phase
+from explorer.protocol.frames import (
+    DecodeFailure,
+    Direction,
+    Frame,
+    first_named,
+    first_payload,
+)
+from explorer.protocol.lifecycle import ORDER, LifecycleModel, Phase
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 #: RabbitMQ's default handshake_timeout: from TCP accept to Connection.Open.
@@ -97,7 +104,7 @@ class Engine:
         listener: Listener,
         *,
         reveal_secrets: bool = False,
-        live_handshake: bool = True,
+        live_handshake: bool = False,
         wait: float = 5.0,
         experiment: Experiment | None = None,
     ) -> None:
@@ -107,10 +114,11 @@ class Engine:
             url: The learner's AMQP URL.
             listener: Called with every event as it happens.
             reveal_secrets: Show passwords instead of masking them.
-            live_handshake: Hold the client's handshake writes and send each one
-                at its step (the broker's 10 s handshake_timeout then applies).
-                If False the handshake runs at wire speed at the header step and
-                the later handshake steps review what happened.
+            live_handshake: Race mode: hold the client's handshake writes and
+                send each one at its step, while the broker's 10 s
+                handshake_timeout runs. By default (the learner's pace) the
+                handshake runs at wire speed when TCP opens, and the handshake
+                steps then show what happened, frame by frame.
             wait: Seconds to wait for the broker's answer at each step.
             experiment: A failure-lab or topic experiment to run instead of
                 the plain lifecycle.
@@ -442,27 +450,81 @@ class Engine:
             if end.direction is B2C:
                 self._lose()
             return
+        phase = self._interrupted_phase()
         self._lose()
-        elapsed = self.tap.now() - (self.tcp_at or 0.0)
-        phase = self.model.phase
-        if phase in HANDSHAKE and elapsed >= HANDSHAKE_TIMEOUT - 0.5:
+        elapsed = end.t - (self.tcp_at or 0.0)
+        if not self.seen(B2C, "Connection.OpenOk") and (
+            elapsed >= HANDSHAKE_TIMEOUT - 0.5
+        ):
+            if self.experiment:
+                advice = (
+                    "a client must finish the handshake in time: look for a proxy "
+                    "or a slow TLS handshake delaying it, or a client stuck before "
+                    "its next frame"
+                )
+            else:
+                advice = (
+                    "ctrl+r connects again; c leaves race mode, so that the "
+                    "handshake runs at wire speed when TCP opens and you review it "
+                    "at your own pace"
+                )
+            held = " while the explorer held the client's next frame" * bool(
+                self.tap.held
+            )
             self.fail(
                 phase,
-                f"the broker dropped the connection {elapsed:.1f} s after TCP accept: "
-                "its handshake_timeout (10 s by default) ran out before "
-                "Connection.Open",
-                advice="a client must finish the handshake in time: look for a proxy "
-                "or a slow TLS handshake delaying it, or a client stuck before its "
-                "next frame"
-                if self.experiment
-                else "step faster, or run the handshake at wire speed and review it",
+                f"the broker dropped the connection {elapsed:.1f} s after TCP accept"
+                f"{held} ({end.reason}): its handshake_timeout (10 s by default) "
+                "ran out before Connection.Open",
+                advice=advice,
             )
         else:
             self.fail(
                 phase,
-                f"the connection was lost: {end.reason}",
+                f"the connection was lost {elapsed:.1f} s after TCP accept: "
+                f"{end.reason}",
                 advice="the broker's log says why (`rabbitmq-diagnostics log_tail`)",
             )
+
+    def _interrupted_phase(self) -> Phase:
+        """The phase a lost connection interrupts.
+
+        Held, the handshake is where the learner is: the step running, or the
+        one due whose frame is held. At wire speed it is where the frames got to.
+        """
+        phase = self.model.phase
+        held = self.live_handshake and not self.seen(B2C, "Connection.OpenOk")
+        if held and not self.finished:
+            due = self.plan[self._index]
+            if ORDER.index(due) > ORDER.index(phase):
+                return due
+        return phase
+
+    def clock(self) -> Clock:
+        """The pace of this run and what the broker's clock is doing now."""
+        pace = "race" if self.live_handshake else "learner"
+        left = self.handshake_time_left()
+        opened = self.frame(B2C, "Connection.OpenOk")
+        end = self.ended.get(B2C) or self.ended.get(C2B)
+        if self.tcp_at is None:
+            state = "no connection yet"
+        elif end is not None:
+            state = f"closed {end.t - self.tcp_at:.1f} s after TCP accept"
+        elif opened is None:
+            state = (
+                f"handshake_timeout {left:.1f} s left"
+                if self.live_handshake and left is not None
+                else "handshake at wire speed"
+            )
+        else:
+            tune_ok = first_payload(self.frames, C2B, commands.Connection.TuneOk)
+            beat = int(tune_ok.heartbeat) if tune_ok is not None else 0
+            took = (opened.t - self.tcp_at) * 1000
+            state = (
+                f"open (handshake {took:.0f} ms); "
+                + (f"heartbeat {beat} s" if beat else "heartbeats off")
+            )
+        return Clock(pace, left, state)
 
     # Events ---
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+from typing import Final
 
 from explorer.endpoint import EndpointError, parse
 from explorer.engine.core import Engine
@@ -15,6 +16,15 @@ from explorer.net.client import ExplorerConnection
 from explorer.net.raw import RawClient
 from explorer.protocol.fields import JSON
 from explorer.protocol.lifecycle import Phase
+
+#: What the TCP report says of the pace, by whether the handshake is held.
+PACE_NOTES: Final = {
+    False: "Your pace: RabbitMQ's 10 s handshake_timeout runs from this TCP "
+    "accept, so the explorer lets aiormq finish the handshake at wire speed now; "
+    "each handshake step then shows what was exchanged, with its real timings.",
+    True: "Race mode: the explorer holds each of aiormq's handshake frames until "
+    "you step, while RabbitMQ's 10 s handshake_timeout runs from this TCP accept.",
+}
 
 
 async def endpoint(engine: Engine) -> None:
@@ -107,6 +117,7 @@ async def tcp(engine: Engine) -> None:
         "connect_ms": round(attempts[-1].ms, 2),
         **limits,
     }
+    facts["pace"] = "race" if engine.live_handshake else "learner"
     engine.report(
         Phase.TCP,
         facts,
@@ -116,6 +127,7 @@ async def tcp(engine: Engine) -> None:
             f"This process may hold {limits['open_files_soft_limit']} open files "
             f"(its soft limit) and holds {limits['open_files_held']} now: each "
             "connection costs one.",
+            PACE_NOTES[engine.live_handshake],
         ],
     )
     plan = engine.experiment.handshake if engine.experiment else None
@@ -132,6 +144,9 @@ async def tcp(engine: Engine) -> None:
     )
     if engine.live_handshake:
         engine.tap.hold()
+    # From TCP accept on, the broker's handshake_timeout runs: the client starts
+    # at once (held writes wait for their steps), so a drop is seen when it happens.
+    engine.start_connecting()
 
 
 async def tls(engine: Engine) -> None:

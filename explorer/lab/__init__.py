@@ -22,7 +22,7 @@ def lab_engine(
     name: str,
     listener: Listener,
     *,
-    live_handshake: bool = True,
+    live_handshake: bool = False,
     reveal_secrets: bool = False,
     wait: float = 5.0,
 ) -> Engine:

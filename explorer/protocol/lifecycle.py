@@ -71,7 +71,8 @@ P = Phase
 #: The order follows aiormq's connect(): header, StartOk, TuneOk, Open, then
 #: channel 1 with publisher confirms, then operations.
 TRANSITIONS: Final[Mapping[tuple[Phase, Direction, str], Phase]] = {
-    # Over TLS, aiormq writes the header the moment the TLS handshake is done.
+    # The client writes the header as soon as TCP (and TLS, for amqps) is up.
+    (P.TCP, C2B, "ProtocolHeader"): P.HEADER,
     (P.TLS, C2B, "ProtocolHeader"): P.HEADER,
     (P.HEADER, C2B, "ProtocolHeader"): P.HEADER,
     (P.HEADER, B2C, "Connection.Start"): P.START,
@@ -188,8 +189,13 @@ class LifecycleModel:
         self.phase = phase
 
     def enter(self, phase: Phase) -> None:
-        """Move to a phase that no frame marks (endpoint, resolve, tcp, tls ...)."""
-        self.phase = phase
+        """Move on to a phase that no frame marks (endpoint, resolve, tcp, tls ...).
+
+        Never back: when the handshake ran at wire speed, its frames moved the
+        lifecycle on before the steps that show them.
+        """
+        if ORDER.index(phase) > ORDER.index(self.phase):
+            self.phase = phase
 
     def observe(self, frame: Frame) -> Transition:
         """Apply the rules to one frame.

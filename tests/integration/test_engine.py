@@ -49,6 +49,8 @@ async def stepping(
     engines: list[Engine] = []
 
     def make(url: str = broker_url, **options: object) -> tuple[Engine, Recorder]:
+        """An engine that holds the handshake (race mode) unless told otherwise."""
+        options.setdefault("live_handshake", True)
         recorder = Recorder()
         engine = Engine(url, recorder, **options)  # type: ignore[arg-type]
         engines.append(engine)

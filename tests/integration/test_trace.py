@@ -145,11 +145,6 @@ def test_operation_without_permission_is_a_channel_error(
     [
         ("amqp://guest:guest@127.0.0.1:1/", "tcp", "127.0.0.1:1 refused"),
         ("amqp://guest:guest@no-such-host.invalid/", "resolve", "does not resolve"),
-        (
-            "amqp://guest:guest@localhost/?channel_max=x",
-            "endpoint",
-            "not a whole number",
-        ),
     ],
 )
 def test_failures_before_amqp_are_explained(url: str, phase: str, message: str) -> None:
@@ -218,3 +213,11 @@ async def test_refused_protocol_version_names_the_offer(
     assert error["phase"] == "header"
     assert "AMQP 3-1-0-0" in error["message"]
     assert "SASL" in error["message"]
+
+
+def test_a_bad_url_is_bad_usage_told_first() -> None:
+    for output in ((), ("--json",)):
+        result = run_cli("trace", "amqp://guest:guest@localhost/?channel_max=x", *output)
+        assert result.returncode == 2
+        assert result.stdout == "", "no lifecycle line comes before the error"
+        assert "not a whole number" in result.stderr.splitlines()[0]
