@@ -1,8 +1,10 @@
 """FrameList: every frame of the connection, one row each, fast at 100k rows.
 
-Owns the frame list pane: its rows (frames and phase failures), folding runs of
-heartbeats into one row, the cursor and the Selected message. It is a Line-API
-ScrollView: adding rows costs O(batch) and painting reads only visible rows.
+Owns the frame list pane: its rows (frames, phase failures and phase reports),
+their columns and colours, folding runs of heartbeats into one row, the cursor
+and the Selected message (what the rows say comes from labels.py). It is a
+Line-API ScrollView: adding rows costs O(batch) and painting reads only
+visible rows.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from typing import ClassVar, Final, TypeGuard
 
-from pamqp import commands
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
@@ -22,27 +22,18 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from explorer.events import PhaseFailed
+from explorer.events import PhaseFailed, PhaseReport
 from explorer.protocol.frames import Direction, Frame
+from explorer.ui.widgets.labels import CLOSES, frame_row, header_text, note_row
 
-#: What a row shows: a frame from the wire, or a phase that failed.
-FrameListItem = Frame | PhaseFailed
+#: What a row shows: a frame from the wire, a phase that failed, or what a
+#: phase reported (the phases below AMQP have nothing else to show).
+FrameListItem = Frame | PhaseFailed | PhaseReport
 
-TIME_WIDTH: Final = 7
-CHANNEL_WIDTH: Final = 3
-SIZE_WIDTH: Final = 6
-#: Cells outside the name column: the margins, time, arrow, channel and size
-#: columns and the single spaces between them.
-FIXED_WIDTH: Final = 1 + TIME_WIDTH + 1 + 1 + 1 + CHANNEL_WIDTH + 1 + 1 + SIZE_WIDTH + 1
-MIN_NAME_WIDTH: Final = 8
 #: The column titles take the first line of the view and never scroll.
 HEADER_LINES: Final = 1
-#: Tones that colour a whole row, not just its arrow and name.
-ROW_TONES: Final = frozenset({"frame-list--error", "frame-list--warning"})
-HEARTBEAT: Final = "♥ Heartbeat"
-#: Between a folded heartbeat row's name and its count, a multiplication sign.
-TIMES: Final = " \N{MULTIPLICATION SIGN}"
-_CLOSES: Final = (commands.Connection.Close, commands.Channel.Close)
+#: The tone of a broker Close that refuses something: it colours the whole row.
+WARNING: Final = "frame-list--warning"
 
 
 def _is_heartbeat(item: FrameListItem) -> TypeGuard[Frame]:
@@ -54,24 +45,9 @@ def _is_refusal(frame: Frame) -> bool:
     payload = frame.payload
     return (
         frame.direction is Direction.BROKER_TO_CLIENT
-        and isinstance(payload, _CLOSES)
+        and isinstance(payload, CLOSES)
         and payload.reply_code != 200
     )
-
-
-def _describe(frame: Frame) -> str:
-    """The frame's name, with the reply code and text of a Close."""
-    payload = frame.payload
-    if isinstance(payload, _CLOSES):
-        return f"{frame.name} {payload.reply_code} {payload.reply_text}"
-    return frame.name
-
-
-def _fit(text: str, width: int) -> str:
-    """Pad or cut `text` to exactly `width` cells, marking a cut with an ellipsis."""
-    if cell_len(text) > width:
-        return set_cell_size(text, width - 1) + "…"
-    return set_cell_size(text, width)
 
 
 class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
@@ -79,12 +55,19 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
 
     Rows are added in batches with `add`. While the cursor is on the last row,
     the list follows new rows; otherwise the cursor and the view stay put.
+
+    A frame's name is shown in full when it fits, else with its class
+    abbreviated (labels.CLASS_ABBREVIATIONS), and may use the cells the size
+    leaves blank. In a pane 38 columns wide (its border and scrollbar
+    included) every frame pamqp knows keeps its whole method; only a
+    Connection.UpdateSecret over 9,999 bytes would not.
     """
 
     DEFAULT_CSS = """
     FrameList {
         height: 1fr;
         overflow-x: hidden;
+        scrollbar-size-vertical: 1;
         background: $surface;
         color: $foreground;
         & > .frame-list--header { color: $text-muted; text-style: bold; }
@@ -93,6 +76,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
         & > .frame-list--broker { color: $text-accent; }
         & > .frame-list--heartbeat { color: $text-muted; }
         & > .frame-list--error { color: $text-error; background: $error-muted; }
+        & > .frame-list--report { color: $text-secondary; text-style: italic; }
         & > .frame-list--warning {
             color: $text-warning;
             background: $warning-muted;
@@ -116,6 +100,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
         "frame-list--broker",
         "frame-list--heartbeat",
         "frame-list--error",
+        "frame-list--report",
         "frame-list--warning",
         "frame-list--cursor",
     }
@@ -128,6 +113,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
     | `frame-list--broker` | Arrow and name of a frame the broker sent. |
     | `frame-list--heartbeat` | A heartbeat row. |
     | `frame-list--error` | A phase that failed (the whole row). |
+    | `frame-list--report` | What a phase reported (the whole row). |
     | `frame-list--warning` | A broker Close with a reply code other than 200. |
     | `frame-list--cursor` | The row under the cursor. |
     """
@@ -154,8 +140,8 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
 
             Args:
                 frame_list: The list whose cursor moved.
-                item: The frame or failure on that row; for a folded heartbeat
-                    row, its last heartbeat.
+                item: The frame, failure or report on that row; for a folded
+                    heartbeat row, its last heartbeat.
                 index: The row number, as `FrameList.select` takes it.
             """
             self.frame_list = frame_list
@@ -219,7 +205,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
         return self._items[self._last[row]]
 
     def add(self, rows: Iterable[FrameListItem]) -> None:
-        """Append a batch of frames and failures, in wire order.
+        """Append a batch of frames, failures and reports, in wire order.
 
         Costs O(len(rows)) whatever is already in the list.
 
@@ -386,53 +372,39 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _header_strip(self, width: int) -> Strip:
         style = self.get_component_rich_style("frame-list--header")
-        name_width = max(MIN_NAME_WIDTH, width - FIXED_WIDTH)
-        text = (
-            f" {'time s':>{TIME_WIDTH}}   {'ch':>{CHANNEL_WIDTH}} "
-            f"{_fit('frame', name_width)} {'bytes':>{SIZE_WIDTH}} "
-        )
-        return Strip([Segment(text, style)]).crop_extend(0, width, style)
+        return Strip([Segment(header_text(width), style)]).crop_extend(0, width, style)
 
     def _row_strip(self, row: int, width: int) -> Strip:
-        tone = self._tone(row)
+        item = self.item_at(row)
         cursor = ("frame-list--cursor",) if row == self._cursor else ()
-        quiet = tone if tone in ROW_TONES else "frame-list--muted"
+        if not isinstance(item, Frame):
+            failed = isinstance(item, PhaseFailed)
+            tone = "frame-list--error" if failed else "frame-list--report"
+            style = self.get_component_rich_style(tone, *cursor)
+            strip = Strip([Segment(note_row(item, width), style)])
+            return strip.crop_extend(0, width, style)
+        tone = self._tone(item)
+        quiet = tone if tone == WARNING else "frame-list--muted"
         muted = self.get_component_rich_style(quiet, *cursor)
         toned = self.get_component_rich_style(tone, *cursor)
-        time, arrow, channel, name, size = self._cells(row)
-        name_width = max(MIN_NAME_WIDTH, width - FIXED_WIDTH)
+        since = item.t if self._t0 is None else self._t0
+        count = self._last[row] - self._first[row] + 1
+        cells = frame_row(item, since, width, count, row in self._mixed)
         segments = [
-            Segment(f" {time:>{TIME_WIDTH}} ", muted),
-            Segment(arrow, toned),
-            Segment(f" {channel:>{CHANNEL_WIDTH}} ", muted),
-            Segment(_fit(name, name_width), toned),
-            Segment(f" {size:>{SIZE_WIDTH}} ", muted),
+            Segment(cells.time, muted),
+            Segment(cells.arrow, toned),
+            Segment(cells.channel, muted),
+            Segment(cells.name, toned),
+            Segment(cells.size, muted),
         ]
         return Strip(segments).crop_extend(0, width, muted)
 
-    def _tone(self, row: int) -> str:
-        """The component class that colours a row's arrow and name."""
-        item = self.item_at(row)
-        if isinstance(item, PhaseFailed):
-            return "frame-list--error"
-        if _is_refusal(item):
-            return "frame-list--warning"
-        if _is_heartbeat(item):
+    def _tone(self, frame: Frame) -> str:
+        """The component class that colours a frame's arrow and name."""
+        if _is_refusal(frame):
+            return WARNING
+        if _is_heartbeat(frame):
             return "frame-list--heartbeat"
-        if item.direction is Direction.CLIENT_TO_BROKER:
+        if frame.direction is Direction.CLIENT_TO_BROKER:
             return "frame-list--client"
         return "frame-list--broker"
-
-    def _cells(self, row: int) -> tuple[str, str, str, str, str]:
-        """Time, arrow, channel, name and size of a row, as text."""
-        item = self.item_at(row)
-        if isinstance(item, PhaseFailed):
-            return "", "✖", "", f"{item.phase.value} failed: {item.message}", ""
-        t0 = item.t if self._t0 is None else self._t0
-        time, channel = f"{item.t - t0:.3f}", str(item.channel)
-        if not _is_heartbeat(item):
-            return time, item.direction.arrow, channel, _describe(item), str(item.size)
-        count = self._last[row] - self._first[row] + 1
-        arrow = "⇄" if row in self._mixed else item.direction.arrow
-        name = f"{HEARTBEAT}{TIMES}{count}" if count > 1 else HEARTBEAT
-        return time, arrow, channel, name, str(item.size * count)
