@@ -1,4 +1,5 @@
-"""HexView: hexdump -C layout, field colours, selection, clicks and big bodies."""
+"""HexView: hexdump -C layout, field colours, selection, clicks, big bodies,
+a height that follows the frame, and reports instead of bytes."""
 
 from __future__ import annotations
 
@@ -6,8 +7,12 @@ import struct
 import time
 
 from textual.app import App, ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
 
+from explorer.events import PhaseReport
 from explorer.protocol import Direction, Frame, FrameDecoder
+from explorer.protocol.lifecycle import Phase
 from explorer.ui.widgets import HexView
 from explorer.ui.widgets.hex_view import (
     WIDE,
@@ -16,7 +21,17 @@ from explorer.ui.widgets.hex_view import (
     dump_line,
     hex_column,
 )
-from tests.ui.conftest import named, style_at
+from tests.ui.conftest import heartbeats, named, style_at
+
+TCP_REPORT = PhaseReport(
+    Phase.TCP,
+    {"local": "127.0.0.1:41236", "remote": "127.0.0.1:5672"},
+    (
+        "One TCP connection from 127.0.0.1:41236 to 127.0.0.1:5672; it stays open "
+        "for the whole life of the AMQP connection.",
+        "Each connection costs one open file.",
+    ),
+)
 
 ASCII_START = ascii_start(WIDE)
 
@@ -39,6 +54,20 @@ class HexApp(App[None]):
 
     def on_hex_view_byte_clicked(self, message: HexView.ByteClicked) -> None:
         self.clicked.append(message.offset)
+
+
+class PaneApp(App[None]):
+    """A HexView at the bottom of the screen, as the explorer lays it out."""
+
+    CSS = """
+    #top { height: 1fr; }
+    #bottom { height: auto; max-height: 50%; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("the lesson", id="top")
+        with Horizontal(id="bottom"):
+            yield HexView()
 
 
 def body_frame(size: int) -> Frame:
@@ -165,3 +194,81 @@ def test_narrow_lines_hold_eight_bytes() -> None:
     assert byte_at_column(ascii_start(8) + 3, 8) == 3
     assert byte_at_column(hex_column(7), 8) == 7
     assert byte_at_column(hex_column(8), 8) is None
+
+
+async def test_the_pane_is_as_tall_as_the_frame_needs(happy: list[Frame]) -> None:
+    async with PaneApp().run_test(size=(120, 40)) as pilot:
+        hex_view = pilot.app.query_one(HexView)
+        top = pilot.app.query_one("#top")
+        heights = []
+        for frame in (heartbeats(1)[0], named(happy, "Connection.Tune")):
+            hex_view.show(frame)
+            await pilot.pause()
+            heights.append((hex_view.size.height, top.size.height))
+        # 8 bytes: one line and the offset line; 20 bytes: two and the offset.
+        assert heights == [(2, 38), (3, 37)]
+        assert not hex_view.show_vertical_scrollbar
+
+        frame = body_frame(BODY_SIZE)
+        hex_view.show(frame)
+        await pilot.pause()
+        assert (hex_view.outer_size.height, top.size.height) == (20, 20)
+        assert hex_view.show_vertical_scrollbar
+        hex_view.scroll_end(animate=False)
+        await pilot.pause()
+        last = hex_view.render_line(hex_view.size.height - 1).text.rstrip()
+        assert last == f"{frame.size:08x}"
+
+        hex_view.show_report(TCP_REPORT)
+        await pilot.pause()
+        assert hex_view.size.height == hex_view.virtual_size.height < 20
+
+
+async def test_a_report_says_why_it_has_no_bytes_then_its_notes(
+    happy: list[Frame],
+) -> None:
+    tune = named(happy, "Connection.Tune")
+    app = HexApp(tune)
+    async with app.run_test(size=(60, 20)) as pilot:
+        hex_view = app.query_one(HexView)
+        hex_view.show_report(TCP_REPORT)
+        await pilot.pause()
+        assert (hex_view.frame, hex_view.report) == (None, TCP_REPORT)
+        lines = [hex_view.render_line(y).text.rstrip() for y in range(7)]
+        assert lines == [
+            "No AMQP bytes in this phase: it happens below AMQP, on the",
+            "socket (TCP). Its report:",
+            "",
+            "• One TCP connection from 127.0.0.1:41236 to 127.0.0.1:5672;",
+            "  it stays open for the whole life of the AMQP connection.",
+            "• Each connection costs one open file.",
+            "",
+        ]
+        assert hex_view.virtual_size.height == 6
+        await pilot.resize_terminal(100, 20)  # 16 bytes a line fit: text rewraps
+        await pilot.pause()
+        assert hex_view.per_line == WIDE
+        assert hex_view.virtual_size.height == 5
+        await pilot.resize_terminal(60, 20)
+        await pilot.pause()
+        hex_view.focus()
+        await pilot.press("right", "down")
+        assert await pilot.click(HexView, offset=(hex_column(1), 0))
+        assert app.clicked == []  # no bytes to pick
+
+        hex_view.show(tune)
+        await pilot.pause()
+        assert hex_view.report is None
+        assert hex_view.render_line(0).text.startswith("00000000  01 00 00")
+
+
+async def test_a_report_of_a_phase_with_frames_points_at_them() -> None:
+    report = PhaseReport(Phase.OPEN, {"vhost": "/"})
+    async with HexApp(body_frame(256)).run_test(size=(100, 20)) as pilot:
+        hex_view = pilot.app.query_one(HexView)
+        hex_view.show_report(report)
+        await pilot.pause()
+        assert hex_view.render_line(0).text.rstrip() == (
+            "No bytes on this row: it says what the phase established; its frames "
+            "are the rows around it."
+        )

@@ -2,10 +2,12 @@
 
 Owns the hex pane: the dump layout, mapping columns to byte offsets and back,
 colouring each byte by the FieldKind of the byte-map leaf that holds it, the
-selected span, the byte cursor and the ByteClicked message. Pygments'
-hexdump lexer (through textual.highlight) styles the offset and ASCII columns;
-the field colours are laid over its hex tokens. Lines are built only when they
-are painted, so a 128 KiB body costs no more to show than a heartbeat.
+selected span, the byte cursor and the ByteClicked message; for a phase
+report, the text it shows instead of bytes; and a height that follows what it
+shows. Pygments' hexdump lexer (through textual.highlight) styles the offset
+and ASCII columns; the field colours are laid over its hex tokens. Lines are
+built only when they are painted, so a 128 KiB body costs no more to show
+than a heartbeat.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from typing import ClassVar, Final
 
+from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.cache import LRUCache
@@ -27,12 +30,16 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
 
+from explorer.events import PhaseReport
 from explorer.protocol.bytemap import ByteField, FieldKind, byte_map
 from explorer.protocol.frames import Frame
+from explorer.ui.widgets.labels import report_lines
 
 #: Bytes per line when the pane is wide enough for `hexdump -C`, else half.
 WIDE: Final = 16
 NARROW: Final = 8
+#: Fewest columns a report's text is wrapped to, however narrow the pane.
+NARROW_TEXT: Final = 20
 #: Column of the first hex digit: 8 offset digits and two spaces.
 HEX_START: Final = 10
 #: Printable ASCII stays; everything else shows as a dot, as hexdump -C does.
@@ -73,11 +80,19 @@ def dump_line(offset: int, chunk: bytes, per_line: int = WIDE) -> str:
 
 
 class HexView(ScrollView, can_focus=True):
-    """The bytes of one frame, each coloured by the field it belongs to."""
+    """The bytes of one frame, each coloured by the field it belongs to.
+
+    Or, for a phase report, why there are no bytes and the report's notes. The
+    view is as tall as what it shows (the dump's lines, the offset line that
+    ends it, or the report's lines), up to its container's height: in a
+    container of ``height: auto; max-height: 50%`` the pane shrinks for a
+    small frame and scrolls for a large one.
+    """
 
     DEFAULT_CSS = """
     HexView {
-        height: 1fr;
+        height: auto;
+        max-height: 100%;
         background: $surface;
         color: $foreground;
         & > .hex-view--framing { color: $text-secondary; text-style: bold; }
@@ -160,6 +175,9 @@ class HexView(ScrollView, can_focus=True):
         """Start empty: nothing is shown until `show`."""
         super().__init__(name=name, id=id, classes=classes)
         self.frame: Frame | None = None
+        #: The report shown instead of bytes, and its lines as wrapped.
+        self.report: PhaseReport | None = None
+        self._report_lines: list[str] = []
         self._raw = b""
         self._leaves: list[ByteField] = []
         #: Offsets where each leaf starts, to find a line's leaves by bisection.
@@ -175,7 +193,7 @@ class HexView(ScrollView, can_focus=True):
         Args:
             frame: The frame, or None to clear the view.
         """
-        self.frame = frame
+        self.frame, self.report, self._report_lines = frame, None, []
         self._raw = b"" if frame is None else frame.raw
         self._leaves = [] if frame is None else list(byte_map(frame).leaves())
         self._starts = [leaf.offset for leaf in self._leaves]
@@ -184,13 +202,31 @@ class HexView(ScrollView, can_focus=True):
         self._resize_dump()
         self.scroll_home(animate=False, immediate=True)
 
+    def show_report(self, report: PhaseReport) -> None:
+        """Show, instead of bytes, why a phase has none, then its notes.
+
+        Args:
+            report: What the phase reported (its facts go to the field tree).
+        """
+        self.show(None)
+        self.report = report
+        self._wrap(report)
+
     def on_resize(self) -> None:
-        """Use 16 bytes a line when they fit, 8 when the pane is narrow."""
+        """Use 16 bytes a line when they fit, 8 when narrow; rewrap a report."""
         fits = self.scrollable_content_region.width >= line_width(WIDE)
         per_line = WIDE if fits else NARROW
         if per_line != self.per_line:
             self.per_line = per_line
             self._resize_dump()
+        if self.report is not None:
+            self._wrap(self.report)
+
+    def _wrap(self, report: PhaseReport) -> None:
+        width = max(self.scrollable_content_region.width, NARROW_TEXT)
+        self._report_lines = report_lines(report, width)
+        self.virtual_size = Size(width, len(self._report_lines))
+        self.refresh()
 
     def _resize_dump(self) -> None:
         # One more line, as hexdump -C ends: the offset one past the last byte.
@@ -244,9 +280,14 @@ class HexView(ScrollView, can_focus=True):
         self._invalidate()
 
     def render_line(self, y: int) -> Strip:
-        """One dump line, cropped to the visible columns."""
+        """One dump line (or report line), cropped to the visible columns."""
         scroll_x, scroll_y = self.scroll_offset
         width, line = self.scrollable_content_region.width, scroll_y + y
+        if self.report is not None:
+            text = self._report_lines[line] if line < len(self._report_lines) else ""
+            return Strip([Segment(text, self.rich_style)]).crop_extend(
+                scroll_x, scroll_x + width, self.rich_style
+            )
         strip = self._lines.get(line)
         if strip is None:
             strip = self._lines[line] = self._render_dump_line(line)

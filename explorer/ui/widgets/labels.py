@@ -3,13 +3,15 @@
 Owns the words and the frame list's columns, not the colours: the fixed
 abbreviation of each AMQP class (used when a frame's full name does not fit;
 the method is never shortened), a frame row's cells, a failure's and a
-report's row, a report's one-line summary and how its fact values read, and
-fitting text to a width in cells. No Textual here.
+report's row, a report's one-line summary, how its fact values read and what
+the hex pane says instead of bytes, and fitting text to a width in cells.
+No Textual here.
 """
 
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final, NamedTuple
 
@@ -194,6 +196,33 @@ _SUMMARIES: Final[Mapping[Phase, Callable[[dict[str, JSON]], str]]] = {
 def report_summary(report: PhaseReport) -> str:
     """One line saying what a phase established, e.g. ``127.0.0.1:41236 → :5672``."""
     return _SUMMARIES.get(report.phase, _scalars)(report.facts)
+
+
+#: What the hex pane says of a phase that sent no frame, instead of its bytes.
+_NO_BYTES: Final[Mapping[Phase, str]] = {
+    Phase.ENDPOINT: "No bytes in this phase: the URL is read before anything is sent.",
+    Phase.RESOLVE: "No AMQP bytes in this phase: it happens below AMQP, in name "
+    "resolution (DNS).",
+    Phase.TCP: "No AMQP bytes in this phase: it happens below AMQP, on the "
+    "socket (TCP).",
+    Phase.TLS: "No AMQP bytes in this phase: it happens below AMQP, in TLS on "
+    "the socket.",
+}
+_REPORT_ROW: Final = (
+    "No bytes on this row: it says what the phase established; its frames are "
+    "the rows around it."
+)
+
+
+def report_lines(report: PhaseReport, width: int) -> list[str]:
+    """Why a report has no bytes, then its notes, wrapped to `width` columns."""
+    heading = _NO_BYTES.get(report.phase, _REPORT_ROW)
+    if not report.notes:
+        return textwrap.wrap(heading, width)
+    lines = [*textwrap.wrap(f"{heading} Its report:", width), ""]
+    for note in report.notes:
+        lines += textwrap.wrap(note, width, initial_indent="• ", subsequent_indent="  ")
+    return lines
 
 
 def report_texts(report: PhaseReport) -> tuple[str, str]:
