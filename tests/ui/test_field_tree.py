@@ -1,12 +1,19 @@
-"""FieldTree: labels, bits, finding the field that holds a byte."""
+"""FieldTree: labels, bits, finding the field that holds a byte, reports, height."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from textual.app import App, ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+from textual.widgets.tree import TreeNode
 
 from explorer.protocol import ByteField, Frame, byte_map
+from explorer.protocol.lifecycle import Phase
 from explorer.ui.widgets import FieldTree
-from tests.ui.conftest import named
+from tests.ui.conftest import heartbeats, named
+from tests.ui.test_frame_list import recorded_reports
 
 
 class TreeApp(App[None]):
@@ -27,8 +34,35 @@ class TreeApp(App[None]):
         self.fields.append(message.field)
 
 
+class PaneApp(App[None]):
+    """A FieldTree at the bottom of the screen, as the explorer lays it out."""
+
+    CSS = """
+    #top { height: 1fr; }
+    #bottom { height: auto; max-height: 50%; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static("the lesson", id="top")
+        with Horizontal(id="bottom"):
+            yield FieldTree()
+
+
 def labels(tree: FieldTree) -> list[str]:
     return [str(child.label) for child in tree.root.children]
+
+
+def below(node: TreeNode[ByteField]) -> Iterator[TreeNode[ByteField]]:
+    """Every node under `node`, depth first."""
+    for child in node.children:
+        yield child
+        yield from below(child)
+
+
+def children_of(node: TreeNode[ByteField], label: str) -> list[str]:
+    """The labels under the first node below `node` labelled `label`."""
+    found = next(n for n in below(node) if str(n.label) == label)
+    return [str(child.label) for child in found.children]
 
 
 async def test_labels_give_name_type_value_and_place(happy: list[Frame]) -> None:
@@ -111,3 +145,74 @@ async def test_keys_report_the_field_under_the_cursor(happy: list[Frame]) -> Non
         assert [field.name for field in app.fields[-2:]] == ["frame type", "channel"]
         assert tree.cursor_node is not None
         assert app.fields[-1] is tree.cursor_node.data
+
+
+async def test_a_report_shows_its_facts_as_name_value_leaves(
+    happy: list[Frame],
+) -> None:
+    reports = recorded_reports()
+    app = TreeApp(named(happy, "Connection.Tune"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.query_one(FieldTree)
+        tree.show_report(reports[Phase.TCP])
+        await pilot.pause()
+        assert str(tree.root.label) == "tcp report"
+        assert labels(tree)[0] == "attempts"
+        assert children_of(tree.root, "#1") == [
+            "address: 127.0.0.1:5672",
+            "outcome: connected",
+            "ms: 0.68",
+        ]
+        assert labels(tree)[1:] == [
+            "local: 127.0.0.1:46694",
+            "remote: 127.0.0.1:5672",
+            "connect_ms: 0.68",
+            "open_files_soft_limit: 20000",
+            "open_files_hard_limit: 20000",
+            "open_files_held: 10",
+        ]
+        assert all(node.is_expanded for node in below(tree.root) if node.children)
+
+        tree.focus()
+        await pilot.press("down", "down", "enter")
+        tree.select_offset(0)
+        await pilot.pause()
+        assert app.fields == []  # a report has no bytes to point at
+
+
+async def test_a_report_keeps_the_password_masked() -> None:
+    endpoint = recorded_reports()[Phase.ENDPOINT]
+    async with TreeApp(heartbeats(1)[0]).run_test(size=(120, 40)) as pilot:
+        tree = pilot.app.query_one(FieldTree)
+        tree.show_report(endpoint)
+        await pilot.pause()
+        assert labels(tree)[0] == (
+            "url: amqp://guest:***@127.0.0.1:5672/%2F?heartbeat=2&auth=plain"
+            "&name=amqp-explorer"
+        )
+        assert children_of(tree.root, "password") == [
+            "value: ***",
+            "from: url",
+            "note: hidden; --reveal-secrets shows it",
+        ]
+        assert children_of(tree.root, "frame_max")[0] == "value: null"
+        shown = [str(node.label) for node in below(tree.root)]
+        assert not [label for label in shown if "guest:guest" in label]
+
+
+async def test_the_tree_is_as_tall_as_its_open_lines(happy: list[Frame]) -> None:
+    async with PaneApp().run_test(size=(120, 40)) as pilot:
+        tree = pilot.app.query_one(FieldTree)
+        top = pilot.app.query_one("#top")
+        tree.show(heartbeats(1)[0])
+        await pilot.pause()
+        small = tree.size.height
+        assert small == tree.virtual_size.height < 10
+        assert top.size.height == 40 - small
+
+        tree.show(named(happy, "Connection.Start"))
+        for node in tree.root.children:
+            node.expand_all()
+        await pilot.pause()
+        assert tree.outer_size.height == top.size.height == 20
+        assert tree.show_vertical_scrollbar

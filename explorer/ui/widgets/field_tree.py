@@ -2,7 +2,8 @@
 
 Owns the field pane: one node per ByteField (groups expandable, packed bits
 listed under their octet), the label format ``name  type  value  @offset+length``,
-finding the field that holds a byte, and the FieldSelected message.
+finding the field that holds a byte, and the FieldSelected message; and a
+phase report's facts as a tree of ``name: value`` leaves.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
+from explorer.events import PhaseReport
 from explorer.protocol.bytemap import ByteField, FieldKind, byte_map
+from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame
+from explorer.ui.widgets.labels import fact_text
 
 #: Longest value shown in a label before it is cut with an ellipsis.
 VALUE_WIDTH: Final = 48
@@ -69,6 +73,11 @@ def field_label(field: ByteField) -> Text:
     return label
 
 
+def fact_label(name: str, value: JSON) -> Text:
+    """One fact of a report: ``name: value``, the name bold."""
+    return Text.assemble((name, "bold"), ": ", fact_text(value))
+
+
 def bit_label(name: str, value: bool) -> Text:
     """One packed bit: its name and whether it is set."""
     return Text.assemble(
@@ -77,11 +86,17 @@ def bit_label(name: str, value: bool) -> Text:
 
 
 class FieldTree(Tree[ByteField]):
-    """The fields of one frame; moving the cursor reports the field under it."""
+    """The fields of one frame; moving the cursor reports the field under it.
+
+    Or the facts of a phase report, which hold no bytes: their nodes post no
+    FieldSelected. The tree is as tall as its open lines, up to its
+    container's height.
+    """
 
     DEFAULT_CSS = """
     FieldTree {
-        height: 1fr;
+        height: auto;
+        max-height: 100%;
     }
     """
 
@@ -129,6 +144,21 @@ class FieldTree(Tree[ByteField]):
             self._add_field(self.root, child)
         self.root.expand()
 
+    def show_report(self, report: PhaseReport) -> None:
+        """Show a phase report's facts, every table and list expanded.
+
+        Each leaf reads ``name: value``, the value as the report holds it: a
+        password arrives masked and stays masked. A list's entries are named
+        by their place (``#1``), or by their own ``name`` when they have one.
+
+        Args:
+            report: What the phase reported.
+        """
+        self.reset(Text(f"{report.phase.value} report", style="bold"))
+        for name, value in report.facts.items():
+            self._add_fact(self.root, name, value)
+        self.root.expand_all()
+
     def select_offset(self, offset: int) -> None:
         """Put the cursor on the deepest field holding a byte, expanding its parents.
 
@@ -172,3 +202,19 @@ class FieldTree(Tree[ByteField]):
             self._add_field(node, child)
         for name, value in field.bits:
             node.add_leaf(bit_label(name, value), field)
+
+    def _add_fact(self, parent: TreeNode[ByteField], name: str, value: JSON) -> None:
+        if not value or not isinstance(value, dict | list):
+            parent.add_leaf(fact_label(name, value))
+            return
+        node = parent.add(Text(name, style="bold"))
+        if isinstance(value, dict):
+            for key, item in value.items():
+                self._add_fact(node, key, item)
+            return
+        for place, item in enumerate(value, 1):
+            if isinstance(item, dict) and isinstance(own := item.get("name"), str):
+                rest: JSON = {key: v for key, v in item.items() if key != "name"}
+                self._add_fact(node, own, rest)
+            else:
+                self._add_fact(node, f"#{place}", item)
