@@ -1,4 +1,5 @@
-"""Each try-it check on the live broker: the way that passes and a way that does not."""
+"""Each try-it check on the live broker: the way that passes, and the ways that
+must not (false credit included), judged on what the whole run showed."""
 
 from __future__ import annotations
 
@@ -36,25 +37,56 @@ async def seen_on(url: str) -> Seen:
     return Seen(engine.frames, failures, reports)
 
 
-# check -> (how to pass, how not to); "{url}" is the broker's URL.
-WAYS: dict[str, tuple[dict[str, object], dict[str, object]]] = {
-    "heartbeat-changed": ({"heartbeat": 5}, {}),
-    "frame-max-lowered": ({"frame_max": 8192}, {}),
-    "channel-max-lowered": ({"channel_max": 5}, {}),
-    "connection-named": ({"connection_name": "try-it"}, {}),
-    "heartbeat-seen": ({"heartbeat": 2}, {}),
-    "pushed-and-polled": ({}, {"password": "wrong"}),
-    "wrong-password-refused": ({"password": "wrong"}, {}),
-    "unknown-vhost-refused": ({"vhost": "no-such-vhost"}, {}),
-    "body-split": ({"experiment": "body-split"}, {}),
-    "channels-interleaved": ({"experiment": "two-channels"}, {}),
-    "channel-past-max": ({"experiment": "channel-max"}, {"channel_max": 2}),
-    "closed-cleanly": ({}, {"password": "wrong"}),
-    "name-not-resolved": ({"host": "no-such-host.invalid"}, {}),
-    "tls-refused": ({"scheme": "amqps"}, {}),
-    "handshake-timed-out": ({"experiment": "handshake-timeout"}, {}),
-    "mechanism-refused": ({"auth": "external"}, {}),
-    "socket-limit-hit": ({"experiment": "socket-limit"}, {}),
+# check -> (how to pass, ways that must not pass). A way is URL changes, or
+# an experiment (?experiment=NAME); the second list holds the false credit
+# issue 10 removed: experiments and refusals that once passed a learner's task.
+WAYS: dict[str, tuple[dict[str, object], list[dict[str, object]]]] = {
+    "heartbeat-changed": (
+        {"heartbeat": 5},
+        [{}, {"experiment": "heartbeat-timeout"}],
+    ),
+    "frame-max-lowered": (
+        {"frame_max": 8192},
+        [
+            {},
+            {"frame_max": 1024},
+            {"experiment": "tune-below-minimum"},
+            {"experiment": "frame-too-large"},
+        ],
+    ),
+    "channel-max-lowered": ({"channel_max": 5}, [{}, {"experiment": "channel-max"}]),
+    "connection-named": (
+        {"connection_name": "try-it"},
+        [{}, {"experiment": "broker-log"}],
+    ),
+    "heartbeat-seen": ({"heartbeat": 2}, [{}, {"experiment": "heartbeat-timeout"}]),
+    "pushed-and-polled": (
+        {},
+        [{"password": "wrong"}, {"experiment": "push-vs-poll"}],
+    ),
+    "wrong-password-refused": (
+        {"password": "wrong"},
+        [{}, {"experiment": "wrong-password"}],
+    ),
+    "unknown-vhost-refused": (
+        {"vhost": "no-such-vhost"},
+        [{}, {"experiment": "unknown-vhost"}, {"experiment": "channel-max"}],
+    ),
+    "body-split": ({"experiment": "body-split"}, [{}]),
+    "channels-interleaved": (
+        {"experiment": "two-channels"},
+        [{}, {"experiment": "channel-max"}],
+    ),
+    "channel-past-max": ({"experiment": "channel-max"}, [{"channel_max": 2}]),
+    "closed-cleanly": ({}, [{"password": "wrong"}, {"experiment": "two-channels"}]),
+    "name-not-resolved": ({"host": "no-such-host.invalid"}, [{}]),
+    "tls-refused": ({"scheme": "amqps"}, [{}]),
+    "handshake-timed-out": ({"experiment": "handshake-timeout"}, [{}]),
+    "mechanism-refused": (
+        {"auth": "external"},
+        [{}, {"experiment": "handshake-timeout"}],
+    ),
+    "socket-limit-hit": ({"experiment": "socket-limit"}, [{}]),
 }
 
 
@@ -77,12 +109,23 @@ def test_every_check_has_both_ways() -> None:
 
 
 @pytest.mark.parametrize("name", sorted(WAYS))
-async def test_check_passes_only_when_the_task_is_done(
-    broker_url: str, name: str
-) -> None:
-    passing, failing = WAYS[name]
-    done = judge(name, await seen_on(url_for(broker_url, passing)))
+async def test_check_passes_when_the_task_is_done(broker_url: str, name: str) -> None:
+    done = judge(name, await seen_on(url_for(broker_url, WAYS[name][0])))
     assert done.passed, done.detail
-    not_done = judge(name, await seen_on(url_for(broker_url, failing)))
+
+
+@pytest.mark.parametrize(
+    ("name", "way"),
+    [(name, way) for name, (_, ways) in sorted(WAYS.items()) for way in ways],
+    ids=[
+        f"{name}-{'-'.join(map(str, way.values())) or 'plain'}"
+        for name, (_, ways) in sorted(WAYS.items())
+        for way in ways
+    ],
+)
+async def test_check_fails_when_the_learner_did_not_do_it(
+    broker_url: str, name: str, way: dict[str, object]
+) -> None:
+    not_done = judge(name, await seen_on(url_for(broker_url, way)))
     assert not not_done.passed, not_done.detail
     assert not_done.detail
