@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.resources import files
 from pathlib import Path
@@ -24,7 +24,19 @@ from explorer.protocol.lifecycle import Phase
 
 FORMAT_VERSION: Final = 1
 PLACEHOLDER: Final = re.compile(r"\{\{\s*([A-Za-z]+(?:\.[A-Za-z_][\w.-]*)+)\s*\}\}")
+#: What a table cell (or a bare value) shows for a value not seen.
 NOT_SEEN: Final = "(not on the wire yet)"
+#: What a sentence of prose becomes when a value in it was not seen.
+NO_FRAME: Final = "(No {frame} has crossed the wire yet.)"
+NO_FIELD: Final = "(The {frame} on the wire carried no {field}.)"
+#: A sentence ends at ., ! or ? (closing marks may follow) before whitespace
+#: and a character that is not lower case, or at the end; "e.g." ends none.
+SENTENCE_END: Final = re.compile(
+    r"(?<!e\.g)(?<!i\.e)[.!?][)\"'*`]*(?=\s+[^\sa-z]|\s*$)"
+)
+LIST_ITEM: Final = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+")
+FENCE: Final = re.compile(r"^\s*(```|~~~)")
+CODE_SPAN: Final = re.compile(r"`[^`\n]*`")
 
 
 class CourseError(Exception):
@@ -149,17 +161,15 @@ def render(text: str, frames: Iterable[Frame]) -> str:
 
     ``{{Connection.Tune.frame_max}}`` becomes the frame_max the broker's Tune
     carried; nested fields go on with dots, e.g.
-    ``{{Connection.Start.server_properties.version}}``. A frame not seen yet
-    leaves a note that says so.
+    ``{{Connection.Start.server_properties.version}}``. A value not seen takes
+    its whole unit with it, so no sentence is left with a hole: a table cell
+    (or a unit that is nothing but the value) reads NOT_SEEN, and a sentence
+    of prose is replaced by one that says which frame or field is missing.
     """
     seen: dict[str, Frame] = {}
     for frame in frames:
         seen.setdefault(frame.name, frame)
-
-    def value(match: re.Match[str]) -> str:
-        return _lookup(seen, match.group(1))
-
-    return PLACEHOLDER.sub(value, text)
+    return "\n".join(_rendered(kind, unit, seen) for kind, unit in _units(text))
 
 
 def placeholders(text: str) -> list[str]:
@@ -167,18 +177,106 @@ def placeholders(text: str) -> list[str]:
     return PLACEHOLDER.findall(text)
 
 
-def _lookup(seen: dict[str, Frame], path: str) -> str:
+def _units(text: str) -> Iterator[tuple[str, str]]:
+    """The text cut into "code" lines, table "row"s and "prose" units.
+
+    A prose unit is a paragraph or a list item, however many lines it takes;
+    headings, blank lines and fenced lines count as code.
+    """
+    prose: list[str] = []
+    fenced = False
+    for line in text.split("\n"):
+        fence = bool(FENCE.match(line))
+        bare = line.strip()
+        breaks = fence or fenced or not bare or bare.startswith(("|", "#"))
+        if prose and (breaks or LIST_ITEM.match(line)):
+            yield "prose", "\n".join(prose)
+            prose = []
+        fenced ^= fence
+        if breaks:
+            yield ("row" if bare.startswith("|") and not fence else "code"), line
+        else:
+            prose.append(line)
+    if prose:
+        yield "prose", "\n".join(prose)
+
+
+def _rendered(kind: str, unit: str, seen: dict[str, Frame]) -> str:
+    if kind == "row":
+        return "|".join(_rendered("cell", cell, seen) for cell in unit.split("|"))
+    if kind == "prose":
+        return _prose(unit, seen)
+    if kind == "cell" and any(_lookup(seen, p) is None for p in placeholders(unit)):
+        return f" {NOT_SEEN} "
+    return _filled(unit, seen)
+
+
+def _filled(text: str, seen: dict[str, Frame]) -> str:
+    """Every placeholder replaced by its value, or by NOT_SEEN."""
+
+    def value(match: re.Match[str]) -> str:
+        found = _lookup(seen, match.group(1))
+        return NOT_SEEN if found is None else found
+
+    return PLACEHOLDER.sub(value, text)
+
+
+def _prose(text: str, seen: dict[str, Frame]) -> str:
+    """Prose filled in, each sentence with a value not seen replaced whole.
+
+    Sentences in a row that lose their values to the same note say it once.
+    """
+    masked = CODE_SPAN.sub(lambda m: "`" + "x" * (len(m.group()) - 2) + "`", text)
+    marker = LIST_ITEM.match(text)
+    start = marker.end() if marker else 0
+    pieces, said = [text[:start]], ""
+    for end in [m.end() for m in SENTENCE_END.finditer(masked)] + [len(text)]:
+        if end <= start:
+            continue
+        segment = text[start:end]
+        sentence = segment.lstrip()
+        rendered = _sentence(sentence, seen)
+        if rendered != said or rendered == sentence:
+            pieces.append(segment[: len(segment) - len(sentence)] + rendered)
+        said, start = rendered, end
+    return "".join(pieces)
+
+
+def _sentence(sentence: str, seen: dict[str, Frame]) -> str:
+    missing = [p for p in placeholders(sentence) if _lookup(seen, p) is None]
+    if not missing or not re.search(r"\w", PLACEHOLDER.sub("", sentence)):
+        return _filled(sentence, seen)
+    notes = dict.fromkeys(_absent(seen, path) for path in missing)
+    return " ".join(notes)
+
+
+def _split(path: str) -> tuple[str, list[str]]:
+    """A placeholder path as the frame's name (its capitalised parts) and fields."""
     parts = path.split(".")
-    for split in range(len(parts), 0, -1):
-        name = ".".join(parts[:split])
-        if name in seen:
-            found: JSON = dict(fields_of(seen[name]))
-            for key in parts[split:]:
-                if not isinstance(found, dict) or key not in found:
-                    return NOT_SEEN
-                found = found[key]
-            return _shown(found)
-    return NOT_SEEN
+    named = next((i for i, part in enumerate(parts) if not part[:1].isupper()), None)
+    cut = len(parts) if named is None else named
+    return ".".join(parts[:cut]), parts[cut:]
+
+
+def _lookup(seen: dict[str, Frame], path: str) -> str | None:
+    """The value at `path` on the wire, shown as text; None if not seen."""
+    name, keys = _split(path)
+    if name not in seen:
+        return None
+    found: JSON = dict(fields_of(seen[name]))
+    for key in keys:
+        if not isinstance(found, dict) or key not in found:
+            return None
+        found = found[key]
+    return _shown(found)
+
+
+def _absent(seen: dict[str, Frame], path: str) -> str:
+    """A sentence saying why `path` has no value: which frame or field is missing."""
+    name, keys = _split(path)
+    if name in seen:
+        return NO_FIELD.format(frame=name, field=".".join(keys))
+    return NO_FRAME.format(frame=name)
 
 
 def _shown(value: JSON) -> str:
