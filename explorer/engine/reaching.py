@@ -50,9 +50,12 @@ async def endpoint(engine: Engine) -> None:
         for s in parsed.settings
     ]
     url = parsed.aiormq_url() if engine.reveal else parsed.redacted
+    facts: dict[str, JSON] = {"url": url, "settings": settings}
+    if engine.experiment is not None:
+        facts["experiment"] = engine.experiment.name  # a run the learner did not tune
     engine.report(
         Phase.ENDPOINT,
-        {"url": url, "settings": settings},
+        facts,
         [
             f"The client library will connect to {parsed.host}:{parsed.port} and open "
             f"the virtual host {parsed.vhost!r} as {parsed.user!r}.",

@@ -129,3 +129,33 @@ async def test_check_fails_when_the_learner_did_not_do_it(
     not_done = judge(name, await seen_on(url_for(broker_url, way)))
     assert not not_done.passed, not_done.detail
     assert not_done.detail
+
+
+@pytest.mark.parametrize(
+    "experiment",
+    ["wrong-password", "unknown-vhost", "channel-max", "push-vs-poll", "broker-log"],
+)
+async def test_an_experiment_earns_no_credit_at_any_step(
+    broker_url: str, experiment: str
+) -> None:
+    """Judged after every step, as the app judges: only the tasks an experiment
+    is meant to do ever pass, from its first step on."""
+    failures: list[PhaseFailed] = []
+    reports: list[PhaseReport] = []
+
+    def keep(event: EngineEvent) -> None:
+        if isinstance(event, PhaseFailed):
+            failures.append(event)
+        elif isinstance(event, PhaseReport):
+            reports.append(event)
+
+    engine = lab_engine(broker_url, experiment, keep)
+    credited: set[str] = set()
+    try:
+        while not engine.finished:
+            await engine.step()
+            seen = Seen(engine.frames, failures, reports)
+            credited |= {n for n in CHECKS if judge(n, seen).passed}
+    finally:
+        await engine.aclose()
+    assert credited <= {n for n, c in CHECKS.items() if experiment in c.counts_in}
