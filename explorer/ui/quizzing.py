@@ -1,9 +1,10 @@
 """Predict, then see, and quizzes on screen: asking, grading, telling, keeping.
 
 Owns the Quizmaster. It asks the questions of explorer.questions in a modal
-screen, grades what the learner said against frames, tells the learner each
-grade, keeps it with the learner's progress, and lists a lesson's questions
-with their results. The app decides when to ask; the Quizmaster does the rest.
+screen (the predictions due at one moment together, on one screen), grades
+what the learner said against frames, tells the learner each grade, keeps it
+with the learner's progress, and lists a lesson's questions with their
+results. The app decides when to ask; the Quizmaster does the rest.
 """
 
 from __future__ import annotations
@@ -53,33 +54,32 @@ class Quizmaster:
 
     async def before_step(self, phase: Phase, frames: Sequence[Frame]) -> None:
         """Ask the predictions due before `phase`, unless the frames answer them."""
-        if not self.predict:
-            return
-        for question in predictions_before(phase):
-            if question.answer(frames) is None:  # not on screen already
-                await self._predict(question)
+        if self.predict:
+            due = predictions_before(phase)  # and not on screen already:
+            await self._predict([q for q in due if q.answer(frames) is None])
 
     async def before_experiment(self, name: str) -> None:
         """Ask the predictions tied to the experiment called `name`."""
-        if not self.predict:
-            return
-        for question in predictions_for(name):
-            await self._predict(question)
+        if self.predict:
+            await self._predict(predictions_for(name))
 
-    async def _predict(self, question: Question) -> None:
-        """Ask one prediction unless it is waiting, skipped or already right."""
-        name = question.name
-        if (
-            name in self.predicted
-            or name in self.skipped
-            or was_right(self.progress.answers.get(name, ""))
-        ):
+    async def _predict(self, questions: Sequence[Question]) -> None:
+        """Ask, on one screen, those not waiting, skipped or already right."""
+        due = [
+            q
+            for q in questions
+            if q.name not in self.predicted
+            and q.name not in self.skipped
+            and not was_right(self.progress.answers.get(q.name, ""))
+        ]
+        if not due:
             return
-        given = await self.ask(question)
-        if given is None:
-            self.skipped.add(name)
-        else:
-            self.predicted[name] = given
+        given = await self.ask(due)
+        for question in due:
+            if question.name in given:
+                self.predicted[question.name] = given[question.name]
+            else:
+                self.skipped.add(question.name)
 
     def grade(self, frames: Sequence[Frame], *, over: bool, save: bool) -> list[Grade]:
         """Grade the predictions whose answers `frames` hold; tell and keep them.
@@ -102,33 +102,34 @@ class Quizmaster:
         """Ask each question in turn, grading each answer at once."""
         graded = []
         for question in questions:
-            given = await self.ask(question)
+            given = (await self.ask([question])).get(question.name)
             result = None if given is None else grade(question, given, frames)
             if result is not None:
                 self.tell([result], save=save)
                 graded.append(result)
         return graded
 
-    async def ask(self, question: Question) -> str | None:
-        """Show `question` and wait for the answer (None when skipped).
+    async def ask(self, questions: Sequence[Question]) -> dict[str, str]:
+        """Show `questions` on one screen; the answers given, by question name.
 
+        A question skipped (left blank, or all of them with escape) has none.
         Await it from a worker or a task, not a message handler: the question
         screen needs the app's message loop.
         """
-        answered: asyncio.Future[str | None] = (
+        answered: asyncio.Future[dict[str, str]] = (
             asyncio.get_running_loop().create_future()
         )
 
-        def done(given: str | None) -> None:
+        def done(given: dict[str, str] | None) -> None:
             if not answered.done():
-                answered.set_result(given)
+                answered.set_result(given or {})
 
-        screen = QuestionScreen(question)
+        screen = QuestionScreen(questions)
         self.app.push_screen(screen, done)
         try:
             return await answered
-        except asyncio.CancelledError:  # a restart, say: take the question away
-            if self.app.screen is screen:
+        except asyncio.CancelledError:  # a restart, say: take the questions away
+            if screen.is_active:  # (not when the app is shutting down)
                 self.app.pop_screen()
             raise
 

@@ -1,4 +1,4 @@
-"""Predict, then see, and quizzes in the app: asked in a modal, graded from frames."""
+"""Predict, then see, and quizzes in the app: asked on screen, graded from frames."""
 
 from __future__ import annotations
 
@@ -7,15 +7,15 @@ import asyncio
 from pamqp import commands
 from pamqp.frame import marshal
 from textual.pilot import Pilot
-from textual.widgets import Input, OptionList
+from textual.widgets import Button, Input, OptionList
 
 from explorer.course import Course, Lesson
 from explorer.progress import Progress
 from explorer.protocol import Direction, Frame, FrameDecoder
 from explorer.protocol.lifecycle import Phase
-from explorer.questions import DROPS, QUESTIONS
+from explorer.questions import DROPS, QUESTIONS, SAYS_NOTHING, predictions_before
 from explorer.ui.app import ExplorerApp, bundled_recording, live, replay
-from explorer.ui.question import QuestionScreen
+from explorer.ui.question import Choices, QuestionScreen
 from tests.ui.test_app import running, settle
 
 #: One short lesson per phase: its footer lists the questions and results.
@@ -34,11 +34,19 @@ PREDICTIONS = {
 async def asked(
     app: ExplorerApp, after: QuestionScreen | None = None
 ) -> QuestionScreen:
-    """The question on screen (a new one, not `after`), once lessons are drawn."""
+    """The questions on screen (new ones, not `after`), once lessons are drawn.
+
+    They are ready once the first answer has the focus.
+    """
     for _ in range(200):
         screen = app.screen
         drawing = any(w.group == "lesson" and not w.is_finished for w in app.workers)
-        if isinstance(screen, QuestionScreen) and screen is not after and not drawing:
+        if (
+            isinstance(screen, QuestionScreen)
+            and screen is not after
+            and not drawing
+            and screen.focused is screen.answers[0]
+        ):
             return screen
         await asyncio.sleep(0.05)
     raise AssertionError(f"no question was asked; the screen is {app.screen!r}")
@@ -47,15 +55,18 @@ async def asked(
 async def answer(
     app: ExplorerApp, pilot: Pilot[int], answers: dict[str, str]
 ) -> list[str]:
-    """Answer questions until none is left on screen; the names asked, in order."""
-    names: list[str] = []
-    previous: QuestionScreen | None = None
-    while len(names) < len(answers):
-        previous = await asked(app, previous)
-        name = previous.question.name
-        names.append(name)
-        previous.query_one(Input).value = answers[name]
+    """Answer the one screen of questions asked, by keyboard; the names on it.
+
+    Enter goes from each answer to the next, and on the last one sends them.
+    """
+    screen = await asked(app)
+    names = [question.name for question in screen.questions]
+    for index, (name, field) in enumerate(zip(names, screen.answers, strict=True)):
+        assert screen.focused is field, f"enter moved on to question {index + 1}"
+        assert isinstance(field, Input)
+        field.value = answers[name]
         await pilot.press("enter")
+    assert app.screen is not screen, "the last enter sent every answer"
     return names
 
 
@@ -79,13 +90,15 @@ async def test_predictions_before_tcp_are_graded_when_the_broker_answers(
     )
     async with running(app) as pilot:
         await steps_until_next(app, Phase.TCP)
-        app.action_step()  # the tcp step: its predictions are asked first
+        app.action_step()  # the tcp step: its predictions are asked first, together
         assert await answer(app, pilot, PREDICTIONS) == list(PREDICTIONS)
+        assert list(PREDICTIONS) == [q.name for q in predictions_before(Phase.TCP)]
         await settle(app)
         assert app.stepper.next_phase is Phase.HEADER, "the tcp step ran after"
         assert set(app.quizmaster.predicted) == set(PREDICTIONS), "nothing to grade yet"
-        app.action_step()  # header: the broker's Connection.Start comes back
-        await settle(app)
+        # Header and start: the broker's Connection.Start is on screen by now
+        # (at its own pace or racing the clock, it arrives at one or the other).
+        await steps_until_next(app, Phase.AUTH)
         assert "start-mechanisms" in progress.answers
         assert progress.answers["start-mechanisms"].startswith(
             "✓ you predicted amqplain, PLAIN; your broker's Connection.Start"
@@ -93,7 +106,7 @@ async def test_predictions_before_tcp_are_graded_when_the_broker_answers(
         assert "tune-frame-max" in app.quizmaster.predicted, (
             "no Tune yet: still waiting"
         )
-        await steps_until_next(app, Phase.TUNE)  # auth: StartOk, then the Tune
+        await steps_until_next(app, Phase.OPEN)  # auth and tune: StartOk, the Tune
         assert app.quizmaster.predicted == {}
         assert progress.answers["tune-frame-max"].startswith("✓ you predicted 128 KiB")
         assert "frame_max=131072" in progress.answers["tune-frame-max"]
@@ -109,7 +122,7 @@ async def test_predictions_before_tcp_are_graded_when_the_broker_answers(
         app.action_step()
         retry = {"tune-heartbeat": "60 s"}
         assert await answer(app, pilot, retry) == ["tune-heartbeat"]
-        await steps_until_next(app, Phase.TUNE)
+        await steps_until_next(app, Phase.OPEN)
         assert progress.answers["tune-heartbeat"].startswith("✓ you predicted 60 s")
         assert not isinstance(app.screen, QuestionScreen)
     saved = Progress.load()
@@ -152,11 +165,11 @@ async def test_the_quiz_key_asks_about_the_lesson_shown_from_its_frames() -> Non
         assert "press a" not in app.lesson.source, "no predictions, no results yet"
         app.action_quiz()  # the a key
         first = await asked(app)
-        assert first.question.name == "tune-frame-size"
+        assert [q.name for q in first.questions] == ["tune-frame-size"]
         first.query_one(Input).value = "20 bytes"
         await pilot.press("enter")
         second = await asked(app, first)
-        assert second.question.name == "tune-ok-heartbeat"
+        assert [q.name for q in second.questions] == ["tune-ok-heartbeat"]
         await pilot.press("escape")  # skipped: not graded
         await settle(app)
         assert not isinstance(app.screen, QuestionScreen)
@@ -177,9 +190,9 @@ async def test_an_experiment_prediction_is_a_choice_graded_after_the_run() -> No
     async with running(app) as pilot:
         app.run_worker(app.ask_before_experiment("channel-max-above"))
         screen = await asked(app)
-        assert screen.question is QUESTIONS["channel-max-above"]
+        assert screen.questions == (QUESTIONS["channel-max-above"],)
         options = screen.query_one(OptionList)
-        assert options.option_count == len(screen.question.choices)
+        assert options.option_count == len(screen.questions[0].choices)
         await pilot.press("down", "down", "down", "enter")  # the fourth choice
         await settle(app)
         assert app.quizmaster.predicted == {"channel-max-above": DROPS}
@@ -211,9 +224,84 @@ async def test_an_experiment_prediction_is_a_choice_graded_after_the_run() -> No
         # Skipped with escape: not pending, and not asked again this session.
         app.run_worker(app.ask_before_experiment("unknown-vhost"))
         skipped = await asked(app)
-        assert skipped.question.name == "unknown-vhost-code"
+        assert [q.name for q in skipped.questions] == ["unknown-vhost-code"]
         await pilot.press("escape")
         await settle(app)
         assert app.quizmaster.predicted == {}
         await app.ask_before_experiment("unknown-vhost")
         assert not isinstance(app.screen, QuestionScreen)
+
+
+async def test_the_questions_fit_80x24_scroll_and_answer_by_mouse() -> None:
+    app = ExplorerApp(replay(bundled_recording()), source="bundled")
+    questions = [
+        *predictions_before(Phase.TCP),
+        QUESTIONS["channel-max-above"],
+        QUESTIONS["wrong-password-silent"],
+    ]
+    async with running(app, size=(80, 24)) as pilot:
+        asking = app.run_worker(app.quizmaster.ask(questions))
+        screen = await asked(app)
+        assert screen.questions == tuple(questions), "all of them on one screen"
+        await pilot.pause()  # laid out
+        dialog = screen.query_one("#question")
+        whole = app.screen.region
+        assert whole.contains_region(dialog.region), "the screen fits 80x24"
+        assert dialog.max_scroll_y > 0, "five questions do not: they scroll"
+        confirm = screen.query_one("#confirm", Button)
+        assert whole.contains_region(confirm.region), "Confirm stays on screen"
+        first = screen.answers[0]
+        assert isinstance(first, Input)
+        await pilot.click(first)
+        await pilot.press(*"SASL")  # typed into the first answer
+        assert first.value == "SASL"
+        choices = screen.answers[3]
+        assert isinstance(choices, Choices)
+        choices.scroll_visible(animate=False)
+        await pilot.pause()
+        assert dialog.region.contains_region(choices.region), "scrolled to it"
+        await pilot.click(choices, offset=(4, 3))  # its fourth choice
+        assert choices.chosen == 3
+        assert "● d)" in str(choices.get_option_at_index(3).prompt)
+        quiet = screen.answers[4]
+        assert isinstance(quiet, Choices)
+        quiet.focus()
+        await pilot.press("c")  # a choice's letter chooses it; the last: sent
+        await asking.wait()
+    assert asking.result == {
+        "start-mechanisms": "SASL",
+        "channel-max-above": DROPS,
+        "wrong-password-silent": SAYS_NOTHING,
+    }, "blank ones are skipped"
+
+
+async def test_confirm_and_skip_all_answer_the_whole_screen() -> None:
+    progress = Progress.load()
+    app = ExplorerApp(
+        replay(bundled_recording()), source="bundled", progress=progress, predict=True
+    )
+    due = predictions_before(Phase.TCP)
+    async with running(app) as pilot:
+        # Escape skips all: none waits, none is asked again this session.
+        app.run_worker(app.quizmaster.before_step(Phase.TCP, []))
+        screen = await asked(app)
+        assert len(screen.questions) == len(due)
+        await pilot.press("escape")
+        await settle(app)
+        assert app.quizmaster.predicted == {}
+        assert app.quizmaster.skipped == {q.name for q in due}
+        await app.quizmaster.before_step(Phase.TCP, [])
+        assert not isinstance(app.screen, QuestionScreen)
+        # Confirm by mouse sends what was answered; a blank one is skipped.
+        app.quizmaster.skipped.clear()
+        app.run_worker(app.quizmaster.before_step(Phase.TCP, []))
+        screen = await asked(app)
+        first, second = screen.query(Input)[:2]
+        first.value, second.value = "PLAIN AMQPLAIN", "131072"
+        await pilot.click("#confirm")
+        await settle(app)
+        assert app.quizmaster.predicted == {
+            "start-mechanisms": "PLAIN AMQPLAIN",
+            "tune-frame-max": "131072",
+        }
+        assert app.quizmaster.skipped == {"tune-heartbeat"}
