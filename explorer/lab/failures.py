@@ -258,7 +258,7 @@ def _operation(
 EXPERIMENTS: Final = (
     Scenario(
         "wrong-password",
-        "A wrong password, refused with Connection.Close 403",
+        "Connection.StartOk carries a wrong password",
         "failure",
         Phase.AUTH,
         "Connection.Close 403 ACCESS_REFUSED right after StartOk",
@@ -308,7 +308,7 @@ EXPERIMENTS: Final = (
     ),
     Scenario(
         "wrong-protocol",
-        "A protocol header for AMQP 0-10, which RabbitMQ does not speak",
+        "The protocol header asks for AMQP 0-10 instead of 0-9-1",
         "failure",
         Phase.HEADER,
         "the broker's own header (AMQP 0-9-1 on 3.x, AMQP 3-1-0-0 on 4.x), then it "
@@ -384,7 +384,7 @@ EXPERIMENTS: Final = (
     ),
     Scenario(
         "prefetch-size",
-        "Basic.Qos with a prefetch_size, which RabbitMQ does not implement",
+        "Basic.Qos asks for a prefetch_size: a limit in bytes, not messages",
         "failure",
         Phase.OPERATIONS,
         "Connection.Close 540 NOT_IMPLEMENTED: the whole connection closes",

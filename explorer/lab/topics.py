@@ -267,7 +267,7 @@ EXPERIMENTS: Final = (
     ),
     Scenario(
         "body-split",
-        "A body two and a half times frame_max, split into body frames",
+        "A publish whose body is two and a half times frame_max",
         "topic",
         Phase.OPERATIONS,
         "the body goes out in three body frames, each at most frame_max",
