@@ -520,9 +520,8 @@ class Engine:
             tune_ok = first_payload(self.frames, C2B, commands.Connection.TuneOk)
             beat = int(tune_ok.heartbeat) if tune_ok is not None else 0
             took = (opened.t - self.tcp_at) * 1000
-            state = (
-                f"open (handshake {took:.0f} ms); "
-                + (f"heartbeat {beat} s" if beat else "heartbeats off")
+            state = f"open (handshake {took:.0f} ms); " + (
+                f"heartbeat {beat} s" if beat else "heartbeats off"
             )
         return Clock(pace, left, state)
 

@@ -63,6 +63,8 @@ ORDER: Final[tuple[Phase, ...]] = tuple(Phase)
 HANDSHAKE: Final = frozenset(
     {Phase.HEADER, Phase.START, Phase.AUTH, Phase.TUNE, Phase.OPEN}
 )
+#: The phases no AMQP frame shows: what they did is in their reports.
+BELOW_AMQP: Final = frozenset({Phase.ENDPOINT, Phase.RESOLVE, Phase.TCP, Phase.TLS})
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 P = Phase

@@ -22,8 +22,10 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Markdown
+from textual.theme import Theme
+from textual.widgets import Footer, Markdown
 
 from explorer.capture import CaptureError, load
 from explorer.checks import CHECKS, Seen, judge
@@ -49,20 +51,22 @@ from explorer.events import (
     Waiting,
 )
 from explorer.lab import EXPERIMENTS, lab_engine
+from explorer.preferences import Preferences
 from explorer.progress import Progress
 from explorer.protocol.fields import shown
 from explorer.protocol.frames import Direction, Frame, first_named
-from explorer.protocol.lifecycle import ORDER, Phase
+from explorer.protocol.lifecycle import BELOW_AMQP, ORDER, Phase
 from explorer.questions import Grade, Question, questions_for
 from explorer.replay import ReplayEngine
 from explorer.ui.help import HelpScreen
 from explorer.ui.picker import ExperimentPicker
 from explorer.ui.quizzing import Quizmaster
 from explorer.ui.widgets.field_tree import FieldTree
-from explorer.ui.widgets.frame_list import FrameList
+from explorer.ui.widgets.frame_list import FrameList, FrameListItem
 from explorer.ui.widgets.hex_view import HexView
 from explorer.ui.widgets.panels import AuthPanel, ExperimentPanel, NegotiationPanel
 from explorer.ui.widgets.phase_rail import PhaseRail
+from explorer.ui.widgets.status_line import Status, StatusLine
 
 #: How often queued events are applied to the screen.
 FLUSH_INTERVAL: Final = 1 / 20
@@ -81,14 +85,22 @@ def recorded_experiment() -> Path:
     )
 
 
-def live(url: str) -> StepperFactory:
-    """A factory for the live engine, the handshake held step by step."""
-    return lambda listener: Engine(url, listener, live_handshake=True)
+def live(url: str, *, race: bool = False) -> StepperFactory:
+    """A factory for the live engine.
+
+    At the learner's pace (the default) the handshake runs at wire speed when
+    TCP opens and each step reveals it; `race` holds it step by step against
+    the broker's handshake_timeout.
+    """
+    return lambda listener: Engine(url, listener, live_handshake=race)
 
 
-def experiment(url: str, name: str) -> StepperFactory:
-    """A factory for an experiment of the lab on the live broker."""
-    return lambda listener: lab_engine(url, name, listener, live_handshake=True)
+def experiment(url: str, name: str, *, race: bool = False) -> StepperFactory:
+    """A factory for an experiment of the lab on the live broker.
+
+    An experiment about the broker's handshake clock is held whatever `race`.
+    """
+    return lambda listener: lab_engine(url, name, listener, live_handshake=race)
 
 
 def replay(path: Path) -> StepperFactory:
@@ -102,6 +114,8 @@ class ExplorerApp(App[int]):
 
     CSS_PATH = "explorer.tcss"
     TITLE = "amqp-explorer"
+    #: Under 110 columns the left column and the field tree make way.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space,n", "step", "Step"),
         Binding("p,left", "frame(-1)", "Prev frame"),
@@ -111,6 +125,7 @@ class ExplorerApp(App[int]):
         Binding("a", "quiz", "Quiz", show=False),
         Binding("x", "experiment", "Experiment"),
         Binding("g", "run_all", "Run to the end", show=False),
+        Binding("c", "race", "Race the clock"),
         Binding("question_mark", "help", "Help"),
         Binding("s", "screenshot_svg", "SVG", show=False),
         Binding("ctrl+r", "restart", "Restart", show=False),
@@ -127,18 +142,29 @@ class ExplorerApp(App[int]):
         predict: bool = False,
         url: str | None = None,
         experiment: str | None = None,
+        race: bool = False,
+        phase: Phase | None = None,
+        quiet: bool = False,
     ) -> None:
         """Explore what `factory` makes; `source` names it in the title bar.
 
         With `predict`, a live connection asks the learner what the broker will
         answer before the steps (and experiments) that make it answer.
         Experiments run against `url` (by default $AMQP_URL, else localhost);
-        `experiment` names one to start with.
+        `experiment` names one to start with. `race` says that live
+        connections hold the handshake against the broker's clock (`factory`
+        already does or does not), `phase` is stepped up to at the start, and
+        `quiet` shows no pop-up notifications (for a demo).
         """
         super().__init__()
         self.factory = factory
         self.url = url or chosen_url(None)
         self._first_experiment = experiment
+        self._first_phase = phase
+        self.race = race
+        self.quiet = quiet
+        #: When each notification shown stops being shown (identical ones collapse).
+        self._toasts: dict[tuple[str, str], float] = {}
         self.source = source
         self.course = course or _load_course()
         self.progress = progress if progress is not None else Progress.load()
@@ -152,6 +178,7 @@ class ExplorerApp(App[int]):
         self._reports: list[PhaseReport] = []
         self._phase_of: dict[tuple[Direction, int], Phase] = {}
         # The panes, kept here: a query would search whatever screen is on top.
+        self.status_line = StatusLine(id="status")
         self.rail = PhaseRail(self.stepper.plan, id="rail")
         self.negotiation = NegotiationPanel(id="negotiation")
         self.auth = AuthPanel(id="auth")
@@ -177,7 +204,7 @@ class ExplorerApp(App[int]):
 
     def compose(self) -> ComposeResult:
         """Rail and panels left; frames, lesson, fields and bytes right."""
-        yield Header()
+        yield self.status_line
         with Horizontal(id="body"):
             with VerticalScroll(id="left"):
                 yield self.rail
@@ -196,6 +223,7 @@ class ExplorerApp(App[int]):
 
     def on_mount(self) -> None:
         """Label the source, start the batching and the countdown, show lesson 1."""
+        self._keep_theme()
         self._label()
         self.set_interval(FLUSH_INTERVAL, self._apply_pending)
         self.set_interval(0.2, self._tick)
@@ -203,10 +231,8 @@ class ExplorerApp(App[int]):
         self.frame_list.focus()
         if self._first_experiment is not None:
             self.run_experiment(self._first_experiment)
-
-    def on_resize(self) -> None:
-        """Narrow terminals (80 columns) hide the left column and the field tree."""
-        self.screen.set_class(self.size.width < 110, "-narrow")
+        elif self._first_phase is not None:
+            self.step_to(self._first_phase)
 
     def _label(self) -> None:
         """Name the source (a recording says so), the phase, the handshake budget.
@@ -219,8 +245,25 @@ class ExplorerApp(App[int]):
         left = rail.budget
         budget = f" · handshake {left:.1f} s left" if left is not None else ""
         timer = rail.timer
-        waiting = f" · waiting {timer[1]:.1f}/{timer[2]:g} s" if timer else ""
-        self.sub_title = f"{kind}: {self.source}{where}{budget}{waiting}"
+        waiting = f"waiting {timer[1]:.1f}/{timer[2]:g} s" if timer else ""
+        self.sub_title = f"{kind}: {self.source}{where}{budget}" + (
+            f" · {waiting}" if waiting else ""
+        )
+        self.status_line.status = Status(
+            rail.position, self.stepper.clock(), waiting, f"{kind}: {self.source}"
+        )
+
+    def _keep_theme(self) -> None:
+        """Start with the theme chosen last time, and remember the next choice."""
+        preferences = Preferences.load()
+        if preferences.theme in self.available_themes:
+            self.theme = preferences.theme
+
+        def chosen(theme: Theme) -> None:
+            preferences.theme = theme.name
+            preferences.save()
+
+        self.theme_changed_signal.subscribe(self, chosen)
 
     # Stepping ---
 
@@ -252,6 +295,55 @@ class ExplorerApp(App[int]):
     async def action_restart(self) -> None:
         """Close this connection and start a new one, without leaving the app."""
         await self._replace(self.factory, self.source)
+
+    async def action_race(self) -> None:
+        """Switch between the learner's pace and racing the broker's clock.
+
+        Either way a new connection starts: the pace is chosen at TCP accept.
+        """
+        if self.stepper.recording:
+            self.notify("A recording has no broker clock to race: ctrl+r is live.")
+            return
+        self.race = not self.race
+        await self.plain_lifecycle()
+        if self.race:
+            self.notify(
+                "Each handshake frame is held until you step, and RabbitMQ's 10 s "
+                "handshake_timeout runs from TCP accept: step fast, or let it run "
+                "out. c goes back to your own pace.",
+                title="Race mode: the broker's clock runs",
+                timeout=10,
+            )
+        else:
+            self.notify(
+                "The handshake runs at wire speed when TCP opens; each step then "
+                "shows what was exchanged, with its real timings. c races the clock.",
+                title="Your own pace",
+                timeout=10,
+            )
+
+    def step_to(self, phase: Phase) -> None:
+        """Step the connection until `phase` has run, then show its first frame."""
+        if self._stepping:
+            return
+        self._stepping = True
+        self._step_to(phase)
+
+    @work(group="step")
+    async def _step_to(self, phase: Phase) -> None:
+        try:
+            while self._due_before(phase):
+                await self._one_step()
+            if self.stepper.next_phase is phase:
+                await self._one_step()
+        finally:
+            self._stepping = False
+        self._jump(phase)
+
+    def _due_before(self, phase: Phase) -> bool:
+        """Whether the next step is of a phase that comes before `phase`."""
+        due = self.stepper.next_phase
+        return due is not None and ORDER.index(due) < ORDER.index(phase)
 
     async def _replace(self, factory: StepperFactory, source: str) -> None:
         self.workers.cancel_group(self, "step")
@@ -293,7 +385,7 @@ class ExplorerApp(App[int]):
 
     def _apply_pending(self) -> None:
         """Apply the queued events: frames in one batch, the rest in order."""
-        batch: list[Frame | PhaseFailed] = []
+        batch: list[FrameListItem] = []
         while self._pending:
             event = self._pending.popleft()
             if isinstance(event, FrameObserved):
@@ -301,6 +393,7 @@ class ExplorerApp(App[int]):
                 self._phase_of[(event.frame.direction, event.frame.offset)] = (
                     event.phase
                 )
+                self.rail.saw(event.phase)
                 batch.append(event.frame)
                 continue
             if batch:
@@ -310,7 +403,7 @@ class ExplorerApp(App[int]):
         if batch:
             self._add_rows(batch)
 
-    def _add_rows(self, rows: list[Frame | PhaseFailed]) -> None:
+    def _add_rows(self, rows: list[FrameListItem]) -> None:
         frames = self.frame_list
         following = frames.row_count == 0 or frames.cursor_row >= frames.row_count - 1
         frames.add(rows)
@@ -329,6 +422,7 @@ class ExplorerApp(App[int]):
             self._show_lesson(event.phase, auto=True)
         elif isinstance(event, PhaseReport):
             self._reports.append(event)
+            rail.saw(event.phase)
             self._report(event)
         elif isinstance(event, PhaseFailed):
             self._failures.append(event)
@@ -339,7 +433,7 @@ class ExplorerApp(App[int]):
             )
             advice = f"\n{event.advice}" if event.advice else ""
             self.notify(
-                f"{event.message}{said}{advice}",
+                f"{event.message}{said}{advice}{self._ways_on(event)}",
                 title=f"{event.phase.value} failed",
                 severity="error" if event.fatal else "warning",
                 timeout=12,
@@ -377,6 +471,8 @@ class ExplorerApp(App[int]):
         return "\n".join(lines) + "\n"
 
     def _report(self, report: PhaseReport) -> None:
+        if report.phase in BELOW_AMQP:
+            self._add_rows([report])  # no frame shows these phases: their report does
         if not self.stepper.recording and self.progress.finish(report.phase.value):
             self.progress.save()
         if report.phase is Phase.ENDPOINT and Phase.TLS not in self.stepper.plan:
@@ -393,13 +489,26 @@ class ExplorerApp(App[int]):
             self._concluded(report)
         self._show_lesson(report.phase, auto=True)
 
+    def _ways_on(self, failure: PhaseFailed) -> str:
+        """After a live connection failed for good: how the learner can go on."""
+        if not failure.fatal or self.stepper.recording or self._pinned is not None:
+            return ""
+        other = "your own pace" if self.race else "racing the broker's clock"
+        return (
+            f"\nWays on: ctrl+r connects again; c switches to {other}; ctrl+p "
+            "'recording' opens a lifecycle recorded earlier."
+        )
+
     def _offer_recording(self, ended: LifecycleEnded) -> None:
-        reached = any(f.name == "Connection.Start" for f in self._frames)
-        if ended.clean or self.stepper.recording or reached:
+        """When no broker accepted the TCP connection, offer the recording."""
+        connected = any(r.phase is Phase.TCP for r in self._reports)
+        if ended.clean or self.stepper.recording or connected:
             return
+        failed = self._failures[0].phase.value if self._failures else "a"
         self.notify(
-            "No broker answered. Open the bundled recording from the command palette "
-            "(ctrl+p, 'recording') to explore a real lifecycle recorded earlier.",
+            f"No broker answered: the {failed} phase failed. Open the bundled "
+            "recording from the command palette (ctrl+p, 'recording') to explore a "
+            "real lifecycle recorded earlier.",
             title="Explore without a broker",
             timeout=20,
         )
@@ -414,6 +523,29 @@ class ExplorerApp(App[int]):
             self.rail.timer = (event.what, waited, event.seconds)
         self._label()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = True,
+    ) -> None:
+        """Show a notification, unless quiet or the same one is on screen."""
+        if self.quiet:
+            return
+        now = time.monotonic()
+        key = (title, message)
+        if self._toasts.get(key, 0.0) > now:
+            return
+        shown_for = self.NOTIFICATION_TIMEOUT if timeout is None else timeout
+        self._toasts = {k: t for k, t in self._toasts.items() if t > now}
+        self._toasts[key] = now + shown_for
+        super().notify(
+            message, title=title, severity=severity, timeout=timeout, markup=markup
+        )
+
     # Frames, fields and bytes ---
 
     @on(FrameList.Selected)
@@ -422,6 +554,9 @@ class ExplorerApp(App[int]):
         # The cursor following new rows is the lifecycle moving on by itself.
         following = message.index == self.frame_list.row_count - 1
         if not isinstance(item, Frame):
+            if isinstance(item, PhaseReport):
+                self.fields.show_report(item)
+                self.hex.show_report(item)
             self._show_lesson(item.phase, auto=following)
             return
         self._selected = item
@@ -548,14 +683,7 @@ class ExplorerApp(App[int]):
         elif len(lesson.experiments) == 1:
             self.run_experiment(lesson.experiments[0])
         else:
-            choices = [
-                (
-                    n,
-                    EXPERIMENTS[n].title,
-                    f"{EXPERIMENTS[n].phase.value}: {EXPERIMENTS[n].expect}",
-                )
-                for n in lesson.experiments
-            ]
+            choices = [(n, EXPERIMENTS[n].title) for n in lesson.experiments]
             picker = ExperimentPicker(f"Experiments of “{lesson.title}”", choices)
             self.push_screen(picker, self._picked)
 
@@ -573,8 +701,8 @@ class ExplorerApp(App[int]):
         scenario = EXPERIMENTS[name]
         await self.ask_before_experiment(name)
         source = f"experiment {name} · {redact(self.url)}"
-        await self._replace(experiment(self.url, name), source)
-        self.experiment_panel.start(name, scenario.phase.value, scenario.expect)
+        await self._replace(experiment(self.url, name, race=self.race), source)
+        self.experiment_panel.start(name, scenario.title)
         self._pin(name)
         self.notify(
             f"{scenario.title}.\nSpace steps it; g runs it to the end.",
@@ -625,7 +753,7 @@ class ExplorerApp(App[int]):
 
     async def plain_lifecycle(self) -> None:
         """Back from an experiment: the plain lifecycle on the learner's URL."""
-        await self._replace(live(self.url), redact(self.url))
+        await self._replace(live(self.url, race=self.race), redact(self.url))
 
     # Lessons ---
 
@@ -709,6 +837,14 @@ class ExplorerApp(App[int]):
             "Restart the connection", "Close it and connect again", self.action_restart
         )
         yield SystemCommand(
+            "Your own pace" if self.race else "Race the broker's clock",
+            "Connect again with the handshake at wire speed, reviewed step by step"
+            if self.race
+            else "Connect again with each handshake frame held until you step, "
+            "while RabbitMQ's 10 s handshake_timeout runs",
+            self.action_race,
+        )
+        yield SystemCommand(
             "Open the bundled recording",
             "A full lifecycle recorded against a real RabbitMQ",
             lambda: self.run_worker(self.open_recording(bundled_recording())),
@@ -731,7 +867,7 @@ class ExplorerApp(App[int]):
         for name, scenario in EXPERIMENTS.items():
             yield SystemCommand(
                 f"Experiment: {name}",
-                f"{scenario.title}; expected: {scenario.expect}",
+                scenario.title,
                 lambda name=name: self.run_experiment(name),
             )
         for topic in self.course.topics:
@@ -748,8 +884,9 @@ class ExplorerApp(App[int]):
             )
             yield SystemCommand(
                 f"Jump to phase: {phase.value}",
-                f"Select the first frame of the {phase.value} phase",
-                lambda phase=phase: self._jump(phase),
+                f"Step the connection up to the {phase.value} phase and select "
+                "its first frame",
+                lambda phase=phase: self.step_to(phase),
             )
             if questions_for(phase, "quiz"):
                 yield SystemCommand(

@@ -1,8 +1,9 @@
 """The experiment picker: which of a lesson's experiments to run.
 
-Owns ExperimentPicker, a small modal list: each experiment's name, what it
-does and what the broker should do. It dismisses with the chosen name, or
-None when the learner presses escape.
+Owns ExperimentPicker, a small modal list: each experiment's name and what it
+does, never what the broker should do (that would answer the prediction asked
+before it runs). It dismisses with the chosen name, or None when the learner
+presses escape.
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ class ExperimentPicker(ModalScreen[str | None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
-    def __init__(self, title: str, choices: Sequence[tuple[str, str, str]]) -> None:
-        """Offer `choices`: (name, what it does, what the broker should do)."""
+    def __init__(self, title: str, choices: Sequence[tuple[str, str]]) -> None:
+        """Offer `choices`: (name, what it does)."""
         super().__init__()
         self.heading = title
         self.choices = list(choices)
@@ -43,8 +44,8 @@ class ExperimentPicker(ModalScreen[str | None]):
         with Vertical():
             yield Label(self.heading)
             options = []
-            for name, title, expect in self.choices:
-                text = Text.assemble((name, "bold"), f"  {title}\n", (expect, "dim"))
+            for name, title in self.choices:
+                text = Text.assemble((name, "bold"), f"  {title}")
                 options.append(Option(text, id=name))
             yield OptionList(*options)
 

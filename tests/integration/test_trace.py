@@ -217,7 +217,9 @@ async def test_refused_protocol_version_names_the_offer(
 
 def test_a_bad_url_is_bad_usage_told_first() -> None:
     for output in ((), ("--json",)):
-        result = run_cli("trace", "amqp://guest:guest@localhost/?channel_max=x", *output)
+        result = run_cli(
+            "trace", "amqp://guest:guest@localhost/?channel_max=x", *output
+        )
         assert result.returncode == 2
         assert result.stdout == "", "no lifecycle line comes before the error"
         assert "not a whole number" in result.stderr.splitlines()[0]

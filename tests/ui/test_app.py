@@ -121,7 +121,8 @@ async def test_selecting_a_frame_fills_fields_bytes_and_lesson() -> None:
 async def test_live_broker_every_phase_and_the_password_only_when_revealed(
     broker_url: str, temp_user: User
 ) -> None:
-    app = ExplorerApp(live(temp_user.url(broker_url)), source="live")
+    # Race mode: the handshake held, the broker's clock counting down.
+    app = ExplorerApp(live(temp_user.url(broker_url), race=True), source="live")
     async with running(app) as pilot:
         assert app.sub_title.startswith("live")
         await step_until(app, pilot, Phase.HEADER)

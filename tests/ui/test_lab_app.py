@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import asyncio
+import re
 
 from textual.widgets import Markdown, OptionList
 
 from explorer.course import experiment_title, load_course
 from explorer.lab import EXPERIMENTS
+from explorer.lab.experiment import Scenario
 from explorer.protocol import Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.ui.app import ExplorerApp, bundled_recording, live, replay
+from explorer.ui.app import (
+    ExplorerApp,
+    bundled_recording,
+    live,
+    recorded_experiment,
+    replay,
+)
 from explorer.ui.picker import ExperimentPicker
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.panels import ExperimentPanel
@@ -21,6 +29,22 @@ def panel_text(app: ExplorerApp) -> str:
     """All the experiment panel says (more than the screen may show)."""
     panel = app.query_one(ExperimentPanel)
     return str(panel.content) if panel.has_class("-shown") else ""
+
+
+def spoilers(scenario: Scenario, text: str) -> list[str]:
+    """What in `text` gives away the outcome `scenario` expects of the broker.
+
+    Its expected outcome, the reply frame and code it expects, and the names
+    of reply codes (ACCESS_REFUSED ...) that the outcome mentions.
+    """
+    tells = [scenario.expect, *re.findall(r"\b[A-Z]+(?:_[A-Z]+)+\b", scenario.expect)]
+    codes = []
+    if scenario.reply is not None:
+        frame, code = scenario.reply
+        tells.append(frame)
+        codes.append(code)
+    given = [tell for tell in tells if tell in text]
+    return given + [str(c) for c in codes if re.search(rf"\b{c}\b", text)]
 
 
 async def run_to_the_end(app: ExplorerApp) -> None:
@@ -37,15 +61,21 @@ async def test_an_experiment_runs_from_the_app_and_shows_its_outcome(
 ) -> None:
     app = ExplorerApp(live(broker_url), source="live", url=broker_url)
     async with running(app):
+        scenario = EXPERIMENTS["unknown-vhost"]
         app.run_experiment("unknown-vhost")
         await settle(app)
         assert app.sub_title.startswith("live: experiment unknown-vhost")
-        assert "at the open phase, expected Connection.Close 530" in panel_text(app)
+        # Before the run: what it changes, never what the broker should answer.
+        assert scenario.title in panel_text(app)
+        assert spoilers(scenario, panel_text(app)) == []
         await run_to_the_end(app)
         names = [f.name for f in app.query_one(FrameList).items if isinstance(f, Frame)]
         assert "Connection.Close" in names
         assert "✓ as expected" in panel_text(app)
         assert "vhost amqp-explorer-no-such-vhost not found" in panel_text(app)
+        # After it: what was expected, beside what the broker did.
+        assert f"expected {scenario.expect}\nAfter Connection.Open: " in panel_text(app)
+        assert "Connection.Close 530" in panel_text(app)
         lesson = app.query_one("#lesson", Markdown).source
         assert f"## {experiment_title('unknown-vhost')}" in lesson, "its lesson stays"
         assert "guest:***@" in app.sub_title, "the password is not in the title"
@@ -134,3 +164,58 @@ async def test_the_app_can_start_with_an_experiment(broker_url: str) -> None:
         assert app.sub_title.startswith("live: experiment unknown-vhost")
         await run_to_the_end(app)
         assert "✓ as expected" in panel_text(app)
+
+
+async def test_nothing_shown_before_an_experiment_runs_gives_its_outcome_away() -> None:
+    course = load_course()
+    app = ExplorerApp(
+        replay(bundled_recording()),
+        source="bundled",
+        course=course,
+        url="amqp://guest:guest@127.0.0.1:5672/",  # nothing connects until a step
+    )
+    async with running(app):
+        # The palette.
+        palette = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        for name, scenario in EXPERIMENTS.items():
+            entry = f"Experiment: {name} {palette[f'Experiment: {name}']}"
+            assert scenario.title in entry
+            assert spoilers(scenario, entry) == [], entry
+        # The picker of every lesson that offers several.
+        several = [
+            lesson for lesson in course.everything if len(lesson.experiments) > 1
+        ]
+        assert several
+        for lesson in several:
+            app.show_lesson(lesson)
+            app.action_experiment()
+            await settle(app)
+            picker = app.screen
+            assert isinstance(picker, ExperimentPicker)
+            options = picker.query_one(OptionList)
+            for index, name in enumerate(lesson.experiments):
+                choice = str(options.get_option_at_index(index).prompt)
+                assert spoilers(EXPERIMENTS[name], choice) == [], choice
+            picker.action_cancel()
+            await settle(app)
+        # The panel and the notifications once an experiment is set up.
+        for name, scenario in EXPERIMENTS.items():
+            app.run_experiment(name)
+            await settle(app)
+            assert app.sub_title.startswith(f"live: experiment {name}")
+            assert app._frames == [], "set up, not run yet"
+            told = [f"{n.title} {n.message}" for n in app._notifications]
+            shown = "\n".join([panel_text(app), *told])
+            assert scenario.title in panel_text(app)
+            assert spoilers(scenario, shown) == [], shown
+
+
+async def test_the_expected_outcome_is_shown_after_the_run() -> None:
+    scenario = EXPERIMENTS["no-permission"]
+    app = ExplorerApp(replay(recorded_experiment()), source="recorded")
+    async with running(app):
+        assert panel_text(app) == ""
+        await run_to_the_end(app)
+        # What was expected, beside what the broker did.
+        assert f"✓ as expected\nexpected {scenario.expect}\n" in panel_text(app)
+        assert "\nAfter Queue.Declare: Channel.Close 403: " in panel_text(app)

@@ -4,7 +4,8 @@ Owns NegotiationPanel (channel_max, frame_max, heartbeat: what the broker
 proposed, what the client asked, what TuneOk carried), AuthPanel
 (mechanisms offered, the one chosen, the SASL response decoded and masked
 unless revealed, the broker's verdict) and ExperimentPanel (what an experiment
-expected, what the broker did, and the broker's log lines about it).
+changes while it runs; once it ended, what it expected beside what the broker
+did, and the broker's log lines about it).
 """
 
 from __future__ import annotations
@@ -114,7 +115,11 @@ def _response_parts(response: JSON) -> list[tuple[str, str]]:
 
 
 class ExperimentPanel(Static):
-    """An experiment's outcome: expected, observed, the broker's log."""
+    """An experiment: what it changes; at the end, expected beside observed.
+
+    What the broker is expected to do is never shown before the run ends: the
+    learner may just have predicted it.
+    """
 
     DEFAULT_CSS = """
     ExperimentPanel { height: auto; padding: 0 1; display: none; }
@@ -126,12 +131,13 @@ class ExperimentPanel(Static):
         self.remove_class("-shown")
         self.update("")
 
-    def start(self, name: str, phase: str, expect: str) -> None:
-        """An experiment began: say where the broker reacts and what it expects."""
+    def start(self, name: str, title: str) -> None:
+        """The experiment `name` began: say what it changes (its `title`)."""
         self._open(name)
         lines = Text()
-        lines.append(f"at the {phase} phase, expected ", style="bold")
-        lines.append(expect)
+        lines.append("changed  ", style="bold")
+        lines.append(title)
+        lines.append("\nwhat was expected shows here at the end", style="dim")
         self.update(lines)
 
     def show(self, facts: dict[str, JSON], notes: tuple[str, ...]) -> None:

@@ -16,9 +16,9 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from explorer.protocol.lifecycle import Phase
+from explorer.protocol.lifecycle import ORDER, Phase
 
-MARKS = {"done": "✓", "current": "▶", "failed": "✗", "next": "·"}
+MARKS = {"done": "✓", "current": "▶", "failed": "✗", "next": "·", "skipped": "○"}
 BAR_WIDTH = 16
 
 
@@ -37,6 +37,7 @@ class PhaseRail(Widget):
     PhaseRail > .phase-rail--current { color: $accent; text-style: bold; }
     PhaseRail > .phase-rail--failed { color: $error; text-style: bold; }
     PhaseRail > .phase-rail--next { color: $text-muted; }
+    PhaseRail > .phase-rail--skipped { color: $text-muted; text-style: strike; }
     PhaseRail > .phase-rail--budget { color: $warning; text-style: bold; }
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -44,6 +45,7 @@ class PhaseRail(Widget):
         "phase-rail--current",
         "phase-rail--failed",
         "phase-rail--next",
+        "phase-rail--skipped",
         "phase-rail--budget",
     }
 
@@ -65,12 +67,29 @@ class PhaseRail(Widget):
         super().__init__(id=id)
         self.plan = list(plan)
         self.states: dict[Phase, str] = {}
+        #: Phases the wire or a report shows happened: only these are done.
+        self.happened: set[Phase] = set()
         self.current: Phase | None = None
         self.operation = ""
+
+    @property
+    def position(self) -> str:
+        """Where the lifecycle is, in one short line: "▶ 8/13 tune" and the like."""
+        total = len(ORDER)
+        if self.current is not None:
+            operation = f": {self.operation}" if self.operation else ""
+            return f"▶ {self.current.number}/{total} {self.current.value}{operation}"
+        reached = [p for p in self.plan if p in self.states]
+        if reached:
+            last = reached[-1]
+            return f"■ {last.number}/{total} {last.value}: ended"
+        first = self.plan[0] if self.plan else Phase.ENDPOINT
+        return f"· {first.number}/{total} {first.value} next"
 
     def reset(self, plan: list[Phase]) -> None:
         """Start again with a new run's plan."""
         self.plan, self.states, self.current, self.operation = list(plan), {}, None, ""
+        self.happened = set()
         self.budget = self.timer = None
         self.refresh(layout=True)
 
@@ -78,11 +97,20 @@ class PhaseRail(Widget):
         """`phase` is running (earlier ones are done)."""
         if phase not in self.plan:  # the endpoint phase drops tls for amqp://
             self.plan.append(phase)
-        if self.current is not None and self.states.get(self.current) != "failed":
-            self.states[self.current] = "done"
+        self._close_current()
         self.current, self.operation = phase, operation
         self.states.setdefault(phase, "current")
         self.refresh(layout=True)
+
+    def saw(self, phase: Phase) -> None:
+        """A frame or a report shows that `phase` happened."""
+        self.happened.add(phase)
+
+    def _close_current(self) -> None:
+        """The running phase ends: done if it happened, skipped if it did not."""
+        current = self.current
+        if current is not None and self.states.get(current) != "failed":
+            self.states[current] = "done" if current in self.happened else "skipped"
 
     def fail(self, phase: Phase) -> None:
         """`phase` failed."""
@@ -90,9 +118,8 @@ class PhaseRail(Widget):
         self.refresh()
 
     def finish(self) -> None:
-        """The run is over: the running phase is done unless it failed."""
-        if self.current is not None and self.states.get(self.current) != "failed":
-            self.states[self.current] = "done"
+        """The run is over: the running phase ends as `start` ends it."""
+        self._close_current()
         self.current = None
         self.refresh()
 
