@@ -67,8 +67,8 @@ from explorer.capture import (
 from explorer.endpoint import redact
 from explorer.net.tap import Tap, TapTransportFactory
 from explorer.protocol.frames import Direction, Frame
-from explorer.replay import ReplayEngine
-from explorer.ui.app import ExplorerApp, bundled_recording, replay
+from explorer.replay import ReplayEngine, bundled_recording
+from explorer.ui.app import ExplorerApp, replay
 from explorer.ui.widgets.frame_list import FrameList
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT

@@ -1,14 +1,17 @@
 """Replaying a capture: the recorded lifecycle, stepped like a live one.
 
-Owns ReplayEngine. A capture made by the recorder carries the engine's events
-beside its chunks: each `step()` tells one recorded step's events, with the
-frames decoded again from the recorded bytes. A bare capture (chunks only) is
+Owns ReplayEngine, and where the recordings shipped with the package are. A
+capture made by the recorder carries the engine's events beside its chunks:
+each `step()` tells one recorded step's events, with the frames decoded again
+from the recorded bytes. A bare capture (chunks only) is
 stepped phase by phase as the lifecycle rules place its frames.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from importlib.resources import files
+from pathlib import Path
 
 from explorer.capture import Capture, CaptureError
 from explorer.eventlog import LogError, from_record
@@ -24,6 +27,18 @@ from explorer.events import (
 )
 from explorer.protocol.frames import DecodeFailure, Direction, Frame
 from explorer.protocol.lifecycle import LifecycleModel, Phase
+
+
+def bundled_recording() -> Path:
+    """The full lifecycle recorded against a real RabbitMQ, shipped with the app."""
+    return Path(str(files("explorer"))) / "recordings" / "lifecycle.jsonl"
+
+
+def recorded_experiment() -> Path:
+    """A failure-lab experiment (no-permission) recorded against a real RabbitMQ."""
+    return (
+        Path(str(files("explorer"))) / "recordings" / "experiment-no-permission.jsonl"
+    )
 
 
 class ReplayEngine:

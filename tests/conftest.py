@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from pamqp.frame import FrameTypes, marshal
 from yarl import URL
 
@@ -24,6 +25,11 @@ from explorer.capture import Capture, load
 from explorer.protocol import Direction
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Frame
+
+# Property tests check behaviour, never speed (bench/ measures that): no
+# deadline, so a busy 2-CPU machine cannot fail them.
+settings.register_profile("explorer", deadline=None)
+settings.load_profile("explorer")
 
 CAPTURES = Path(__file__).parent / "captures"
 CAPTURE_FILES = sorted(CAPTURES.glob("*.jsonl"))

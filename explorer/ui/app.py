@@ -13,7 +13,6 @@ import contextlib
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from importlib.resources import files
 from pathlib import Path
 from typing import ClassVar, Final
 
@@ -58,6 +57,7 @@ from explorer.protocol.frames import Direction, Frame, first_named
 from explorer.protocol.lifecycle import BELOW_AMQP, ORDER, Phase
 from explorer.questions import Grade, Question, questions_for
 from explorer.replay import ReplayEngine
+from explorer.ui import palette
 from explorer.ui.help import HelpScreen
 from explorer.ui.picker import ExperimentPicker
 from explorer.ui.quizzing import Quizmaster
@@ -71,18 +71,6 @@ from explorer.ui.widgets.status_line import Status, StatusLine
 #: How often queued events are applied to the screen.
 FLUSH_INTERVAL: Final = 1 / 20
 StepperFactory = Callable[[Listener], Stepper]
-
-
-def bundled_recording() -> Path:
-    """The full lifecycle recorded against a real RabbitMQ, shipped with the app."""
-    return Path(str(files("explorer"))) / "recordings" / "lifecycle.jsonl"
-
-
-def recorded_experiment() -> Path:
-    """A failure-lab experiment (no-permission) recorded against a real RabbitMQ."""
-    return (
-        Path(str(files("explorer"))) / "recordings" / "experiment-no-permission.jsonl"
-    )
 
 
 def live(url: str, *, race: bool = False) -> StepperFactory:
@@ -227,7 +215,7 @@ class ExplorerApp(App[int]):
         self._label()
         self.set_interval(FLUSH_INTERVAL, self._apply_pending)
         self.set_interval(0.2, self._tick)
-        self._show_lesson(self.stepper.next_phase or Phase.ENDPOINT)
+        self.show_phase_lesson(self.stepper.next_phase or Phase.ENDPOINT)
         self.frame_list.focus()
         if self._first_experiment is not None:
             self.run_experiment(self._first_experiment)
@@ -367,7 +355,7 @@ class ExplorerApp(App[int]):
         self._pinned = None
         self._waiting = None
         self._label()
-        self._show_lesson(self.stepper.next_phase or Phase.ENDPOINT)
+        self.show_phase_lesson(self.stepper.next_phase or Phase.ENDPOINT)
 
     async def open_recording(self, path: Path) -> None:
         """Explore a recording instead of the live connection."""
@@ -419,7 +407,7 @@ class ExplorerApp(App[int]):
         if isinstance(event, PhaseStarted):
             rail.start(event.phase, event.step)
             self._label()
-            self._show_lesson(event.phase, auto=True)
+            self.show_phase_lesson(event.phase, auto=True)
         elif isinstance(event, PhaseReport):
             self._reports.append(event)
             rail.saw(event.phase)
@@ -487,7 +475,7 @@ class ExplorerApp(App[int]):
             self.auth.show(report.facts, unmasked, self.revealed)
         if "as_expected" in report.facts:
             self._concluded(report)
-        self._show_lesson(report.phase, auto=True)
+        self.show_phase_lesson(report.phase, auto=True)
 
     def _ways_on(self, failure: PhaseFailed) -> str:
         """After a live connection failed for good: how the learner can go on."""
@@ -557,13 +545,13 @@ class ExplorerApp(App[int]):
             if isinstance(item, PhaseReport):
                 self.fields.show_report(item)
                 self.hex.show_report(item)
-            self._show_lesson(item.phase, auto=following)
+            self.show_phase_lesson(item.phase, auto=following)
             return
         self._selected = item
         self._show_frame(item)
         phase = self._phase_of.get((item.direction, item.offset))
         if phase is not None:
-            self._show_lesson(phase, item.name, auto=following)
+            self.show_phase_lesson(phase, item.name, auto=following)
 
     def _show_frame(self, frame: Frame) -> None:
         visible = shown(self.stepper.unmasked(frame), reveal=self.revealed)
@@ -669,7 +657,7 @@ class ExplorerApp(App[int]):
         """Show new results in the lesson pane when they are about its lesson."""
         shown = self._lesson_phase
         if shown is not None and any(g.question.phase is shown for g in graded):
-            self._show_lesson(shown)
+            self.show_phase_lesson(shown)
 
     # Experiments ---
 
@@ -757,7 +745,7 @@ class ExplorerApp(App[int]):
 
     # Lessons ---
 
-    def _show_lesson(
+    def show_phase_lesson(
         self, phase: Phase, frame_name: str | None = None, *, auto: bool = False
     ) -> None:
         """Show the lesson for `phase`, scrolled to the section about a frame.
@@ -817,7 +805,7 @@ class ExplorerApp(App[int]):
 
     @on(PhaseRail.PhaseClicked)
     def _phase_clicked(self, message: PhaseRail.PhaseClicked) -> None:
-        self._show_lesson(message.phase)
+        self.show_phase_lesson(message.phase)
 
     # Commands, help and pictures ---
 
@@ -831,71 +819,12 @@ class ExplorerApp(App[int]):
         self.notify(f"Saved {path}")
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
-        """The command palette: phases, lessons, restart, recordings."""
+        """The command palette: Textual's commands, then the explorer's."""
         yield from super().get_system_commands(screen)
-        yield SystemCommand(
-            "Restart the connection", "Close it and connect again", self.action_restart
-        )
-        yield SystemCommand(
-            "Your own pace" if self.race else "Race the broker's clock",
-            "Connect again with the handshake at wire speed, reviewed step by step"
-            if self.race
-            else "Connect again with each handshake frame held until you step, "
-            "while RabbitMQ's 10 s handshake_timeout runs",
-            self.action_race,
-        )
-        yield SystemCommand(
-            "Open the bundled recording",
-            "A full lifecycle recorded against a real RabbitMQ",
-            lambda: self.run_worker(self.open_recording(bundled_recording())),
-        )
-        yield SystemCommand(
-            "Open the recorded experiment",
-            "The no-permission experiment of the failure lab, recorded",
-            lambda: self.run_worker(self.open_recording(recorded_experiment())),
-        )
-        yield SystemCommand(
-            "Reset progress",
-            "Forget finished lessons and passed try-it checks",
-            self._reset_progress,
-        )
-        yield SystemCommand(
-            "Plain lifecycle",
-            "Leave the experiment: connect again and step the normal lifecycle",
-            lambda: self.run_worker(self.plain_lifecycle()),
-        )
-        for name, scenario in EXPERIMENTS.items():
-            yield SystemCommand(
-                f"Experiment: {name}",
-                scenario.title,
-                lambda name=name: self.run_experiment(name),
-            )
-        for topic in self.course.topics:
-            yield SystemCommand(
-                f"Lesson: {topic.title}",
-                "A topic lesson",
-                lambda topic=topic: self.show_lesson(topic),
-            )
-        for phase in ORDER:
-            yield SystemCommand(
-                f"Lesson: {phase.number} {phase.value}",
-                f"Show the lesson for the {phase.value} phase",
-                lambda phase=phase: self._show_lesson(phase),
-            )
-            yield SystemCommand(
-                f"Jump to phase: {phase.value}",
-                f"Step the connection up to the {phase.value} phase and select "
-                "its first frame",
-                lambda phase=phase: self.step_to(phase),
-            )
-            if questions_for(phase, "quiz"):
-                yield SystemCommand(
-                    f"Quiz: {phase.value}",
-                    f"Questions on the {phase.value} phase, answered from your frames",
-                    lambda phase=phase: self.quiz(phase),
-                )
+        yield from palette.commands(self)
 
-    def _reset_progress(self) -> None:
+    def reset_progress(self) -> None:
+        """Forget finished lessons, passed checks and answers."""
         self.progress.reset()
         self.notify("Progress reset: no lesson finished, no check passed.")
 
@@ -908,7 +837,7 @@ class ExplorerApp(App[int]):
             ):
                 frames.select(index)
                 return
-        self._show_lesson(phase)
+        self.show_phase_lesson(phase)
         self.notify(f"No frame of the {phase.value} phase yet: showing its lesson.")
 
     async def action_quit(self) -> None:

@@ -24,8 +24,8 @@ from explorer.capture import load
 from explorer.events import EngineEvent, FrameObserved, PhaseFailed
 from explorer.progress import Progress
 from explorer.protocol.lifecycle import Phase
-from explorer.replay import ReplayEngine
-from explorer.ui.app import ExplorerApp, bundled_recording, recorded_experiment, replay
+from explorer.replay import ReplayEngine, bundled_recording, recorded_experiment
+from explorer.ui.app import ExplorerApp, replay
 from explorer.ui.widgets.frame_list import FrameList
 
 #: What the title bar names the recording: fixed, so the pictures never change.

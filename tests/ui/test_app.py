@@ -16,7 +16,8 @@ from yarl import URL
 from explorer.progress import Progress
 from explorer.protocol import Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.ui.app import FLUSH_INTERVAL, ExplorerApp, bundled_recording, live, replay
+from explorer.replay import bundled_recording
+from explorer.ui.app import FLUSH_INTERVAL, ExplorerApp, live, replay
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.panels import AuthPanel, NegotiationPanel
 from explorer.ui.widgets.phase_rail import PhaseRail

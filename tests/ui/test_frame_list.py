@@ -17,7 +17,7 @@ from explorer.eventlog import from_record
 from explorer.events import PhaseFailed, PhaseReport
 from explorer.protocol import Direction, Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.ui.app import bundled_recording
+from explorer.replay import bundled_recording
 from explorer.ui.widgets import FrameList, FrameListItem
 from explorer.ui.widgets.labels import (
     CLASS_ABBREVIATIONS,

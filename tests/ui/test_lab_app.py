@@ -12,13 +12,8 @@ from explorer.lab import EXPERIMENTS
 from explorer.lab.experiment import Scenario
 from explorer.protocol import Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.ui.app import (
-    ExplorerApp,
-    bundled_recording,
-    live,
-    recorded_experiment,
-    replay,
-)
+from explorer.replay import bundled_recording, recorded_experiment
+from explorer.ui.app import ExplorerApp, live, replay
 from explorer.ui.picker import ExperimentPicker
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.panels import ExperimentPanel

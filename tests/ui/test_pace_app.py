@@ -11,7 +11,8 @@ from explorer.events import Clock, PhaseFailed, PhaseReport
 from explorer.preferences import Preferences
 from explorer.protocol import Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.ui.app import ExplorerApp, bundled_recording, live, replay
+from explorer.replay import bundled_recording
+from explorer.ui.app import ExplorerApp, live, replay
 from explorer.ui.widgets.phase_rail import PhaseRail
 from explorer.ui.widgets.status_line import Status, StatusLine, status_text
 from tests.ui.test_app import running, settle, step

@@ -14,7 +14,8 @@ from explorer.progress import Progress
 from explorer.protocol import Direction, Frame, FrameDecoder
 from explorer.protocol.lifecycle import Phase
 from explorer.questions import DROPS, QUESTIONS, SAYS_NOTHING, predictions_before
-from explorer.ui.app import ExplorerApp, bundled_recording, live, replay
+from explorer.replay import bundled_recording
+from explorer.ui.app import ExplorerApp, live, replay
 from explorer.ui.question import Choices, QuestionScreen
 from tests.ui.test_app import running, settle
 
@@ -112,7 +113,7 @@ async def test_predictions_before_tcp_are_graded_when_the_broker_answers(
         assert "frame_max=131072" in progress.answers["tune-frame-max"]
         assert progress.answers["tune-heartbeat"].startswith("✗ you predicted 30")
         assert any(m.startswith("✗ you predicted 30;") for m in notes(app))
-        app._show_lesson(Phase.TUNE)
+        app.show_phase_lesson(Phase.TUNE)
         await settle(app)
         assert "✓ you predicted 128 KiB" in app.lesson.source
         assert "✗ you predicted 30" in app.lesson.source
@@ -160,7 +161,7 @@ async def test_the_quiz_key_asks_about_the_lesson_shown_from_its_frames() -> Non
         while app.stepper.next_phase is not Phase.OPEN:
             app.action_step()
             await settle(app)
-        app._show_lesson(Phase.TUNE)
+        app.show_phase_lesson(Phase.TUNE)
         await settle(app)
         assert "press a" not in app.lesson.source, "no predictions, no results yet"
         app.action_quiz()  # the a key

@@ -1,0 +1,85 @@
+"""The explorer's commands in the command palette (ctrl+p).
+
+Owns the list: restart, the pace, recordings, progress, experiments, lessons,
+quizzes and jumping to a phase. Each command calls an action of the app.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from textual.app import SystemCommand
+
+from explorer.lab import EXPERIMENTS
+from explorer.protocol.lifecycle import ORDER
+from explorer.questions import questions_for
+from explorer.replay import bundled_recording, recorded_experiment
+
+if TYPE_CHECKING:
+    from explorer.ui.app import ExplorerApp
+
+
+def commands(app: ExplorerApp) -> Iterator[SystemCommand]:
+    """The explorer's palette commands, for `app`'s state now."""
+    yield SystemCommand(
+        "Restart the connection", "Close it and connect again", app.action_restart
+    )
+    yield SystemCommand(
+        "Your own pace" if app.race else "Race the broker's clock",
+        "Connect again with the handshake at wire speed, reviewed step by step"
+        if app.race
+        else "Connect again with each handshake frame held until you step, "
+        "while RabbitMQ's 10 s handshake_timeout runs",
+        app.action_race,
+    )
+    yield SystemCommand(
+        "Open the bundled recording",
+        "A full lifecycle recorded against a real RabbitMQ",
+        lambda: app.run_worker(app.open_recording(bundled_recording())),
+    )
+    yield SystemCommand(
+        "Open the recorded experiment",
+        "The no-permission experiment of the failure lab, recorded",
+        lambda: app.run_worker(app.open_recording(recorded_experiment())),
+    )
+    yield SystemCommand(
+        "Reset progress",
+        "Forget finished lessons and passed try-it checks",
+        app.reset_progress,
+    )
+    yield SystemCommand(
+        "Plain lifecycle",
+        "Leave the experiment: connect again and step the normal lifecycle",
+        lambda: app.run_worker(app.plain_lifecycle()),
+    )
+    for name, scenario in EXPERIMENTS.items():
+        yield SystemCommand(
+            f"Experiment: {name}",
+            scenario.title,
+            lambda name=name: app.run_experiment(name),
+        )
+    for topic in app.course.topics:
+        yield SystemCommand(
+            f"Lesson: {topic.title}",
+            "A topic lesson",
+            lambda topic=topic: app.show_lesson(topic),
+        )
+    for phase in ORDER:
+        yield SystemCommand(
+            f"Lesson: {phase.number} {phase.value}",
+            f"Show the lesson for the {phase.value} phase",
+            lambda phase=phase: app.show_phase_lesson(phase),
+        )
+        yield SystemCommand(
+            f"Jump to phase: {phase.value}",
+            f"Step the connection up to the {phase.value} phase and select "
+            "its first frame",
+            lambda phase=phase: app.step_to(phase),
+        )
+        if questions_for(phase, "quiz"):
+            yield SystemCommand(
+                f"Quiz: {phase.value}",
+                f"Questions on the {phase.value} phase, answered from your frames",
+                lambda phase=phase: app.quiz(phase),
+            )
