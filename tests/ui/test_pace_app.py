@@ -197,3 +197,22 @@ async def test_frame_names_are_unambiguous_and_reports_have_rows() -> None:
         await pilot.pause()
         assert app.hex.report is not None
         assert app.hex.report.phase is Phase.TCP
+
+
+async def test_the_handshake_timeout_experiment_marks_no_auth_it_never_did(
+    broker_url: str,
+) -> None:
+    app = ExplorerApp(live(broker_url), source="live", url=broker_url)
+    async with running(app, WIDE):
+        app.run_experiment("handshake-timeout")
+        await settle(app)
+        app.action_run_all()
+        for _ in range(300):  # the broker's clock: about 10 s
+            await settle(app)
+            if app.stepper.finished and not app._stepping:
+                break
+        rail = app.query_one(PhaseRail)
+        assert rail.states[Phase.START] == "done"
+        assert rail.states[Phase.AUTH] == "failed", "the drop, where StartOk was due"
+        assert not [p for p in (Phase.TUNE, Phase.OPEN) if rail.states.get(p) == "done"]
+        assert app.stepper.clock().pace == "race", "its clock is the lesson"
