@@ -163,10 +163,14 @@ async def heartbeat(engine: Engine) -> None:
             lambda: engine.count(B2C, "Heartbeat") > beats, interval / 2 + 1.5
         )
     now = engine.tap.now()
+    # aiormq 7.2.4 (Connection.__heartbeat) sleeps max(1, heartbeat // 2) s
+    # between its heartbeats from the end of the handshake on, traffic or not;
+    # RabbitMQ sends one only after half the timeout in which it sent nothing.
+    every = max(1, interval // 2) if interval > 0 else None
     facts: Facts = {
         "heartbeat": interval,
         "broker_sends_after_silence": interval / 2,
-        "client_sends_after_silence": interval / 2,
+        "client_sends_every": every,
         "heartbeats_from_broker": engine.count(B2C, "Heartbeat"),
         "heartbeats_from_client": engine.count(C2B, "Heartbeat"),
         "since_last_from_broker": round(now - engine.last_time(B2C), 3),
@@ -179,14 +183,15 @@ async def heartbeat(engine: Engine) -> None:
         ]
     else:
         notes = [
-            f"Any frame is a sign of life; a Heartbeat frame goes out after "
-            f"{interval / 2:g} s without other traffic. RabbitMQ drops a client "
-            f"that is silent for 2 to 3 times {interval} s."
+            f"aiormq sends a Heartbeat every {every} s, whatever else it sends. "
+            f"RabbitMQ checks every {interval / 2:g} s and sends one only when it "
+            "sent nothing since its last check. Any frame is a sign of life: "
+            f"RabbitMQ drops a client that is silent for 2 to 3 times {interval} s."
         ]
     if interval > WATCHED_HEARTBEAT:
         notes.append(
-            f"The next heartbeat is due {interval / 2:g} s after the last frame; "
-            "connect with ?heartbeat=2 to watch them arrive."
+            f"At this heartbeat they are {every} s or more apart; connect with "
+            "?heartbeat=2 to watch them arrive."
         )
     engine.report(Phase.HEARTBEAT, facts, notes)
 
