@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 from explorer.capture import CaptureError, load, save
 from explorer.endpoint import Endpoint, EndpointError, chosen_url, parse
 from explorer.lab import EXPERIMENTS
+from explorer.lab.broker import sweep_in_background
 from explorer.pcap import write_pcap
 from explorer.progress import Progress
 from explorer.protocol.lifecycle import Phase
@@ -185,6 +186,7 @@ def _scenario_option(parser: argparse.ArgumentParser, what: str) -> None:
 
 def _record(args: argparse.Namespace) -> int:
     url, _ = _endpoint(args.url)
+    sweep_in_background()
     recording = asyncio.run(record_lifecycle(url, args.timeout, args.scenario))
     try:
         save(recording.capture, args.output)
@@ -217,6 +219,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _trace(args: argparse.Namespace) -> int:
     url, _ = _endpoint(args.url)
+    sweep_in_background()
     until = Phase(args.until) if args.until else None
     return asyncio.run(
         trace(
@@ -246,6 +249,7 @@ def _app(args: argparse.Namespace) -> int:
         print(f"progress reset ({progress.path})")
         return EXIT_OK
     url, endpoint = _endpoint(args.url)
+    sweep_in_background()
     from explorer.ui.app import ExplorerApp, live
 
     app = ExplorerApp(

@@ -377,7 +377,9 @@ class Engine:
             items = decoder.feed(event.data, event.t)
         else:
             end = decoder.close(event.t)
-            items = [end] if end is not None else []
+            # A frame cut short by the explorer's own close is no fault of the
+            # peer's (a stall that left it unfinished was told when it happened).
+            items = [end] if end is not None and not self.closing else []
         for item in items:
             if isinstance(item, Frame):
                 self._observe(item)

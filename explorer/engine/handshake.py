@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pamqp import commands
 
+from explorer.engine import diagnosis
 from explorer.engine.core import B2C, C2B, Engine
 from explorer.protocol import report
 from explorer.protocol.lifecycle import Phase
@@ -23,13 +24,7 @@ async def header(engine: Engine) -> None:
     if sent is not None and answer is not None:
         engine.report(Phase.HEADER, *report.header_facts(sent, answer))
     elif not answered and not engine.gone:
-        engine.fail(
-            Phase.HEADER,
-            f"no answer within {engine.wait:g} s: the peer accepted TCP but says "
-            "nothing, which an AMQP broker never does",
-            advice="is this RabbitMQ's AMQP port? A proxy or load balancer that never "
-            "reaches the broker behaves like this",
-        )
+        diagnosis.stalled(engine, Phase.HEADER)
     elif not engine.failed:
         engine.fail(Phase.HEADER, "the peer closed the connection without answering")
 
@@ -64,6 +59,9 @@ def judge_auth(engine: Engine) -> None:
     elif engine.seen(B2C, "Connection.Secure"):
         facts["verdict"] = "challenged: the broker sent Connection.Secure"
         notes.append("aiormq does not answer challenges (Connection.Secure).")
+    elif not engine.seen(B2C, "Connection.Close") and not engine.gone:
+        facts["verdict"] = "none yet: the broker has not answered, nor closed"
+        diagnosis.stalled(engine, Phase.AUTH)
     elif not engine.seen(B2C, "Connection.Close"):
         facts["verdict"] = (
             "refused without a word: no frame, the connection dropped; RabbitMQ "
@@ -104,9 +102,12 @@ async def open_vhost(engine: Engine) -> None:
     await engine.send_next()
     engine.tap.flow()  # the handshake is over: from now on aiormq writes when asked
     replies = {"Connection.OpenOk", "Connection.Close"}
-    await engine.until(lambda: engine.answered("Connection.Open", replies))
-    await engine.until(lambda: engine.start_connecting().done())
+    answered = await engine.until(lambda: engine.answered("Connection.Open", replies))
     opened = engine.frame(C2B, "Connection.Open")
+    if opened is not None and not answered and not engine.gone:
+        diagnosis.stalled(engine, Phase.OPEN)
+        return
+    await engine.until(lambda: engine.start_connecting().done())
     if opened is None:
         engine.client_gave_up(Phase.OPEN)
         return

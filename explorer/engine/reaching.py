@@ -5,11 +5,13 @@ Owns what the endpoint, resolve, tcp and tls steps do and report.
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
 from typing import Final
 
 from explorer.endpoint import EndpointError, parse
+from explorer.engine import diagnosis
 from explorer.engine.core import Engine
 from explorer.net import connect as net
 from explorer.net.client import ExplorerConnection
@@ -61,6 +63,17 @@ async def endpoint(engine: Engine) -> None:
             f"the virtual host {parsed.vhost!r} as {parsed.user!r}.",
         ],
     )
+    if parsed.tls:  # loaded as aiormq will: a bad file fails here, before connecting
+        options = dict(parsed.tls_options)
+        problem = await asyncio.to_thread(diagnosis.tls_files_problem, options)
+        if problem is not None:
+            engine.fail(
+                Phase.ENDPOINT,
+                f"the URL's TLS files cannot be used: {problem}",
+                advice="give the path of a PEM file this process can read: cafile= "
+                "the certificates that signed the broker's, certfile= and keyfile= "
+                "the client's own certificate and private key",
+            )
 
 
 async def resolve(engine: Engine) -> None:
@@ -166,7 +179,7 @@ async def tls(engine: Engine) -> None:
                 "the client could not verify the broker's certificate"
             )
         else:
-            reason = str(error or "no answer")
+            reason = str(error or f"no answer within {engine.wait:g} s")
         engine.fail(
             Phase.TLS,
             f"the TLS handshake failed: {reason}",

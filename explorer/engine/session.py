@@ -9,10 +9,12 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
+import aiormq
 from aiormq.abc import AbstractChannel, DeliveredMessage
 from aiormq.exceptions import AMQPError
 from pamqp import commands
 
+from explorer.engine import diagnosis
 from explorer.engine.core import B2C, C2B, Engine, Operation
 from explorer.protocol import report
 from explorer.protocol.fields import JSON
@@ -22,12 +24,19 @@ from explorer.protocol.lifecycle import PERMISSIONS, Phase
 Facts = dict[str, JSON]
 #: Heartbeat intervals up to this many seconds are waited for and shown.
 WATCHED_HEARTBEAT: Final = 10
+#: The least time aiormq's close is given: it waits this long for the broker's
+#: Connection.CloseOk before closing TCP itself, and a shorter wait would cut
+#: the close short from outside.
+CLOSE_WAIT: Final = aiormq.Connection.READER_CLOSE_TIMEOUT + 1.0
 
 
 async def channel(engine: Engine) -> None:
     """Open channel 1; aiormq adds Confirm.Select by itself."""
-    async with asyncio.timeout(engine.wait):
-        engine.channel = await engine.need_connection().channel()
+    opening = engine.need_connection().channel()
+    try:
+        engine.channel = await diagnosis.in_time(engine, Phase.CHANNEL, opening)
+    except diagnosis.StallError:
+        return
     tune_ok = first_payload(engine.frames, C2B, commands.Connection.TuneOk)
     limit = tune_ok.channel_max if tune_ok is not None else None
     number = engine.channel.number
@@ -57,14 +66,18 @@ async def operation(engine: Engine) -> None:
         engine.operations.clear()
         return
     before = len(engine.frames)
+    running = operation_named(engine, name).run(engine, opened)
     try:
-        async with asyncio.timeout(engine.wait):
-            facts = await operation_named(engine, name).run(engine, opened)
-    except (AMQPError, TimeoutError) as exc:
-        engine.operations.clear()  # the channel is closed, or the broker is silent
+        facts = await diagnosis.in_time(
+            engine, Phase.OPERATIONS, running, doing=name, fatal=False
+        )
+    except diagnosis.StallError:
+        engine.operations.clear()  # the broker is silent
+        return
+    except AMQPError as exc:
+        engine.operations.clear()  # the channel is closed: its Close was told
         if not engine.failed:
-            reason = str(exc) or "no answer in time"
-            engine.fail(Phase.OPERATIONS, f"{name} failed: {reason}", fatal=False)
+            engine.fail(Phase.OPERATIONS, f"{name} failed: {exc}", fatal=False)
         return
     frames = engine.frames[before:]
     sent = [f.name for f in frames if f.direction is C2B]
@@ -203,14 +216,19 @@ async def close(engine: Engine) -> None:
     if engine.fatal and not engine.gone:
         engine.drop()  # the handshake failed: there is no AMQP connection to close
     elif not engine.gone and connection is not None:
-        if engine.channel is not None and not engine.channel.is_closed:
-            async with asyncio.timeout(engine.wait):
-                await engine.channel.close()
-        async with asyncio.timeout(engine.wait):
-            await connection.close(exc=None)
+        try:
+            if engine.channel is not None and not engine.channel.is_closed:
+                await diagnosis.in_time(engine, Phase.CLOSE, engine.channel.close())
+            async with asyncio.timeout(max(engine.wait, CLOSE_WAIT)):
+                await connection.close(exc=None)
+        except (diagnosis.StallError, TimeoutError):
+            engine.drop()  # told: the stall, or (below) the Close left unanswered
     await engine.until(
         lambda: len(engine.ended) == len(Direction), 3, even_if_gone=True
     )
+    unfinished = diagnosis.unfinished_close(engine)
+    if unfinished is not None:
+        engine.fail(Phase.CLOSE, unfinished, advice=diagnosis.UNFINISHED_CLOSE_ADVICE)
     closing = engine.frame(C2B, "Connection.Close") or engine.frame(
         B2C, "Connection.Close"
     )
@@ -218,14 +236,13 @@ async def close(engine: Engine) -> None:
     if closing is not None:
         facts.update(report.close_facts(closing)[0])
     facts["tcp"] = {d.sender: end.reason for d, end in engine.ended.items()}
-    clean = closing is not None and not engine.failed
-    engine.report(
-        Phase.CLOSE,
-        facts,
-        [
+    if unfinished is not None:
+        note = "Connection.Close went out, and no Connection.CloseOk came back."
+    elif closing is not None and not engine.failed:
+        note = (
             "Channel.Close/CloseOk, then Connection.Close/CloseOk, then both sides "
             "close the TCP connection."
-            if clean
-            else "The connection is gone: nothing is left to close.",
-        ],
-    )
+        )
+    else:
+        note = "The connection is gone: nothing is left to close."
+    engine.report(Phase.CLOSE, facts, [note])

@@ -1,7 +1,8 @@
 """The broker's side of an experiment: rabbitmqctl, and the broker's log.
 
 Owns what experiments ask of the local broker beyond AMQP: a throwaway user
-(removed afterwards, and swept up later if a run was killed), closing a
+(removed afterwards, and swept up later if a run was killed: at the next
+experiment that makes one, and in the background at every start), closing a
 connection as an operator would, and the log lines about one connection.
 """
 
@@ -14,6 +15,9 @@ import os
 import re
 import secrets
 import shutil
+import subprocess
+import sys
+import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +33,9 @@ LOG_PATTERNS: Final = (
 )
 #: Seconds rabbitmqctl may take (it starts an Erlang VM each time).
 CTL_TIMEOUT: Final = 30.0
+#: What the background sweep runs: a fresh interpreter, detached, so that it
+#: outlives a short command (a trace takes about as long as one rabbitmqctl).
+SWEEPER: Final = "from explorer.lab.broker import sweep_quietly; sweep_quietly()"
 _TIMESTAMP: Final = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
 #: A full timestamp, shortened to the time of day to the millisecond.
 _STAMP: Final = re.compile(
@@ -118,6 +125,49 @@ async def sweep() -> list[str]:
                 await rabbitmqctl("delete_user", name)
                 removed.append(name)
     return removed
+
+
+def ctl_available() -> bool:
+    """Whether rabbitmqctl is here and this user may run it, judged without running it.
+
+    rabbitmqctl reaches the broker with its Erlang cookie: root may (Debian's
+    wrapper runs it as the rabbitmq user), and so may a user who can read
+    ~/.erlang.cookie (the broker's own user, a Homebrew install's owner) or who
+    has $RABBITMQ_ERLANG_COOKIE set.
+    """
+    if shutil.which("rabbitmqctl") is None:
+        return False
+    root = hasattr(os, "geteuid") and os.geteuid() == 0
+    cookie = os.path.expanduser("~/.erlang.cookie")
+    given = "RABBITMQ_ERLANG_COOKIE" in os.environ
+    return root or given or os.access(cookie, os.R_OK)
+
+
+def sweep_in_background() -> None:
+    """Start removing users left by killed experiments, and return at once.
+
+    Only where rabbitmqctl is available to this user; in a detached process, so
+    no start waits for it, a command that ends first does not cut it short,
+    and nothing it meets (rabbitmqctl refusing, a broker down) can fail a start.
+    """
+    if not ctl_available():
+        return
+    with warnings.catch_warnings(), contextlib.suppress(OSError):
+        # Never waited for, on purpose: Popen would warn that it still runs.
+        warnings.simplefilter("ignore", ResourceWarning)
+        subprocess.Popen(
+            [sys.executable, "-c", SWEEPER],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+
+
+def sweep_quietly() -> None:
+    """Sweep, saying nothing: the body of the background sweep."""
+    with contextlib.suppress(LabError):
+        asyncio.run(sweep())
 
 
 def _alive(user: str) -> bool:
