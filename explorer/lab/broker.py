@@ -17,6 +17,8 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tempfile
+import time
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -36,6 +38,8 @@ CTL_TIMEOUT: Final = 30.0
 #: What the background sweep runs: a fresh interpreter, detached, so that it
 #: outlives a short command (a trace takes about as long as one rabbitmqctl).
 SWEEPER: Final = "from explorer.lab.broker import sweep_quietly; sweep_quietly()"
+#: Seconds between two sweeps at start (each costs rabbitmqctl's Erlang VM).
+SWEEP_EVERY: Final = 60.0
 _TIMESTAMP: Final = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d")
 #: A full timestamp, shortened to the time of day to the millisecond.
 _STAMP: Final = re.compile(
@@ -150,8 +154,14 @@ def sweep_in_background() -> None:
     no start waits for it, a command that ends first does not cut it short,
     and nothing it meets (rabbitmqctl refusing, a broker down) can fail a start.
     """
+    stamp = sweep_stamp()
+    with contextlib.suppress(OSError):
+        if time.time() - stamp.stat().st_mtime < SWEEP_EVERY:
+            return  # swept a moment ago: starts in a row start one sweep
     if not ctl_available():
         return
+    with contextlib.suppress(OSError):
+        stamp.touch()
     with warnings.catch_warnings(), contextlib.suppress(OSError):
         # Never waited for, on purpose: Popen would warn that it still runs.
         warnings.simplefilter("ignore", ResourceWarning)
@@ -162,6 +172,12 @@ def sweep_in_background() -> None:
             stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
+
+
+def sweep_stamp() -> Path:
+    """The file whose time says when this user's last sweep started."""
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return Path(tempfile.gettempdir()) / f"amqp-explorer-sweep-{uid}"
 
 
 def sweep_quietly() -> None:

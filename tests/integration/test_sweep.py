@@ -41,6 +41,12 @@ def exited_pid() -> int:
     return child.pid
 
 
+@pytest.fixture(autouse=True)
+def no_recent_sweep() -> None:
+    """Starts sweep at most once a minute: forget the last sweep's time."""
+    broker.sweep_stamp().unlink(missing_ok=True)
+
+
 @pytest.fixture
 def made_users(ctl: Callable[..., str]) -> Iterator[Callable[[str], str]]:
     """Creates users by name; whatever of them is left is deleted afterwards."""
@@ -113,3 +119,12 @@ def test_no_sweep_is_started_without_rabbitmqctl(
     monkeypatch.setattr("subprocess.Popen", refuse)
     assert not broker.ctl_available()
     broker.sweep_in_background()
+
+
+def test_starts_in_a_row_start_one_sweep(monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[object] = []
+    monkeypatch.setattr(broker, "ctl_available", lambda: True)
+    monkeypatch.setattr("subprocess.Popen", lambda *a, **k: started.append(a))
+    for _ in range(3):
+        broker.sweep_in_background()
+    assert len(started) == 1
