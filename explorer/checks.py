@@ -19,7 +19,7 @@ from pamqp import commands
 
 from explorer.events import PhaseFailed, PhaseReport
 from explorer.protocol.content import publishes
-from explorer.protocol.fields import JSON
+from explorer.protocol.fields import JSON, table_of
 from explorer.protocol.frames import Direction, Frame, first_named, first_payload
 from explorer.protocol.lifecycle import Phase
 
@@ -170,10 +170,10 @@ def _refused(sent: str, code: int, setting: str, words: str = "") -> Judge:
 
 
 def _named(seen: Seen) -> Verdict:
-    start_ok = first_payload(seen.frames, C2B, commands.Connection.StartOk)
+    start_ok = first_named(seen.frames, C2B, "Connection.StartOk")
     if start_ok is None:
         return Verdict(False, "no Connection.StartOk on the wire yet")
-    name = (start_ok.client_properties or {}).get("connection_name")
+    name = table_of(start_ok, "client_properties").get("connection_name")
     if name and name == seen.asked("connection_name"):
         return Verdict(True, f"StartOk carried connection_name={name!r}")
     return Verdict(

@@ -18,6 +18,7 @@ from urllib.parse import quote
 from pamqp import commands
 
 from explorer.protocol.content import publishes
+from explorer.protocol.fields import JSON, table_of
 from explorer.protocol.frames import Direction, Frame, first_named, first_payload
 from explorer.protocol.lifecycle import Phase
 
@@ -223,11 +224,15 @@ def _after(frames: Sequence[Frame], frame: Frame) -> Sequence[Frame]:
     return ()
 
 
-def _str(value: object) -> str:
-    """A field-table value as text (pamqp gives some strings as bytes)."""
-    if isinstance(value, bytes | bytearray):
-        return value.decode("utf-8", "replace")
+def _str(value: JSON) -> str:
+    """A field-table value as text ("" when absent)."""
     return "" if value is None else str(value)
+
+
+def _capabilities_of(start_ok: Frame) -> dict[str, JSON]:
+    """The capabilities table a client's StartOk advertised ({} if none)."""
+    advertised = table_of(start_ok, "client_properties").get("capabilities")
+    return advertised if isinstance(advertised, dict) else {}
 
 
 def _broker_said(frames: Sequence[Frame]) -> list[Frame]:
@@ -286,10 +291,10 @@ def _mechanisms(frames: Sequence[Frame]) -> Answer | None:
 
 
 def _product(frames: Sequence[Frame]) -> Answer | None:
-    start = first_payload(frames, B2C, commands.Connection.Start)
+    start = first_named(frames, B2C, "Connection.Start")
     if start is None:
         return None
-    properties = start.server_properties or {}
+    properties = table_of(start, "server_properties")
     product, version = _str(properties.get("product")), _str(properties.get("version"))
     if not product or not version:
         return None
@@ -304,11 +309,10 @@ def _product(frames: Sequence[Frame]) -> Answer | None:
 
 
 def _capabilities(frames: Sequence[Frame]) -> Answer | None:
-    start_ok = first_payload(frames, C2B, commands.Connection.StartOk)
+    start_ok = first_named(frames, C2B, "Connection.StartOk")
     if start_ok is None:
         return None
-    advertised = (start_ok.client_properties or {}).get("capabilities")
-    table = advertised if isinstance(advertised, dict) else {}
+    table = _capabilities_of(start_ok)
     on = sorted(str(name) for name, value in table.items() if value)
     shown = " ".join(on) or "none"
     return Answer(
@@ -454,13 +458,13 @@ SAYS_NOTHING: Final = "nothing: it drops the TCP connection without a Close"
 def _without_failure_close(frames: Sequence[Frame]) -> Frame | None:
     """The client's StartOk, when it did not advertise authentication_failure_close."""
     start_ok = first_named(frames, C2B, "Connection.StartOk")
-    if start_ok is None or not isinstance(
-        start_ok.payload, commands.Connection.StartOk
-    ):
+    if start_ok is None:
         return None
-    advertised = (start_ok.payload.client_properties or {}).get("capabilities")
-    table = advertised if isinstance(advertised, dict) else {}
-    return None if table.get("authentication_failure_close") else start_ok
+    return (
+        None
+        if _capabilities_of(start_ok).get("authentication_failure_close")
+        else start_ok
+    )
 
 
 def _refused_quietly(frames: Sequence[Frame]) -> Answer | None:

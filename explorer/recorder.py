@@ -14,14 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
 
-from pamqp import commands
-
 from explorer.capture import Capture, redact_secrets
 from explorer.endpoint import redact
 from explorer.engine import Engine
 from explorer.eventlog import to_record
 from explorer.events import EngineEvent, PhaseFailed
 from explorer.lab import lab_engine
+from explorer.protocol.fields import table_of
 from explorer.protocol.frames import Direction, Frame
 
 
@@ -85,10 +84,8 @@ def _now() -> str:
 def _broker(capture: Capture) -> str:
     """``product version`` from the broker's Connection.Start, if one came."""
     for item in capture.decode(Direction.BROKER_TO_CLIENT):
-        if isinstance(item, Frame) and isinstance(
-            item.payload, commands.Connection.Start
-        ):
-            props = item.payload.server_properties or {}
+        if isinstance(item, Frame) and item.name == "Connection.Start":
+            props = table_of(item, "server_properties")
             words = (props.get(key) for key in ("product", "version"))
             return " ".join(w for w in words if isinstance(w, str) and w)
     return ""

@@ -24,8 +24,9 @@ from explorer.events import (
     Waiting,
 )
 from explorer.lab import lab_engine
-from explorer.protocol.fields import JSON, fields_of
+from explorer.protocol.fields import JSON
 from explorer.protocol.lifecycle import Phase
+from explorer.protocol.values import frame_values
 from explorer.replay import ReplayEngine
 
 
@@ -115,16 +116,19 @@ class JsonPrinter:
             record = {"kind": "phase", "phase": event.phase.value, **event.facts}
         elif isinstance(event, FrameObserved):
             frame = event.frame
+            values = frame_values(frame)
             record = {
                 "kind": "frame",
                 "from": frame.direction.sender,
                 "channel": frame.channel,
                 "name": frame.name,
                 "size": frame.size,
-                "fields": fields_of(frame),
+                "fields": values.fields,
                 "t": round(frame.t, 6),
                 "phase": event.phase.value,
             }
+            if values.notes:
+                record["notes"] = [note.to_json() for note in values.notes]
         elif isinstance(event, Waiting):
             record = {
                 "kind": "waiting",
@@ -192,9 +196,13 @@ class TextPrinter:
             f" {frame.direction.arrow} {frame.direction.sender:6} ch{frame.channel:<3} "
             f"{frame.name} ({frame.size} B, t={frame.t:.3f}s)"
         )
-        fields = fields_of(frame)
+        values = frame_values(frame)
         lines = [head]
-        lines += [f"        {k}: {_short(v)}" for k, v in fields.items()]
+        lines += [f"        {k}: {_short(v)}" for k, v in values.fields.items()]
+        lines += [
+            f"          ↳ {'.'.join(map(str, note.path)) or 'frame'}: {note.text}"
+            for note in values.notes
+        ]
         if event.note:
             lines.append(f"        ({event.note})")
         if event.violation:

@@ -1,6 +1,8 @@
-"""A frame's decoded fields as plain JSON values, secrets masked unless revealed.
+"""A frame's fields as plain JSON values, secrets masked unless revealed.
 
-Owns `fields_of(frame)` (what `trace --json` prints as "fields") and
+Owns `fields_of(frame)` (what `trace --json` prints as "fields", read from the
+byte map as the spec says by `values.frame_values`), `table_of` for one table
+argument, `to_json` for the values pamqp decodes elsewhere, and
 `shown(frame, reveal)`: the frame with its secret bytes masked, decoded again,
 so every view of it (fields, hex, byte map) hides the same bytes. Sans-I/O.
 """
@@ -9,17 +11,13 @@ from __future__ import annotations
 
 import datetime
 import decimal
-from typing import Final
-
-from pamqp import base, body, header
 
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Frame
 from explorer.protocol.secrets import mask, secrets_in
+from explorer.protocol.values import JSON, frame_values, text_of
 
-JSON = None | bool | int | float | str | list["JSON"] | dict[str, "JSON"]
-#: Body bytes shown in "fields"; the rest is summarised by its size.
-BODY_PREVIEW: Final = 64
+__all__ = ["JSON", "fields_of", "shown", "table_of", "to_json"]
 
 
 def shown(frame: Frame, reveal: bool = False) -> Frame:
@@ -41,27 +39,13 @@ def shown(frame: Frame, reveal: bool = False) -> Frame:
 
 def fields_of(frame: Frame) -> dict[str, JSON]:
     """The decoded fields of a frame (pass it through `shown` first)."""
-    payload = frame.payload
-    if isinstance(payload, base.Frame):
-        return {name: to_json(value) for name, value in payload}
-    if isinstance(payload, header.ContentHeader):
-        properties = {
-            name: to_json(value)
-            for name, value in payload.properties
-            if value is not None
-        }
-        return {"body_size": payload.body_size, "properties": properties}
-    if isinstance(payload, body.ContentBody):
-        value = payload.value or b""
-        return {"size": len(value), "preview": to_json(value[:BODY_PREVIEW])}
-    if isinstance(payload, header.ProtocolHeader):
-        return {
-            "protocol_id": frame.raw[4],
-            "major": payload.major_version,
-            "minor": payload.minor_version,
-            "revision": payload.revision,
-        }
-    return {}
+    return frame_values(frame).fields
+
+
+def table_of(frame: Frame, argument: str) -> dict[str, JSON]:
+    """A field-table argument of a method frame, as the spec reads it ({} if none)."""
+    table = fields_of(frame).get(argument)
+    return table if isinstance(table, dict) else {}
 
 
 def to_json(value: object) -> JSON:
@@ -69,10 +53,7 @@ def to_json(value: object) -> JSON:
     if value is None or isinstance(value, bool | int | float | str):
         return value
     if isinstance(value, bytes | bytearray):
-        try:
-            return bytes(value).decode("utf-8")
-        except UnicodeDecodeError:
-            return "0x" + bytes(value).hex()
+        return text_of(value)
     if isinstance(value, dict):
         return {str(k): to_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple):

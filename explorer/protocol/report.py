@@ -20,7 +20,7 @@ from explorer.protocol.explain import (
     reply_code,
     tune_rows,
 )
-from explorer.protocol.fields import JSON, to_json
+from explorer.protocol.fields import JSON, table_of, to_json
 from explorer.protocol.frames import Frame
 
 Facts = dict[str, JSON]
@@ -59,16 +59,16 @@ def start_facts(frame: Frame) -> tuple[Facts, list[str]]:
     """Connection.Start: the broker's version, properties, mechanisms, locales."""
     start = frame.payload
     assert isinstance(start, commands.Connection.Start)
-    properties = dict(start.server_properties or {})
+    properties = table_of(frame, "server_properties")
     capabilities = properties.pop("capabilities", {})
     assert isinstance(capabilities, dict)
     mechanisms: list[JSON] = list(str(start.mechanisms).split())
     locales: list[JSON] = list(str(start.locales).split())
     facts: Facts = {
         "protocol": f"{start.version_major}-{start.version_minor}",
-        "server_properties": {k: to_json(v) for k, v in properties.items()},
+        "server_properties": properties,
         "capabilities": {
-            name: {"value": to_json(value), "meaning": CAPABILITIES.get(name, "")}
+            name: {"value": value, "meaning": CAPABILITIES.get(name, "")}
             for name, value in capabilities.items()
         },
         "mechanisms": mechanisms,
@@ -84,9 +84,9 @@ def start_facts(frame: Frame) -> tuple[Facts, list[str]]:
     return facts, notes
 
 
-def _text(table: Mapping[str, object], key: str) -> str:
+def _text(table: Mapping[str, JSON], key: str) -> str:
     """A table entry as text ("" when absent)."""
-    value = to_json(table.get(key))
+    value = table.get(key)
     return value if isinstance(value, str) else ""
 
 
@@ -102,15 +102,15 @@ def auth_facts(
     """
     method = start_ok.payload
     assert isinstance(method, commands.Connection.StartOk)
-    properties = dict(method.client_properties or {})
+    properties = table_of(start_ok, "client_properties")
     capabilities = properties.pop("capabilities", {})
     offered: list[str] = []
     if start is not None and isinstance(start.payload, commands.Connection.Start):
         offered = str(start.payload.mechanisms).split()
     mechanism = str(method.mechanism)
     facts: Facts = {
-        "client_properties": {k: to_json(v) for k, v in properties.items()},
-        "client_capabilities": to_json(capabilities),
+        "client_properties": properties,
+        "client_capabilities": capabilities,
         "mechanism": mechanism,
         "mechanisms_offered": list(offered),
         "response": sasl_response(mechanism, method.response, reveal),

@@ -14,6 +14,7 @@ from explorer.protocol.lifecycle import Phase
 from explorer.ui.widgets import FieldTree
 from tests.ui.conftest import heartbeats, named
 from tests.ui.test_frame_list import recorded_reports
+from tests.unit.test_values import entry, longstr, start_with
 
 
 class TreeApp(App[None]):
@@ -95,6 +96,31 @@ async def test_packed_bits_are_listed_with_their_values(happy: list[Frame]) -> N
             [name, str(int(value))] for name, value in octet.data.bits
         ]
         assert all(bit.data is octet.data for bit in octet.children)
+
+
+async def test_values_carry_the_notes_the_spec_reading_gives() -> None:
+    table = (
+        entry("d", bytes.fromhex("44 01 ff ff ff f1"))
+        + entry("t", b"T" + (1700000000).to_bytes(8, "big"))
+        + entry("k", b"S" + longstr(b"all"))
+        + entry("k", b"S" + longstr(b"any"))
+    )
+    async with TreeApp(start_with(longstr(table))).run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        tree = pilot.app.query_one(FieldTree)
+        assert children_of(
+            tree.root, "server_properties  table  4 entries  @13+43"
+        ) == [
+            "length  long  39  @13+4",
+            "d  decimal  429496728.1 — as a signed mantissa, which pika, py-amqp and "
+            "pamqp (aiormq) write: -1.5  @17+8",
+            "t  timestamp  1700000000 — 2023-11-14T22:13:20Z (UTC; the spec counts "
+            "seconds)  @25+11",
+            'k  longstr  "all"  @36+10',
+            'k  longstr  "any"  — repeats the key of entry 3: the spec says a peer '
+            "uses only the first, as RabbitMQ does; pika and pamqp (aiormq) keep the "
+            "last  @46+10",
+        ]
 
 
 async def test_select_offset_lands_on_frame_max_in_tune(happy: list[Frame]) -> None:

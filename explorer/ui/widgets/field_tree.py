@@ -1,9 +1,11 @@
 """FieldTree: a frame's byte map as an expandable tree of named fields.
 
 Owns the field pane: one node per ByteField (groups expandable, packed bits
-listed under their octet), the label format ``name  type  value  @offset+length``,
-finding the field that holds a byte, and the FieldSelected message; and a
-phase report's facts as a tree of ``name: value`` leaves.
+listed under their octet), the label format ``name  type  value  @offset+length``
+(with the note explorer.protocol.values has beside a value: a timestamp's date,
+a signed-looking decimal, a repeated table key), finding the field that holds a
+byte, and the FieldSelected message; and a phase report's facts as a tree of
+``name: value`` leaves.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from explorer.events import PhaseReport
 from explorer.protocol.bytemap import ByteField, FieldKind, byte_map
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame
+from explorer.protocol.values import leaf_note, repeated_entries
 from explorer.ui.widgets.labels import fact_text
 
 #: Longest value shown in a label before it is cut with an ellipsis.
@@ -53,7 +56,8 @@ def format_value(field: ByteField) -> str:
 def summary(field: ByteField) -> str:
     """What a field holds, in a few words: a leaf's value, a group's gist."""
     if not field.children:
-        return format_value(field)
+        note = leaf_note(field)
+        return f"{format_value(field)} — {note}" if note else format_value(field)
     if field.type in _SEQUENCES and field.children[0].kind is FieldKind.LENGTH:
         return f"{len(field.children) - 1} entries"
     if field.type in _STRINGS and len(field.children) == 1:
@@ -62,13 +66,18 @@ def summary(field: ByteField) -> str:
     return "" if last.kind is FieldKind.TAG else summary(last)
 
 
-def field_label(field: ByteField) -> Text:
-    """``name  type  value  @offset+length``, the name bold, type and place dim."""
+def field_label(field: ByteField, note: str = "") -> Text:
+    """``name  type  value  @offset+length``, the name bold, type and place dim.
+
+    A `note` about the field's place (a repeated table key) follows the value.
+    """
     label = Text(field.name, style="bold")
     if field.type:
         label.append(f"  {field.type}", style="dim")
     if field.type != "frame" and (gist := summary(field)):
         label.append(f"  {gist}")
+    if note:
+        label.append(f"  — {note}", style="italic")
     label.append(f"  @{field.offset}+{field.length}", style="dim")
     return label
 
@@ -193,13 +202,16 @@ class FieldTree(Tree[ByteField]):
         if event.node.data is not None:
             self.post_message(self.FieldSelected(self, event.node.data))
 
-    def _add_field(self, parent: TreeNode[ByteField], field: ByteField) -> None:
+    def _add_field(
+        self, parent: TreeNode[ByteField], field: ByteField, note: str = ""
+    ) -> None:
         if not field.children and not field.bits:
-            parent.add_leaf(field_label(field), field)
+            parent.add_leaf(field_label(field, note), field)
             return
-        node = parent.add(field_label(field), field)
-        for child in field.children:
-            self._add_field(node, child)
+        node = parent.add(field_label(field, note), field)
+        repeats = repeated_entries(field) if field.type == "table" else {}
+        for index, child in enumerate(field.children):
+            self._add_field(node, child, repeats.get(index, ""))
         for name, value in field.bits:
             node.add_leaf(bit_label(name, value), field)
 
