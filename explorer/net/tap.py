@@ -131,7 +131,7 @@ class Tap:
         if decoder is None:
             return data
         items = decoder.feed(data)
-        if decoder.failure is not None:  # not AMQP after all: let aiormq see it
+        if decoder.stopped:  # not AMQP after all: let aiormq see it
             self._handshake = None
             return data
         kept = []

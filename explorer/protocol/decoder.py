@@ -2,13 +2,15 @@
 
 Owns framing (8-byte protocol header, then `type channel size payload 0xCE`)
 and turning each complete frame into its pamqp object. Chunk boundaries never
-matter. Bytes that can never become a frame give one DecodeFailure, after which
-the direction stops. Sans-I/O: imports no asyncio, socket or Textual.
+matter, not even to a failure's evidence. Bytes that can never become a frame
+give one DecodeFailure, after which the direction stops. Sans-I/O: imports no
+asyncio, socket or Textual.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 from typing import Final
 
 from pamqp import base, body, commands, constants, heartbeat
@@ -37,8 +39,13 @@ FRAME_TYPES: Final[dict[int, str]] = {
 #: default frame_max is 128 KiB; this leaves room for experiments with larger
 #: frames while refusing the gigabyte "sizes" of a peer that is not speaking AMQP.
 DEFAULT_MAX_PAYLOAD: Final = 64 * 1024 * 1024
-#: At most this many bytes from an unframeable position are kept as evidence.
-FAILURE_BYTES: Final = 256
+#: Bytes kept as evidence from a position no frame can start at. The failure is
+#: told once this many have arrived (or the stream ends), so the evidence, and
+#: the text preview in its reason, are the same however the bytes were chunked:
+#: enough for the first line of an HTTP reply or a server's banner.
+FAILURE_BYTES: Final = 64
+#: Leading bytes of the evidence shown as text when they are printable.
+PREVIEW_BYTES: Final = 16
 
 Decoded = Frame | DecodeFailure
 
@@ -57,17 +64,18 @@ class FrameDecoder:
         """
         self.direction = direction
         self.max_payload = max_payload
-        #: Bytes received but not yet part of a frame, as the chunks that brought
-        #: them: joined only once they can complete something, so a large frame
-        #: arriving in many small chunks is copied once, not once per chunk.
-        self._parts: list[bytes] = []
-        #: Total length of `_parts`.
-        self._pending = 0
+        #: Bytes received but not yet part of a frame, grown in place: a frame
+        #: arriving in many small chunks is held at about its own size, not as
+        #: one object per chunk, and copied out once, when it can complete.
+        self._buffer = bytearray()
         #: Fewer pending bytes than this cannot complete a frame or show a fault.
         self._need = 0
         #: Stream offset of the first pending byte.
         self._base = 0
-        #: Set once the stream can no longer be framed; nothing is decoded after.
+        #: Why framing stopped at `_base`, while the failure's evidence is
+        #: still arriving in `_buffer`.
+        self._stop: _Stop | None = None
+        #: Set once the failure is told; nothing is decoded after.
         self.failure: DecodeFailure | None = None
 
     @property
@@ -78,7 +86,16 @@ class FrameDecoder:
     @property
     def pending(self) -> int:
         """Bytes received that do not complete a frame yet."""
-        return self._pending
+        return len(self._buffer)
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the stream can no longer be framed.
+
+        True from the moment a fault is found, also while its evidence is still
+        being collected and `failure` is not told yet.
+        """
+        return self._stop is not None or self.failure is not None
 
     def feed(self, data: bytes, t: float = 0.0) -> list[Decoded]:
         """Take the next chunk of the stream and return what it completes.
@@ -88,38 +105,40 @@ class FrameDecoder:
             t: When they arrived, in seconds on the capture's clock.
 
         Returns:
-            The frames the chunk completed, in order; a DecodeFailure last if
-            the stream cannot be framed any further.
+            The frames the chunk completed, in order; a DecodeFailure last once
+            the stream cannot be framed any further and the failure's evidence
+            has arrived: the whole bad frame, or FAILURE_BYTES from where no
+            frame can start (`close` tells it with what came, if fewer).
         """
         if self.failure is not None:
             return []
-        if type(data) is not bytes:  # a bytearray the caller may reuse, say
-            data = bytes(data)
-        pending = self._pending + len(data)
-        if pending < self._need:  # still inside the frame at the head: keep it
-            if data:
-                self._parts.append(data)
-            self._pending = pending
+        buffer = self._buffer
+        if len(buffer) + len(data) < self._need:  # inside the frame at the head
+            buffer += data
             return []
-        if self._parts:
-            self._parts.append(data)
-            buf = b"".join(self._parts)
-        else:
+        if buffer:
+            buf = b"".join((buffer, data))
+        elif type(data) is bytes:
             buf = data
+        else:  # a bytearray the caller may reuse, say
+            buf = bytes(data)
         out: list[Decoded] = []
-        pos = self._frames(buf, out, t)
-        rest = buf[pos:]
-        self._parts = [rest] if rest else []
-        self._pending = len(rest)
+        pos = 0 if self._stop is not None else self._frames(buf, out, t)
+        buffer[:] = memoryview(buf)[pos:]
         self._base += pos
+        if self._stop is not None:  # the fault's evidence: tell it once complete
+            if len(buffer) >= self._stop.evidence:
+                out.append(self._tell())
+            self._need = self._stop.evidence
         return out
 
     def _frames(self, buf: bytes, out: list[Decoded], t: float) -> int:
         """Decode the complete frames at the start of `buf` into `out`.
 
         Returns:
-            Where the first byte not decoded is (a failure leaves it at the bad
-            frame). Sets `_need` to the bytes needed before trying again.
+            Where the first byte not decoded is (a fault leaves it at the bad
+            frame and sets `_stop`). Sets `_need` to the bytes needed before
+            trying again.
         """
         pos, end_of_data = 0, len(buf)
         if self._base == 0 and _starts_header(buf):
@@ -145,8 +164,7 @@ class FrameDecoder:
                 or size > max_payload
                 or (size and frame_type == beat)
             ):
-                problem = self._bad_header(frame_type, size)
-                self._fail(out, pos, buf[pos : pos + FAILURE_BYTES], problem, t)
+                self._stop = _Stop(self._bad_header(frame_type, size), t)
                 return pos
             end = pos + HEADER_SIZE + size + 1
             if end > end_of_data:
@@ -158,7 +176,7 @@ class FrameDecoder:
                     f"the frame-end octet is 0x{raw[-1]:02x}, not 0xce: the size "
                     "field does not match the frame, or the stream is not AMQP"
                 )
-                self._fail(out, pos, raw, reason, t)
+                self._stop = _Stop(reason, t, len(raw))
                 return pos
             try:
                 if frame_type == method:
@@ -170,7 +188,7 @@ class FrameDecoder:
                 else:
                     payload = new_heartbeat()
             except Exception as exc:
-                self._fail(out, pos, raw, _describe(exc), t)
+                self._stop = _Stop(_describe(exc), t, len(raw))
                 return pos
             append(frame(direction, base + pos, channel, raw, payload, t))
             pos = end
@@ -184,20 +202,20 @@ class FrameDecoder:
             t: When the stream ended, in seconds on the capture's clock.
 
         Returns:
-            A DecodeFailure when bytes of an unfinished frame were left.
+            A DecodeFailure when bytes of an unfinished frame were left, or the
+            failure found earlier whose evidence was still being collected.
         """
-        if self.failure is not None or not self._pending:
+        if self.failure is not None or (self._stop is None and not self._buffer):
             return None
-        left = b"".join(self._parts)
-        have = len(left)
-        need = self._frame_length(left)
-        wanted = f"of the {need} the frame needs" if need else "of a frame header"
-        reason = (
-            f"the connection closed in the middle of a frame: {have} bytes {wanted}"
-        )
-        out: list[Decoded] = []
-        self._fail(out, 0, left, reason, t)
-        return self.failure
+        if self._stop is None:
+            have = len(self._buffer)
+            need = self._frame_length(bytes(self._buffer[:HEADER_SIZE]))
+            wanted = f"of the {need} the frame needs" if need else "of a frame header"
+            reason = (
+                f"the connection closed in the middle of a frame: {have} bytes {wanted}"
+            )
+            self._stop = _Stop(reason, t, have)
+        return self._tell()
 
     def _protocol_header(self, buf: bytes, out: list[Decoded], t: float) -> int:
         """Decode the complete protocol header at the start of the stream."""
@@ -230,13 +248,28 @@ class FrameDecoder:
         _, _, size = FRAME_HEADER.unpack_from(left, 0)
         return int(HEADER_SIZE + size + 1)
 
-    def _fail(
-        self, out: list[Decoded], pos: int, data: bytes, reason: str, t: float
-    ) -> None:
+    def _tell(self) -> DecodeFailure:
+        """The failure at `_base`, its evidence what has arrived of it."""
+        assert self._stop is not None
+        data = bytes(self._buffer[: self._stop.evidence])
+        reason = _with_preview(self._stop.reason, data)
         self.failure = DecodeFailure(
-            self.direction, self._base + pos, data, _with_preview(reason, data), t
+            self.direction, self._base, data, reason, self._stop.t
         )
-        out.append(self.failure)
+        self._buffer = bytearray()
+        return self.failure
+
+
+@dataclass(frozen=True, slots=True)
+class _Stop:
+    """Why framing stopped, found before all of the failure's evidence came."""
+
+    reason: str
+    #: When the fault was found, on the capture's clock.
+    t: float
+    #: Bytes from the stop kept as evidence: the whole bad frame, or
+    #: FAILURE_BYTES when no frame could be delimited there.
+    evidence: int = FAILURE_BYTES
 
 
 def _starts_header(buf: bytes) -> bool:
@@ -268,6 +301,11 @@ def _method(raw: bytes) -> base.Frame:
 
 def _describe(exc: Exception) -> str:
     """Turn a pamqp decoding error into a sentence."""
+    if isinstance(exc, RecursionError):  # pamqp reads each nested table by a call
+        return (
+            "a field does not parse: its field tables are nested too deep for "
+            "pamqp, which reads each level with a recursive call, to decode"
+        )
     parts = [str(arg) for arg in exc.args if isinstance(arg, str)]
     cause = exc.__cause__
     if cause is not None and str(cause) not in parts:
@@ -278,7 +316,7 @@ def _describe(exc: Exception) -> str:
 
 def _with_preview(reason: str, data: bytes) -> str:
     """Add what the bytes look like when they read as text (an HTTP reply, say)."""
-    head = data[:16]
+    head = data[:PREVIEW_BYTES]
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)
     if len(head) >= 4 and printable == len(head):
         return f"{reason}; the bytes read as text: {head.decode('ascii')!r}"

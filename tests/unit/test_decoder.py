@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from pamqp import body, commands
 from pamqp import frame as pamqp_frame
 
 from explorer.capture import Capture, Chunk
 from explorer.protocol import DecodeFailure, Direction, Frame, FrameDecoder
+from explorer.protocol.decoder import FAILURE_BYTES
 
 B2C = Direction.BROKER_TO_CLIENT
 
@@ -106,8 +109,10 @@ def test_protocol_header_only_at_the_start() -> None:
     (frame,) = decoder.feed(header[3:])
     assert isinstance(frame, Frame)
     assert (frame.name, frame.raw) == ("ProtocolHeader", header)
-    (failure,) = FrameDecoder(B2C).feed(b"x" + header)
-    assert isinstance(failure, DecodeFailure)
+    stray = FrameDecoder(B2C)
+    assert stray.feed(b"x" + header) == []
+    assert stray.stopped
+    assert isinstance(stray.close(), DecodeFailure)
 
 
 def test_zero_length_body_frame_is_a_frame() -> None:
@@ -142,16 +147,29 @@ MALFORMED = {
 }
 
 
+#: Faults found where no frame can start: told once FAILURE_BYTES of evidence
+#: have come, or (these are shorter) when the stream ends.
+TOLD_AT_THE_END = {
+    "unknown frame type", "impossible size", "heartbeat with payload", "http reply",
+}  # fmt: skip
+
+
 @pytest.mark.parametrize(("data", "reason"), MALFORMED.values(), ids=MALFORMED.keys())
-def test_malformed_input_gives_one_failure_and_stops(data: bytes, reason: str) -> None:
+def test_malformed_input_gives_one_failure_and_stops(
+    data: bytes, reason: str, request: pytest.FixtureRequest
+) -> None:
     decoder = FrameDecoder(B2C)
-    items = decoder.feed(ACK + data, t=3.0)
+    items: list[Frame | DecodeFailure | None] = [*decoder.feed(ACK + data, t=3.0)]
+    assert decoder.stopped
+    if request.node.callspec.id in TOLD_AT_THE_END:
+        assert decoder.failure is None
+        items.append(decoder.close(t=5.0))
     assert [type(i) for i in items] == [Frame, DecodeFailure]
     failure = items[-1]
     assert isinstance(failure, DecodeFailure)
     assert reason in failure.reason
     assert (failure.offset, failure.direction, failure.t) == (len(ACK), B2C, 3.0)
-    assert data.startswith(failure.data[:7])
+    assert failure.data == data
     assert decoder.failure is failure
     assert decoder.feed(ACK) == []
     assert decoder.close() is None
@@ -177,3 +195,77 @@ def test_close_inside_frame_header_and_clean_close() -> None:
     clean = FrameDecoder(B2C)
     clean.feed(ACK)
     assert clean.close() is None
+
+
+HTML = (
+    b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 120\r\n\r\n"
+    + b"<html>"
+    + b"x" * 114
+)
+#: Streams no decoder can frame past some point: each fault's evidence and reason
+#: must not depend on where the chunks were cut.
+NOT_AMQP = {
+    "http reply, 47 bytes": b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n",
+    "http page, more than FAILURE_BYTES": HTML,
+    "garbage after a frame": ACK + bytes(range(200, 256)) * 2,
+    "bad frame end": ACK + ACK[:-1] + b"\x00" + b"tail",
+    "cut mid-frame": ACK + ACK[:9],
+}
+
+
+def told(pieces: list[bytes]) -> tuple[object, ...]:
+    """The failure a stream gives, fed in these pieces and then closed."""
+    decoder = FrameDecoder(B2C)
+    items = [item for piece in pieces for item in decoder.feed(piece)]
+    failures = [i for i in items if isinstance(i, DecodeFailure)]
+    if not failures:
+        end = decoder.close()
+        assert end is not None
+        failures.append(end)
+    (failure,) = failures
+    return failure.offset, failure.data, failure.reason
+
+
+@pytest.mark.parametrize("stream", NOT_AMQP.values(), ids=NOT_AMQP.keys())
+def test_a_failures_evidence_does_not_depend_on_the_chunks(stream: bytes) -> None:
+    whole = told([stream])
+    assert told([bytes([b]) for b in stream]) == whole
+    for cut in range(1, len(stream)):
+        assert told([stream[:cut], stream[cut:]]) == whole, cut
+    assert told([stream[:7], stream[7:]]) == whole
+
+
+def test_the_http_reply_is_shown_whole_however_it_arrives() -> None:
+    reply = NOT_AMQP["http reply, 47 bytes"]
+    offset, data, reason = told([reply[:7], reply[7:]])
+    assert (offset, data) == (0, reply)
+    assert str(reason).endswith("the bytes read as text: 'HTTP/1.1 400 Bad'")
+
+
+def test_a_long_reply_is_told_once_its_evidence_is_in() -> None:
+    decoder = FrameDecoder(B2C)
+    assert decoder.feed(HTML[: FAILURE_BYTES - 1], t=1.0) == []
+    assert decoder.stopped
+    (failure,) = decoder.feed(HTML[FAILURE_BYTES - 1 :], t=2.0)
+    assert isinstance(failure, DecodeFailure)
+    assert (failure.data, failure.t) == (HTML[:FAILURE_BYTES], 1.0)
+    assert decoder.pending == 0
+    assert decoder.close() is None
+
+
+def test_a_frame_in_tiny_chunks_is_held_at_about_its_size() -> None:
+    """Pending bytes are one growing buffer, not one object per chunk."""
+    raw = pamqp_frame.marshal(body.ContentBody(bytes(256 * 1024)), 1)
+    decoder = FrameDecoder(B2C)
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for start in range(0, len(raw) - 2, 2):
+            assert decoder.feed(raw[start : start + 2]) == []
+        held = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert held < 1.25 * len(raw), held
+    (frame,) = decoder.feed(raw[len(raw) - 2 :])
+    assert isinstance(frame, Frame)
+    assert frame.raw == raw

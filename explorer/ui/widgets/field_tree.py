@@ -1,9 +1,10 @@
 """FieldTree: a frame's byte map as an expandable tree of named fields.
 
-Owns the field pane: one node per ByteField (groups expandable, packed bits
-listed under their octet), the label format ``name  type  value  @offset+length``
-(with the note explorer.protocol.values has beside a value: a timestamp's date,
-a signed-looking decimal, a repeated table key), finding the field that holds a
+Owns the field pane: one node per ByteField (groups expandable, their parts
+added as they come into view, packed bits listed under their octet), the label
+format ``name  type  value  @offset+length`` (with the note
+explorer.protocol.values has beside a value: a timestamp's date, a
+signed-looking decimal, a repeated table key), finding the field that holds a
 byte, and the FieldSelected message; and a phase report's facts as a tree of
 ``name: value`` leaves.
 """
@@ -149,8 +150,7 @@ class FieldTree(Tree[ByteField]):
             return
         root = byte_map(frame)
         self.reset(field_label(root), root)
-        for child in root.children:
-            self._add_field(self.root, child)
+        self._fill(self.root)
         self.root.expand()
 
     def show_report(self, report: PhaseReport) -> None:
@@ -187,6 +187,7 @@ class FieldTree(Tree[ByteField]):
         self.unselect()
         node = self.root
         for field in path[1:]:
+            self._fill(node)
             node.expand()
             node = next(child for child in node.children if child.data is field)
         # Expanding drops Tree's line index and node.line is only set when it is
@@ -202,13 +203,34 @@ class FieldTree(Tree[ByteField]):
         if event.node.data is not None:
             self.post_message(self.FieldSelected(self, event.node.data))
 
+    @on(Tree.NodeExpanded)
+    def _opened(self, event: Tree.NodeExpanded[ByteField]) -> None:
+        self._fill(event.node)
+
     def _add_field(
         self, parent: TreeNode[ByteField], field: ByteField, note: str = ""
     ) -> None:
+        """A node for `field`; its own parts are added when its parent opens."""
         if not field.children and not field.bits:
             parent.add_leaf(field_label(field, note), field)
+        else:
+            parent.add(field_label(field, note), field)
+
+    def _fill(self, node: TreeNode[ByteField]) -> None:
+        """Add an opening node's parts, and theirs, unless they are there.
+
+        One level more than is seen, so each part is ready to open; nothing
+        deeper, so a large table costs nothing until its parent opens, and no
+        depth of nesting makes this recurse.
+        """
+        self._add_parts(node)
+        for child in node.children:
+            self._add_parts(child)
+
+    def _add_parts(self, node: TreeNode[ByteField]) -> None:
+        field = node.data
+        if field is None or node.children or not node.allow_expand:
             return
-        node = parent.add(field_label(field, note), field)
         repeats = repeated_entries(field) if field.type == "table" else {}
         for index, child in enumerate(field.children):
             self._add_field(node, child, repeats.get(index, ""))

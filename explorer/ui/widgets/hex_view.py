@@ -6,13 +6,15 @@ selected span, the byte cursor and the ByteClicked message; for a phase
 report, the text it shows instead of bytes; and a height that follows what it
 shows. Pygments' hexdump lexer (through textual.highlight) styles the offset
 and ASCII columns; the field colours are laid over its hex tokens. Lines are
-built only when they are painted, so a 128 KiB body costs no more to show
-than a heartbeat.
+built only when they are painted, and the byte map's leaves read only as far
+as the lines painted need, so a 128 KiB body, or a header table of 13,000
+entries, costs no more to show than a heartbeat.
 """
 
 from __future__ import annotations
 
 from bisect import bisect_right
+from collections.abc import Iterator
 from typing import ClassVar, Final
 
 from rich.segment import Segment
@@ -179,7 +181,9 @@ class HexView(ScrollView, can_focus=True):
         self.report: PhaseReport | None = None
         self._report_lines: list[str] = []
         self._raw = b""
+        #: The byte map's leaves read so far, in byte order, and the rest.
         self._leaves: list[ByteField] = []
+        self._unread: Iterator[ByteField] = iter(())
         #: Offsets where each leaf starts, to find a line's leaves by bisection.
         self._starts: list[int] = []
         self._lines: LRUCache[int, Strip] = LRUCache(256)
@@ -195,8 +199,8 @@ class HexView(ScrollView, can_focus=True):
         """
         self.frame, self.report, self._report_lines = frame, None, []
         self._raw = b"" if frame is None else frame.raw
-        self._leaves = [] if frame is None else list(byte_map(frame).leaves())
-        self._starts = [leaf.offset for leaf in self._leaves]
+        self._leaves, self._starts = [], []
+        self._unread = iter(()) if frame is None else byte_map(frame).leaves()
         self.set_reactive(HexView.selected, None)
         self.set_reactive(HexView.cursor, 0)
         self._resize_dump()
@@ -327,6 +331,7 @@ class HexView(ScrollView, can_focus=True):
     def _spans(self, start: int, count: int) -> list[Span]:
         """Field colours, then selection and cursor, for bytes start..start+count."""
         spans: list[Span] = []
+        self._read_leaves(start + count)
         leaf = max(bisect_right(self._starts, start) - 1, 0)
         for index in range(count):
             while self._leaves[leaf].end <= start + index:
@@ -339,6 +344,15 @@ class HexView(ScrollView, can_focus=True):
                 spans.append(Span(column, column + 2, mark))
                 spans.append(Span(text_column, text_column + 1, mark))
         return spans
+
+    def _read_leaves(self, end: int) -> None:
+        """Read the byte map's leaves until they cover every byte before `end`."""
+        while not self._leaves or self._leaves[-1].end < end:
+            leaf = next(self._unread, None)
+            if leaf is None:
+                return
+            self._leaves.append(leaf)
+            self._starts.append(leaf.offset)
 
     def _marks(self, offset: int) -> list[VisualStyle]:
         """The selection and cursor styles that apply to one byte, in that order."""

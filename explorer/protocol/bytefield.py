@@ -1,0 +1,175 @@
+"""Byte-map nodes: named spans of a frame's bytes, their parts read when used.
+
+Owns FieldKind, ByteField and Parts. A span's children may be a Parts: read
+from the frame one by one as something looks at them, so mapping a frame costs
+its arguments, not the entries of its tables, and walking the tree (`leaves`,
+`path_to`) reads only the spans it passes through. No method here recurses, so
+no depth of nesting can exhaust the stack. Sans-I/O: no asyncio, socket or
+Textual.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import overload
+
+
+class FieldKind(enum.Enum):
+    """What role a span of bytes plays; the hex view colours by it."""
+
+    #: Frame type, channel, size and the frame-end octet.
+    FRAMING = "framing"
+    #: Class id and method id of a method frame.
+    METHOD = "method"
+    #: A length prefix of a string, table or array.
+    LENGTH = "length"
+    #: The name of a field-table entry.
+    KEY = "key"
+    #: The one-letter type tag before a table or array value.
+    TAG = "tag"
+    #: A decoded value: a number, a string, a boolean.
+    VALUE = "value"
+    #: An octet holding several packed bit arguments or property flags.
+    BITS = "bits"
+    #: Message body bytes.
+    BODY = "body"
+    #: A group of entries (an argument, a table, an entry); never a leaf.
+    GROUP = "group"
+    #: Bytes that do not parse as what they claim to be, or that the byte map
+    #: does not map (a table nested too deep).
+    MALFORMED = "malformed"
+
+
+class Parts(Sequence["ByteField"]):
+    """A span's children, read from the frame as they are first used.
+
+    Iterating reads only as far as the loop goes; `len`, a negative index or a
+    slice read them all. What is read is kept, so each is read once.
+    """
+
+    __slots__ = ("_read", "_unread")
+
+    def __init__(self, unread: Iterator[ByteField]) -> None:
+        """Read children from `unread`, in byte order, when they are needed."""
+        self._read: list[ByteField] = []
+        self._unread: Iterator[ByteField] | None = unread
+
+    def __iter__(self) -> Iterator[ByteField]:
+        """The children in byte order, reading each the first time it is reached."""
+        index = 0
+        while True:
+            if index < len(self._read):
+                yield self._read[index]
+                index += 1
+            elif not self._read_one():
+                return
+
+    def __len__(self) -> int:
+        """How many children there are (reads them all)."""
+        return len(self._all())
+
+    def __bool__(self) -> bool:
+        """Whether there is a child (reads at most the first)."""
+        return bool(self._read) or self._read_one()
+
+    @overload
+    def __getitem__(self, index: int) -> ByteField: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[ByteField, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> ByteField | tuple[ByteField, ...]:
+        """A child by position, or a tuple of them for a slice."""
+        if isinstance(index, int) and index >= 0:
+            while index >= len(self._read) and self._read_one():
+                pass
+            return self._read[index]
+        return self._all()[index]
+
+    def __eq__(self, other: object) -> bool:
+        """Equal to the same children, as a Parts or as a tuple."""
+        if isinstance(other, Parts | tuple):
+            return self._all() == tuple(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        """Hashed as the tuple of its children."""
+        return hash(self._all())
+
+    def __repr__(self) -> str:
+        """The children, as a tuple would show them (reads them all)."""
+        return repr(self._all())
+
+    def _read_one(self) -> bool:
+        """Read the next child; False when there are no more."""
+        if self._unread is None:
+            return False
+        child = next(self._unread, None)
+        if child is None:
+            self._unread = None
+            return False
+        self._read.append(child)
+        return True
+
+    def _all(self) -> tuple[ByteField, ...]:
+        while self._read_one():
+            pass
+        return tuple(self._read)
+
+
+@dataclass(frozen=True, slots=True)
+class ByteField:
+    """One named span of a frame's bytes, possibly split into smaller spans."""
+
+    #: Offset of the first byte, counted from the start of the frame.
+    offset: int
+    #: Number of bytes.
+    length: int
+    #: Field name: ``frame type``, ``mechanisms``, a table key ...
+    name: str
+    #: The role of these bytes.
+    kind: FieldKind
+    #: AMQP type of the field: ``octet``, ``shortstr``, ``table`` ...
+    type: str = ""
+    #: The decoded value of a leaf (None for groups).
+    value: object = None
+    #: Smaller spans that together cover this one, in byte order: a tuple, or
+    #: for a table or array a Parts, read when first used.
+    children: Sequence[ByteField] = ()
+    #: For packed bits: each bit's name and value, lowest bit first.
+    bits: tuple[tuple[str, bool], ...] = ()
+
+    @property
+    def end(self) -> int:
+        """Offset one past the last byte."""
+        return self.offset + self.length
+
+    def leaves(self, start: int = 0, end: int | None = None) -> Iterator[ByteField]:
+        """The spans with no children, in byte order.
+
+        Args:
+            start: Only leaves holding a byte at or after this offset ...
+            end: ... and before this one (None: to the end of this span).
+        """
+        stop = self.end if end is None else end
+        levels: list[Iterator[ByteField]] = [iter((self,))]
+        while levels:
+            node = next(levels[-1], None)
+            if node is None or node.offset >= stop:  # spans come in byte order
+                levels.pop()
+            elif node.end > start:
+                if node.children:
+                    levels.append(iter(node.children))
+                else:
+                    yield node
+
+    def path_to(self, offset: int) -> list[ByteField]:
+        """The chain of spans from this one down to the leaf holding `offset`."""
+        path: list[ByteField] = []
+        node: ByteField | None = self
+        while node is not None and node.offset <= offset < node.end:
+            path.append(node)
+            node = next((c for c in node.children if c.end > offset), None)
+        return path
