@@ -2,6 +2,9 @@
 
 Owns the benchmark stream (built with pamqp.frame.marshal), the comparison of
 FrameDecoder.feed with bare pamqp.frame.unmarshal, and the byte-map timings.
+The byte map reads tables only when looked at, so each frame is timed three
+ways: byte_map alone, the first screen the hex view paints (the leaves of the
+first SCREEN_BYTES), and every leaf (what a walk of the whole map costs).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from functools import partial
 from time import perf_counter
 from typing import Final
 
-from pamqp import base, body, commands, constants, header, heartbeat
+from pamqp import base, body, commands, header, heartbeat
 from pamqp import frame as pamqp_frame
 
 from bench.report import (
@@ -30,6 +33,13 @@ from bench.report import (
     ratio_check,
     table,
     time_check,
+)
+from bench.stress import (
+    decoded,
+    flag_words_header,
+    frame_max_body,
+    frame_max_headers,
+    nested_start,
 )
 from explorer.protocol.bytemap import byte_map
 from explorer.protocol.decoder import FrameDecoder
@@ -48,11 +58,11 @@ LARGE_BODY: Final = 10 * 1024
 #: 70 % of the bodies are small.
 SMALL_SHARE: Final = 0.7
 CHANNELS: Final = 4
-#: RabbitMQ's default frame_max: the largest frame on the wire, header included.
-FRAME_MAX: Final = constants.FRAME_MAX_SIZE
 #: Chunk sizes for the decoder rows; 0 means random sizes of 1-1500 bytes.
 CHUNK_SIZES: Final = (64 * 1024, 4 * 1024, 0)
 BYTE_MAP_GOAL_MS: Final = 1.0
+#: Bytes of a frame the hex view shows on its first screen: 64 lines of 16.
+SCREEN_BYTES: Final = 1024
 #: How many of the slowest byte maps of the single pass are timed again.
 RETIME: Final = 10
 #: How many times each byte map that is timed again is built.
@@ -287,21 +297,21 @@ def decode_rows(frames: list[bytes], stream: bytes) -> list[Check]:
     ]
 
 
-def decoded(raw: bytes) -> list[Frame]:
-    """The frames of a stream, decoded in one feed."""
-    items = FrameDecoder(Direction.BROKER_TO_CLIENT).feed(raw)
-    frames = [item for item in items if isinstance(item, Frame)]
-    assert len(frames) == len(items), "the benchmark stream must decode cleanly"
-    return frames
+def time_byte_map(frame: Frame, repeats: int, upto: int | None = 0) -> Samples:
+    """Seconds per byte_map(frame), once per repeat.
 
-
-def time_byte_map(frame: Frame, repeats: int) -> Samples:
-    """Seconds per byte_map(frame), once per repeat."""
+    With `upto`, the leaves of the first `upto` bytes are read too (None: every
+    leaf), as the hex view and a walk of the whole map read them.
+    """
     times = []
     for _ in range(repeats):
         start = perf_counter()
-        byte_map(frame)
+        root = byte_map(frame)
+        if upto != 0:
+            for _leaf in root.leaves(0, upto):
+                pass
         times.append(perf_counter() - start)
+        del root  # freed outside the timing
     return Samples(tuple(times))
 
 
@@ -310,31 +320,6 @@ def label(frame: Frame) -> str:
     if isinstance(frame.payload, body.ContentBody):
         return f"ContentBody {len(frame.payload.value):,} B"
     return frame.name
-
-
-def frame_max_body() -> Frame:
-    """A ContentBody frame of exactly frame_max bytes on the wire."""
-    payload = body.ContentBody(bytes(FRAME_MAX - 8))
-    (frame,) = decoded(pamqp_frame.marshal(payload, 1))
-    assert frame.size == FRAME_MAX
-    return frame
-
-
-def frame_max_headers() -> Frame:
-    """A stress case for the byte map: a ContentHeader filling frame_max.
-
-    Its headers table holds small integers, so every 10 bytes make an entry of
-    four leaves: about as many fields as a frame of that size can hold.
-    """
-    count = (FRAME_MAX - 64) // 10
-    while True:
-        headers = {f"h{i:06d}": i % 100 for i in range(count)}
-        properties = commands.Basic.Properties(headers=headers)  # type: ignore[arg-type]
-        raw = pamqp_frame.marshal(header.ContentHeader(0, 0, properties), 1)
-        if len(raw) <= FRAME_MAX:
-            (frame,) = decoded(raw)
-            return frame
-        count -= 1
 
 
 def stream_byte_maps(stream: bytes) -> tuple[Frame, Samples]:
@@ -398,20 +383,44 @@ def byte_map_rows(stream: bytes) -> list[Check]:
     for name, frame in [
         ("ContentBody filling frame_max", frame_max_body()),
         (f"stress: {entries:,}-entry headers table", stress),
+        ("stress: tables nested to fill frame_max", nested_start()),
+        ("stress: flag words filling frame_max", flag_words_header()),
     ]:
         cases.append((name, frame, time_byte_map(frame, REPEATS)))
+    screens = [time_byte_map(f, REPEATS, SCREEN_BYTES) for _, f, _ in cases]
+    walks = [time_byte_map(f, REPEATS, None) for _, f, _ in cases]
     print(
         table(
-            [f"byte_map, timed {REPEATS} times", "size", "best", "median"],
             [
-                [name, f"{f.size:,} B", microseconds(s.best), microseconds(s.median)]
-                for name, f, s in cases
+                f"byte_map, median of {REPEATS}",
+                "size",
+                "byte_map",
+                f"+ first {SCREEN_BYTES:,} B of leaves",
+                "+ every leaf",
+            ],
+            [
+                [
+                    name,
+                    f"{f.size:,} B",
+                    microseconds(s.median),
+                    microseconds(screen.median),
+                    microseconds(walk.median),
+                ]
+                for (name, f, s), screen, walk in zip(
+                    cases, screens, walks, strict=True
+                )
             ],
         )
     )
-    return [
+    checks = [
         time_check(f"byte map: {name}, median", s.median, BYTE_MAP_GOAL_MS)
         for name, _, s in cases
+    ]
+    return checks + [
+        time_check(
+            f"byte map + first screen: {name}, median", s.median, BYTE_MAP_GOAL_MS
+        )
+        for (name, _, _), s in zip(cases, screens, strict=True)
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -187,7 +188,21 @@ def _scenario_option(parser: argparse.ArgumentParser, what: str) -> None:
 def _record(args: argparse.Namespace) -> int:
     url, _ = _endpoint(args.url)
     sweep_in_background()
-    recording = asyncio.run(record_lifecycle(url, args.timeout, args.scenario))
+    try:  # written as it goes: a recorder killed mid-run leaves what it saw
+        journal = args.output.open("w", encoding="utf-8")
+    except OSError as exc:
+        _error(f"cannot write {args.output}: {exc.strerror or exc}")
+        return EXIT_FAILED
+    # SIGTERM stops a recording as ctrl+c does: the connection is closed first.
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with journal:
+            recording = asyncio.run(
+                record_lifecycle(url, args.timeout, args.scenario, journal=journal)
+            )
+    except KeyboardInterrupt:
+        _error(f"interrupted: what was recorded up to then is in {args.output}")
+        return EXIT_FAILED
     try:
         save(recording.capture, args.output)
     except OSError as exc:
@@ -204,6 +219,11 @@ def _record(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(f"recorded {chunks} chunks from {recording.capture.broker} to {args.output}")
     return EXIT_OK
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """A signal handler that stops what runs as ctrl+c would."""
+    raise KeyboardInterrupt
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -20,7 +20,6 @@ from explorer.events import (
     PhaseStarted,
     Waiting,
 )
-from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.lifecycle import Phase
 
@@ -95,8 +94,10 @@ def from_record(record: Record, frames: FrameIndex) -> EngineEvent:
                 frames[key], phase, str(record["note"]), str(record["violation"])
             )
         if kind == "report":
-            facts: dict[str, JSON] = dict(record["facts"])
-            return PhaseReport(phase, facts, tuple(record["notes"]))
+            facts, notes = record["facts"], record["notes"]
+            if not isinstance(facts, dict) or not isinstance(notes, list):
+                raise LogError("a report's facts are an object, its notes a list")
+            return PhaseReport(phase, facts, tuple(str(note) for note in notes))
         if kind == "waiting":
             what, seconds = str(record["what"]), float(record["seconds"])
             return Waiting(phase, what, seconds, float(record["since"]))

@@ -14,12 +14,21 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from explorer.capture import Capture, CaptureError, Chunk, Event, StreamEnd
+from explorer.capture import (
+    RESET_BY_BROKER,
+    Capture,
+    CaptureError,
+    Chunk,
+    Event,
+    StreamEnd,
+)
 from explorer.protocol.frames import Direction
 
 #: Classic pcap: this magic, version 2.4, microsecond timestamps.
 PCAP_MAGIC: Final = 0xA1B2C3D4
 LINKTYPE_ETHERNET: Final = 1
+#: A classic pcap record's time is 32-bit seconds since 1970.
+PCAP_SECONDS: Final = 2**32
 SNAPLEN: Final = 262_144
 #: Largest TCP payload per packet, so an IPv4 total length stays under 65,535.
 MAX_SEGMENT: Final = 65_000
@@ -36,6 +45,8 @@ WINDOW_SHIFT: Final = 14
 #: Maximum segment size (kind 2, length 4), NOP, window scale (kind 3, length 3).
 SYN_OPTIONS: Final = struct.pack("!BBHBBBB", 2, 4, MAX_SEGMENT, 1, 3, 3, WINDOW_SHIFT)
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
+#: End reasons drawn as an RST from that direction's sender, not a FIN.
+RESETS: Final = (RESET_BY_BROKER, "connection lost")
 TTL: Final = 64
 DONT_FRAGMENT: Final = 0x4000
 PROTO_TCP: Final = 6
@@ -110,8 +121,8 @@ def _replay(
         for start in range(0, len(event.data), MAX_SEGMENT):
             piece = event.data[start : start + MAX_SEGMENT]
             connection.send(event.direction, at, PSH | ACK, piece)
-    elif event.reason.startswith("connection lost"):
-        connection.send(B2C, at, RST | ACK)
+    elif event.reason.startswith(RESETS):
+        connection.send(event.direction, at, RST | ACK)
     else:
         connection.send(event.direction, at, FIN | ACK)
         peer_closes = (
@@ -161,6 +172,11 @@ class _Connection:
         self._next[direction] = seq + len(payload) + bool(flags & (SYN | FIN))
         frame = _ethernet(*ends, _tcp(ends, seq, ack, flags, options, payload))
         seconds, micros = divmod(at, 1_000_000)
+        if seconds >= PCAP_SECONDS:
+            raise CaptureError(
+                f"pcap cannot store a packet {seconds - 2**32 + 1} s after "
+                "2106-02-07T06:28:15Z, when its 32-bit seconds run out"
+            )
         self.records.append(
             struct.pack("<IIII", seconds, micros, len(frame), len(frame)) + frame
         )
@@ -253,7 +269,7 @@ def _start_us(recorded: str) -> int:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     start = (when - EPOCH) // MICROSECOND
-    if not 0 <= start < 2**32 * 1_000_000:
+    if not 0 <= start < PCAP_SECONDS * 1_000_000:
         raise CaptureError(f"pcap cannot store the capture's date {recorded!r}")
     return start
 

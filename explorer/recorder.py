@@ -5,7 +5,8 @@ channel 1, declare a server-named exclusive queue, publish, consume by
 subscription, publish again and poll until GetEmpty, close); the capture keeps
 every chunk the tap saw and every event the engine told, so a replay steps
 exactly like the live run. Whatever fails, the capture keeps everything seen up
-to then, with the password masked.
+to then, with the password masked; given a journal, it is also written as it
+happens (explorer.journal), so a recorder killed mid-run leaves what it saw.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
+from typing import TextIO
 
 from explorer.capture import Capture, redact_secrets
 from explorer.endpoint import redact
 from explorer.engine import Engine
 from explorer.eventlog import to_record
 from explorer.events import EngineEvent, PhaseFailed
+from explorer.journal import Journal
 from explorer.lab import lab_engine
 from explorer.protocol.fields import table_of
 from explorer.protocol.frames import Direction, Frame
@@ -35,7 +38,10 @@ class Recording:
 
 
 async def record_lifecycle(
-    url: str, wait: float = 5.0, experiment: str | None = None
+    url: str,
+    wait: float = 5.0,
+    experiment: str | None = None,
+    journal: TextIO | None = None,
 ) -> Recording:
     """Run a full connection lifecycle against the broker at `url`.
 
@@ -43,15 +49,19 @@ async def record_lifecycle(
         url: The learner's AMQP URL.
         wait: Seconds to wait for the broker at each step.
         experiment: Run this experiment (explorer.lab) instead.
+        journal: A file to write the capture to as it happens.
 
     Returns:
         The capture (password masked) and the failures, if any.
     """
-    recording = Recording(Capture(url=redact(url), recorded=_now()))
+    client = f"aiormq {version('aiormq')}"
+    recording = Recording(Capture(url=redact(url), recorded=_now(), client=client))
     log = recording.capture.log
 
     def keep(event: EngineEvent) -> None:
         log.append(to_record(event, engine.tap.now()))
+        if written is not None:
+            written.event(log[-1])
         if isinstance(event, PhaseFailed):
             recording.failures.append(event)
 
@@ -60,13 +70,13 @@ async def record_lifecycle(
         if experiment
         else Engine(url, keep, live_handshake=False, wait=wait)
     )
+    written = Journal(journal, recording.capture, engine.tap) if journal else None
     try:
         await engine.run()
     finally:
         await engine.aclose()
     recording.outcome = engine.outcome
     capture = recording.capture
-    capture.client = f"aiormq {version('aiormq')}"
     capture.client_address = engine.tap.client_address
     capture.broker_address = engine.tap.broker_address
     capture.events = list(engine.tap.events)

@@ -57,14 +57,18 @@ class ReplayEngine:
         decoded = [item for d in Direction for item in capture.decode(d)]
         frames = {(f.direction, f.offset): f for f in decoded if isinstance(f, Frame)}
         failures = [f for f in decoded if isinstance(f, DecodeFailure)]
-        try:
-            events = [from_record(r, frames) for r in capture.log]
-        except LogError as exc:
-            raise CaptureError(
-                f"the capture's engine events are broken: {exc}"
-            ) from exc
+        events = []
+        for index, record in enumerate(capture.log):
+            try:
+                events.append(from_record(record, frames))
+            except LogError as exc:
+                where = capture.log_lines[index] if capture.log_lines else None
+                line = f"line {where}: " if where else ""
+                raise CaptureError(f"{line}the engine event is wrong: {exc}") from exc
         if not events:
             events = list(_bare_events(sorted(frames.values(), key=_when), failures))
+        if capture.cut:
+            events.append(_cut(capture, events))
         self._steps = _split(events)
         self.plan = _plan(self._steps)
         self.finished = not self._steps
@@ -107,6 +111,20 @@ class ReplayEngine:
 
     async def aclose(self) -> None:
         """Nothing is open."""
+
+
+def _cut(capture: Capture, events: list[EngineEvent]) -> PhaseFailed:
+    """The failure that ends a recording cut short: it says where it stopped."""
+    times = [event.t for event in capture.events]
+    times += [float(record["t"]) for record in capture.log]
+    phases = [e.phase for e in events if isinstance(e, PhaseStarted | FrameObserved)]
+    return PhaseFailed(
+        phases[-1] if phases else Phase.ENDPOINT,
+        f"the capture was cut {max(times, default=0.0):.1f} s into its recording: "
+        "the recorder was stopped (interrupted or killed) before the lifecycle "
+        "ended, and what it saw up to then is all there is",
+        advice="record again and let it finish",
+    )
 
 
 def _when(frame: Frame) -> tuple[float, int]:

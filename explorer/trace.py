@@ -73,10 +73,11 @@ async def replay_trace(
 ) -> int:
     """Print a recording as `trace` printed it live; return the exit status."""
     printer = Printer(JsonPrinter(out) if as_json else TextPrinter(out))
+    engine = ReplayEngine(capture, printer)  # a broken capture says so first
     if not as_json:
         broker = capture.broker or "an unknown broker"
         print(f"recording of {capture.url} ({broker}, {capture.recorded})", file=out)
-    await ReplayEngine(capture, printer).run()
+    await engine.run()
     return printer.close()
 
 

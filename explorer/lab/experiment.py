@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 from yarl import URL
 
+from explorer.capture import RESET_BY_BROKER
 from explorer.endpoint import parse
 from explorer.engine.core import B2C, C2B, Engine, Operation, Step
 from explorer.lab import broker
@@ -193,7 +194,7 @@ def _dropped_after(engine: Engine, start: float | None) -> float | None:
     """Seconds from the trigger to the broker ending the TCP connection."""
     end = engine.ended.get(B2C)
     by_broker = end is not None and end.reason.startswith(
-        ("closed by the broker", "connection lost")
+        ("closed by the broker", "connection lost", RESET_BY_BROKER)
     )
     if start is None or end is None or not by_broker:
         return None

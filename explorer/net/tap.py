@@ -2,7 +2,9 @@
 
 Owns `Tap` and `TapTransportFactory`. aiormq opens its connection through the
 factory, so the tap sees every byte both ways exactly as it is handed to or
-from the transport (plaintext, also under TLS), with a timestamp. The tap can
+from the transport (plaintext, also under TLS), with a timestamp, and how each
+direction ends: when the client closes, the socket is half-closed and kept
+open for the broker's answer (its FIN, or the reset RabbitMQ sends). The tap can
 hold the client's writes and release them one at a time, and it can keep the
 broker's heartbeats from aiormq until Connection.OpenOk (aiormq would take one
 for the reply to Connection.Open) while still recording them.
@@ -15,17 +17,21 @@ import socket
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any, SupportsIndex
+from contextlib import suppress
+from typing import Any, Final, SupportsIndex
 
 from aiormq.connection import DEFAULT_PORTS, TransportFactory
 from aiormq.exceptions import AMQPConnectionError
 from yarl import URL
 
-from explorer.capture import Chunk, Event, StreamEnd
+from explorer.capture import RESET_BY_BROKER, Chunk, Event, StreamEnd
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Direction, Frame
 
 Listener = Callable[[Event], None]
+#: Seconds the tap waits, after the client's FIN, for the broker's FIN or reset
+#: before it closes the socket anyway.
+CLOSE_GRACE: Final = 1.0
 
 
 class Tap:
@@ -179,6 +185,7 @@ class TapWriter(asyncio.StreamWriter):
     def __init__(self, tap: Tap, *args: Any) -> None:
         super().__init__(*args)
         self._tap = tap
+        self._closed = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Send the bytes now, or hold them if the tap is holding."""
@@ -197,14 +204,26 @@ class TapWriter(asyncio.StreamWriter):
         super().write(data)
 
     def close(self) -> None:
-        """Record that the client closed its side, then close."""
-        if not self.transport.is_closing():
-            self._tap.record(
-                StreamEnd(
-                    self._tap.now(), Direction.CLIENT_TO_BROKER, "closed by the client"
-                )
-            )
-        super().close()
+        """Record that the client closed its side; then hear the broker's answer.
+
+        The socket is half-closed (FIN sent) and read on: the broker's FIN or
+        reset ends it (see _TapProtocol), or CLOSE_GRACE seconds do. Under
+        TLS, or once the broker's side has ended, it closes at once.
+        """
+        if self._closed or self.transport.is_closing():
+            super().close()
+            return
+        self._closed = True
+        now = self._tap.now()
+        self._tap.record(
+            StreamEnd(now, Direction.CLIENT_TO_BROKER, "closed by the client")
+        )
+        if not self.can_write_eof() or Direction.BROKER_TO_CLIENT in self._tap.ended:
+            super().close()
+            return
+        with suppress(OSError, RuntimeError):
+            self.write_eof()
+        asyncio.get_running_loop().call_later(CLOSE_GRACE, self.transport.close)
 
 
 class _TapProtocol(asyncio.StreamReaderProtocol):
@@ -214,12 +233,21 @@ class _TapProtocol(asyncio.StreamReaderProtocol):
         super().__init__(reader)
         self._tap = tap
 
+    def eof_received(self) -> bool | None:
+        """The broker's FIN: once the client has closed too, close the socket."""
+        keep_open = super().eof_received()
+        return keep_open and Direction.CLIENT_TO_BROKER not in self._tap.ended
+
     def connection_lost(self, exc: Exception | None) -> None:
         """Record how the connection ended for each side not yet ended."""
         now = self._tap.now()
         if exc is not None and Direction.BROKER_TO_CLIENT not in self._tap.ended:
             detail = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-            reason = f"connection lost: {detail}"
+            reason = (
+                RESET_BY_BROKER
+                if isinstance(exc, ConnectionResetError)
+                else f"connection lost: {detail}"
+            )
             self._tap.record(StreamEnd(now, Direction.BROKER_TO_CLIENT, reason))
         for direction in Direction:
             if direction not in self._tap.ended:

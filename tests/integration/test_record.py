@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import subprocess
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -236,3 +238,69 @@ async def test_peer_closing_mid_frame_is_reported(
     assert result.returncode == 1
     assert "the connection closed in the middle of a frame" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def record_until(
+    args: list[str], out: Path, seen: str, sig: signal.Signals
+) -> subprocess.Popen[str]:
+    """`record ... -o out` in a subprocess, sent `sig` once `seen` is in the file."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "explorer", "record", *args, "-o", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 20
+    while seen not in (out.read_text() if out.exists() else ""):
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{seen!r} never written"
+        time.sleep(0.05)
+    process.send_signal(sig)
+    process.wait(timeout=20)
+    return process
+
+
+#: What each signal leaves: ctrl+c and SIGTERM close the connection first and
+#: say so; SIGKILL leaves only what was flushed.
+STOPS = {
+    "SIGINT": (signal.SIGINT, 1, "interrupted: what was recorded up to then is in"),
+    "SIGTERM": (signal.SIGTERM, 1, "interrupted: what was recorded up to then is in"),
+    "SIGKILL": (signal.SIGKILL, -signal.SIGKILL, ""),
+}
+
+
+@pytest.mark.parametrize(("sig", "status", "said"), STOPS.values(), ids=STOPS.keys())
+def test_a_recording_cut_mid_run_replays_what_it_saw(
+    broker_url: str, tmp_path: Path, sig: signal.Signals, status: int, said: str
+) -> None:
+    out = tmp_path / "cut.jsonl"
+    start = '"dir": "b2c", "hex": "010000'  # the broker's Connection.Start came
+    args = [broker_url, "--scenario", "handshake-timeout"]
+    process = record_until(args, out, start, sig)
+    assert process.returncode == status
+    stderr = process.stderr.read() if process.stderr else ""
+    assert said in stderr
+    assert "Traceback" not in stderr
+    capture = load(out)
+    assert capture.cut
+    assert names(capture, B2C)[0] == "Connection.Start"
+    replayed = run_cli("replay", str(out), "--print")
+    assert replayed.returncode == 1
+    assert "Connection.Start" in replayed.stdout
+    assert "the capture was cut" in replayed.stdout + replayed.stderr
+    assert "Traceback" not in replayed.stderr
+
+
+def test_a_recording_killed_after_the_login_holds_no_password(
+    broker_url: str, temp_user: User, tmp_path: Path
+) -> None:
+    out = tmp_path / "killed.jsonl"
+    args = [temp_user.url(broker_url), "--scenario", "heartbeat-timeout"]
+    record_until(args, out, '"redacted": [{', signal.SIGKILL)
+    text = out.read_text()
+    assert temp_user.password not in text
+    assert temp_user.password.encode().hex() not in text
+    capture = load(out)
+    assert capture.cut
+    assert [r.what for r in capture.redactions] == ["password"]
+    assert "Connection.StartOk" in names(capture, C2B)

@@ -10,13 +10,21 @@ import dataclasses
 import os
 import shutil
 import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from pamqp.header import ProtocolHeader
 
-from explorer.capture import Capture, Chunk
+from explorer.capture import (
+    RESET_BY_BROKER,
+    Capture,
+    Chunk,
+    Event,
+    StreamEnd,
+    load,
+)
 from explorer.pcap import write_pcap
 from explorer.protocol import Direction, Frame, FrameDecoder
 from tests.conftest import load_capture
@@ -118,3 +126,61 @@ def test_tshark_reads_ipv6_on_another_port(tmp_path: Path) -> None:
 def test_tshark_finds_nothing_wrong_with_tcp(capture: Capture, tmp_path: Path) -> None:
     problems = run_tshark(capture, tmp_path, *CHECK_CHECKSUMS, "-Y", PROBLEMS)
     assert problems == ""
+
+
+def segment_flags(capture: Capture, tmp_path: Path) -> list[tuple[str, bool, bool]]:
+    """Each TCP segment of the capture's pcap: source port, FIN, RST."""
+    fields = ("-T", "fields", "-e", "tcp.srcport", "-e", "tcp.flags.fin")
+    out = run_tshark(capture, tmp_path, *fields, "-e", "tcp.flags.reset")
+    rows = [line.split("\t") for line in out.splitlines()]
+    return [(port, fin in SET, rst in SET) for port, fin, rst in rows]
+
+
+#: How tshark prints a flag that is set (the version decides).
+SET = ("1", "True")
+
+
+def test_a_reset_by_the_broker_is_an_rst_after_the_clients_fin(
+    tmp_path: Path,
+) -> None:
+    capture = load_capture("happy-path")
+    events: list[Event] = [e for e in capture.events if isinstance(e, Chunk)]
+    last = capture.events[-1].t
+    events += [
+        StreamEnd(last, Direction.CLIENT_TO_BROKER, "closed by the client"),
+        StreamEnd(last, Direction.BROKER_TO_CLIENT, RESET_BY_BROKER),
+    ]
+    capture = dataclasses.replace(capture, events=events)
+    client, broker = (
+        a.rpartition(":")[2] for a in (capture.client_address, capture.broker_address)
+    )
+    assert segment_flags(capture, tmp_path)[-2:] == [
+        (client, True, False),
+        (broker, False, True),
+    ]
+    problems = run_tshark(capture, tmp_path, *CHECK_CHECKSUMS, "-Y", PROBLEMS)
+    assert problems == ""
+
+
+def test_a_live_recording_keeps_the_brokers_reset(
+    broker_url: str, tmp_path: Path
+) -> None:
+    """RabbitMQ answers the client's FIN with an RST, at every close."""
+    out = tmp_path / "live.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "explorer", "record", broker_url, "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    capture = load(out)
+    ends = [(e.direction, e.reason) for e in capture.events if isinstance(e, StreamEnd)]
+    assert ends == [
+        (Direction.CLIENT_TO_BROKER, "closed by the client"),
+        (Direction.BROKER_TO_CLIENT, RESET_BY_BROKER),
+    ]
+    segments = segment_flags(capture, tmp_path)
+    assert segments[-1] == (capture.broker_address.rpartition(":")[2], False, True)
+    assert [rst for _, _, rst in segments].count(True) == 1
