@@ -14,11 +14,18 @@ from dataclasses import dataclass
 from typing import Final
 
 from pamqp import base, body, commands, constants, heartbeat
+from pamqp import decode as pamqp_decode
 from pamqp import frame as pamqp_frame
 from pamqp.frame import FrameTypes
 from pamqp.header import ProtocolHeader
 
 from explorer.protocol.frames import DecodeFailure, Direction, Frame
+
+# pamqp reads field tables by RabbitMQ's errata, which dropped the 0-9-1
+# grammar's 'U' (short-int, signed 16 bits). A client may still write it
+# (RabbitMQ 3.10.8 answers 541 INTERNAL_ERROR): read it as the grammar says,
+# so that such a frame is shown rather than ending the stream's decoding.
+pamqp_decode.TABLE_MAPPING.setdefault(b"U", pamqp_decode.short_int)
 
 #: Frame header: type (octet), channel (short), payload size (long).
 FRAME_HEADER: Final = struct.Struct(">BHI")
@@ -124,7 +131,8 @@ class FrameDecoder:
             buf = bytes(data)
         out: list[Decoded] = []
         pos = 0 if self._stop is not None else self._frames(buf, out, t)
-        buffer[:] = memoryview(buf)[pos:]
+        buffer.clear()
+        buffer += buf[pos:]
         self._base += pos
         if self._stop is not None:  # the fault's evidence: tell it once complete
             if len(buffer) >= self._stop.evidence:

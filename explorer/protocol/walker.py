@@ -36,8 +36,11 @@ _INTEGERS: Final[dict[str, struct.Struct]] = {
 }
 
 #: RabbitMQ's field-table type tags (the errata's, not the 0-9-1 spec's), as
-#: pamqp decodes them: tag -> (type name, fixed layout or None when prefixed).
+#: pamqp decodes them, and the grammar's U that the errata dropped (see
+#: explorer.protocol.decoder): tag -> (type name, fixed layout or None when
+#: prefixed).
 _TAGS: Final[dict[bytes, tuple[str, struct.Struct | None]]] = {
+    b"U": ("int16", struct.Struct(">h")),
     b"t": ("boolean", struct.Struct(">B")),
     b"b": ("int8", struct.Struct(">b")),
     b"B": ("uint8", struct.Struct(">B")),
