@@ -58,6 +58,7 @@ from explorer.protocol.lifecycle import BELOW_AMQP, ORDER, Phase
 from explorer.questions import Grade, Question, questions_for
 from explorer.replay import ReplayEngine
 from explorer.ui import palette
+from explorer.ui.heap import HEAP
 from explorer.ui.help import HelpScreen
 from explorer.ui.picker import ExperimentPicker
 from explorer.ui.quizzing import Quizmaster
@@ -191,36 +192,71 @@ class ExplorerApp(App[int]):
     # Building the screen ---
 
     def compose(self) -> ComposeResult:
-        """Rail and panels left; frames, lesson, fields and bytes right."""
+        """The status line: the first frame shows it alone (see on_ready)."""
         yield self.status_line
-        with Horizontal(id="body"):
-            with VerticalScroll(id="left"):
-                yield self.rail
-                yield self.negotiation
-                yield self.auth
-                yield self.experiment_panel
-            with Vertical(id="right"):
-                with Horizontal(id="top"):
-                    yield self.frame_list
-                    with VerticalScroll(id="lesson-pane"):
-                        yield self.lesson
-                with Horizontal(id="bottom"):
-                    yield self.fields
-                    yield self.hex
-        yield Footer()
 
     def on_mount(self) -> None:
-        """Label the source, start the batching and the countdown, show lesson 1."""
+        """Label the source for the first frame; the rest comes once it is shown."""
         self._keep_theme()
         self._label()
+        #: Set once the panes are mounted and what needs them has started.
+        self.ready = asyncio.Event()
+
+    async def on_ready(self) -> None:
+        """The first frame is on screen: freeze the heap as loaded (see
+        explorer.ui.heap), mount the panes and the key bar (rail and panels
+        left; frames, lesson, fields and bytes right), start the batching, the
+        countdown and the heap's upkeep, and focus the frames. Once they are
+        painted, show lesson 1, start any first experiment or phase, and set
+        `ready`.
+
+        This runs on the app's own queue, so a key pressed meanwhile waits
+        until the app is complete.
+        """
+        HEAP.settle()
+        with self.batch_update():  # no frame shows half the panes
+            await self.mount_all(
+                [
+                    Horizontal(
+                        VerticalScroll(
+                            self.rail,
+                            self.negotiation,
+                            self.auth,
+                            self.experiment_panel,
+                            id="left",
+                        ),
+                        Vertical(
+                            Horizontal(
+                                self.frame_list,
+                                VerticalScroll(self.lesson, id="lesson-pane"),
+                                id="top",
+                            ),
+                            Horizontal(self.fields, self.hex, id="bottom"),
+                            id="right",
+                        ),
+                        id="body",
+                    ),
+                    Footer(),
+                ]
+            )
         self.set_interval(FLUSH_INTERVAL, self._apply_pending)
         self.set_interval(0.2, self._tick)
-        self.show_phase_lesson(self.stepper.next_phase or Phase.ENDPOINT)
+        self.set_interval(FLUSH_INTERVAL, HEAP.settle)  # after a large batch
         self.frame_list.focus()
+        # Lesson 1 only once the panes are on screen: a Markdown update holds
+        # every repaint until it is done. No paint comes once the app is
+        # closing, hence the bound.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1):
+                await self.screen.wait_for_refresh()
+        if not self.is_running:
+            return
+        self.show_phase_lesson(self.stepper.next_phase or Phase.ENDPOINT)
         if self._first_experiment is not None:
             self.run_experiment(self._first_experiment)
         elif self._first_phase is not None:
             self.step_to(self._first_phase)
+        self.ready.set()
 
     def _label(self) -> None:
         """Name the source (a recording says so), the phase, the handshake budget.

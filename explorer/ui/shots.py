@@ -146,18 +146,20 @@ def _rows(events: list[EngineEvent]) -> int:
 async def show_phase(pilot: Pilot[Any], shot: Shot) -> None:
     """Step a fresh app through `shot` and leave the screen settled.
 
-    Runs each step as "n" does, waiting for its worker, selects the
-    phase's first frame, shows the phase's lesson at that frame's section,
-    waits for the scrolling and any animation, and clears notifications, so
-    nothing on screen depends on timing.
+    Waits for the app's panes (mounted right after its first frame), runs
+    each step as "n" does, waiting for its worker, selects the phase's first
+    frame, shows the phase's lesson at that frame's section, waits for the
+    scrolling and any animation, and clears notifications, so nothing on
+    screen depends on timing.
 
     Args:
         pilot: The pilot of a freshly started ExplorerApp.
         shot: The picture to set up.
     """
     app = pilot.app
+    assert isinstance(app, ExplorerApp)
+    await app.ready.wait()
     for _ in range(shot.steps):
-        assert isinstance(app, ExplorerApp)
         app.action_step()  # what "n" does; the key itself is tested elsewhere
         await _settle(pilot)
     frames = app.query_one(FrameList)

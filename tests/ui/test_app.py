@@ -58,12 +58,18 @@ async def settle(app: ExplorerApp) -> None:
 async def running(
     app: ExplorerApp, size: tuple[int, int] = SIZE
 ) -> AsyncIterator[Pilot[int]]:
-    """`app.run_test`, leaving only once no lesson update is half done.
+    """`app.run_test`, entered once the app is complete and left only once no
+    lesson update is half done.
 
-    Shutting down while a lesson update replaces its Markdown blocks cancels
-    those blocks' tasks, and Textual's shutdown then fails the test.
+    The app paints its status line alone first and mounts its panes right
+    after; `ready` says they are there (a crash before it fails the test
+    rather than hanging it). Shutting down while a lesson update replaces its
+    Markdown blocks cancels those blocks' tasks, and Textual's shutdown then
+    fails the test.
     """
     async with app.run_test(size=size) as pilot:
+        async with asyncio.timeout(10):
+            await app.ready.wait()
         yield pilot
         await settle(app)
 
