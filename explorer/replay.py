@@ -88,7 +88,7 @@ class ReplayEngine:
 
     def clock(self) -> Clock:
         """A recording runs no clock of the broker's."""
-        return Clock("recording", None, "recorded: no broker clock runs")
+        return Clock("recording", None, "no broker clock runs")
 
     def unmasked(self, frame: Frame) -> Frame:
         """A recording never holds the password: the frame as recorded."""

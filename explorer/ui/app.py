@@ -274,7 +274,7 @@ class ExplorerApp(App[int]):
             f" · {waiting}" if waiting else ""
         )
         self.status_line.status = Status(
-            rail.position, self.stepper.clock(), waiting, f"{kind}: {self.source}"
+            rail.position, self.stepper.clock(), waiting, self.source
         )
 
     def _keep_theme(self) -> None:

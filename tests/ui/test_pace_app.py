@@ -78,7 +78,7 @@ async def test_at_80x24_the_status_line_names_the_phase_and_the_clock() -> None:
         assert rail.current is not None
         text = status_of(app)
         assert text.startswith(f"▶ {rail.current.number}/13 {rail.current.value}")
-        assert "RECORDING: recorded: no broker clock runs" in text
+        assert "RECORDING: no broker clock runs │ bundled" in text
         assert app.query_one(StatusLine).region.width == NARROW[0]
 
 
