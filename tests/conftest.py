@@ -7,12 +7,14 @@ a missing broker fails the run instead.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
 import socket
 import subprocess
-from collections.abc import Callable, Iterator
+import sys
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from pamqp.frame import FrameTypes, marshal
 from yarl import URL
 
 from explorer.capture import Capture, load
+from explorer.checks import Seen
+from explorer.events import EngineEvent, FrameObserved, PhaseFailed, PhaseReport
 from explorer.protocol import Direction
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Frame
@@ -41,6 +45,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--require-broker",
         action="store_true",
         help="fail, rather than skip, tests that need a broker when none answers",
+    )
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`amqp-explorer ARGS` in a subprocess, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "explorer", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+async def run_cli_async(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a subprocess, while this event loop keeps serving fake peers."""
+    return await asyncio.to_thread(run_cli, *args)
+
+
+def seen_of(events: Sequence[EngineEvent]) -> Seen:
+    """What a run's events showed, as the try-it checks judge it."""
+    return Seen(
+        [e.frame for e in events if isinstance(e, FrameObserved)],
+        [e for e in events if isinstance(e, PhaseFailed)],
+        [e for e in events if isinstance(e, PhaseReport)],
     )
 
 

@@ -10,6 +10,7 @@ from explorer.checks import CHECKS, Seen, judge
 from explorer.engine import Engine
 from explorer.events import EngineEvent, PhaseFailed, PhaseReport
 from explorer.lab import lab_engine
+from tests.conftest import seen_of
 
 
 async def seen_on(url: str) -> Seen:
@@ -140,22 +141,13 @@ async def test_an_experiment_earns_no_credit_at_any_step(
 ) -> None:
     """Judged after every step, as the app judges: only the tasks an experiment
     is meant to do ever pass, from its first step on."""
-    failures: list[PhaseFailed] = []
-    reports: list[PhaseReport] = []
-
-    def keep(event: EngineEvent) -> None:
-        if isinstance(event, PhaseFailed):
-            failures.append(event)
-        elif isinstance(event, PhaseReport):
-            reports.append(event)
-
-    engine = lab_engine(broker_url, experiment, keep)
+    events: list[EngineEvent] = []
+    engine = lab_engine(broker_url, experiment, events.append)
     credited: set[str] = set()
     try:
         while not engine.finished:
             await engine.step()
-            seen = Seen(engine.frames, failures, reports)
-            credited |= {n for n in CHECKS if judge(n, seen).passed}
+            credited |= {n for n in CHECKS if judge(n, seen_of(events)).passed}
     finally:
         await engine.aclose()
     assert credited <= {n for n, c in CHECKS.items() if experiment in c.counts_in}

@@ -24,9 +24,8 @@ from explorer.protocol import Direction
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import HANDSHAKE, Phase
-from tests.conftest import capture_frames
+from tests.conftest import capture_frames, run_cli, run_cli_async
 from tests.integration.conftest import Handler
-from tests.integration.test_record import run_cli, run_cli_async
 from tests.integration.test_trace import fake_trace, last_error, records
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT

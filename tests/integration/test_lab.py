@@ -40,7 +40,7 @@ from explorer.lab.experiment import LOG_WAIT
 from explorer.protocol import Direction
 from explorer.protocol.fields import JSON
 from explorer.protocol.lifecycle import Phase
-from tests.integration.test_record import run_cli
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.broker
 

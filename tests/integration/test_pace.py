@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from explorer.checks import CHECKS, Seen, judge
+from explorer.checks import CHECKS, judge
 from explorer.engine import Engine
 from explorer.events import (
     EngineEvent,
@@ -21,18 +21,10 @@ from explorer.events import (
     PhaseStarted,
 )
 from explorer.protocol.lifecycle import HANDSHAKE, Phase
+from tests.conftest import seen_of
 from tests.integration.conftest import HANDSHAKE as HANDSHAKE_FRAMES
 
 READING = 12.0
-
-
-def seen(events: list[EngineEvent]) -> Seen:
-    """What the events showed, as the try-it checks judge it."""
-    return Seen(
-        [e.frame for e in events if isinstance(e, FrameObserved)],
-        [e for e in events if isinstance(e, PhaseFailed)],
-        [e for e in events if isinstance(e, PhaseReport)],
-    )
 
 
 async def test_a_slow_reader_finishes_every_phase_at_their_own_pace(
@@ -68,7 +60,7 @@ async def test_a_slow_reader_finishes_every_phase_at_their_own_pace(
     assert engine.tcp_at is not None
     assert opened.frame.t - engine.tcp_at < 2.0
     assert opened.phase is Phase.OPEN
-    assert not judge("handshake-timed-out", seen(events)).passed
+    assert not judge("handshake-timed-out", seen_of(events)).passed
 
 
 async def test_in_race_mode_the_same_reading_loses_the_connection_when_it_happens(
@@ -101,6 +93,6 @@ async def test_in_race_mode_the_same_reading_loses_the_connection_when_it_happen
     assert Phase.HEADER not in started, "no step claims a header it never sent"
     assert not any(isinstance(e, FrameObserved) for e in events), "nothing was sent"
     assert events[-1] == LifecycleEnded(False)
-    verdicts = {name: judge(name, seen(events)).passed for name in CHECKS}
+    verdicts = {name: judge(name, seen_of(events)).passed for name in CHECKS}
     assert verdicts["handshake-timed-out"], "racing the clock on purpose counts"
     assert not [n for n, ok in verdicts.items() if ok and n != "handshake-timed-out"]

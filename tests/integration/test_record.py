@@ -15,25 +15,10 @@ from pamqp import commands
 
 from explorer.capture import Capture, load
 from explorer.protocol import Direction, Frame
-from tests.conftest import User
+from tests.conftest import User, run_cli, run_cli_async
 from tests.integration.conftest import Handler
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "explorer", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-async def run_cli_async(*args: str) -> subprocess.CompletedProcess[str]:
-    """The CLI in a subprocess, while this event loop keeps serving fake peers."""
-    return await asyncio.to_thread(run_cli, *args)
 
 
 def names(capture: Capture, direction: Direction) -> list[str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from explorer.lab import broker
-from tests.integration.test_record import run_cli
+from tests.conftest import run_cli
 
 #: Seconds the background sweep may take (rabbitmqctl starts an Erlang VM per call).
 SWEEP_TIME = 30.0

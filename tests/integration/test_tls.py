@@ -13,8 +13,8 @@ from typing import Any
 from yarl import URL
 
 from explorer.protocol.lifecycle import ORDER
+from tests.conftest import run_cli_async
 from tests.integration.conftest import HANDSHAKE
-from tests.integration.test_record import run_cli_async
 from tests.integration.test_trace import records
 
 

@@ -10,9 +10,8 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from tests.conftest import User
+from tests.conftest import User, run_cli, run_cli_async
 from tests.integration.conftest import HANDSHAKE, Handler
-from tests.integration.test_record import run_cli, run_cli_async
 
 PHASES = [
     "endpoint", "resolve", "tcp", "header", "start", "auth", "tune", "open",

@@ -9,10 +9,11 @@ stderr, naming the line of the file that is wrong.
 from __future__ import annotations
 
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_cli
 
 CORRUPT = Path(__file__).parents[1] / "captures" / "corrupt"
 
@@ -66,16 +67,6 @@ NOT_FOR_PCAP: dict[str, str] = {
 }
 
 
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "explorer", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def assert_one_line(result: subprocess.CompletedProcess[str], message: str) -> None:
     assert result.returncode in (1, 2), result
     assert "Traceback" not in result.stderr
@@ -94,9 +85,9 @@ def test_replay_and_export_say_what_is_wrong(
     name: str, message: str, tmp_path: Path
 ) -> None:
     path = str(CORRUPT / name)
-    assert_one_line(cli("replay", path, "--print"), message)
+    assert_one_line(run_cli("replay", path, "--print"), message)
     out = tmp_path / "out.pcap"
-    assert_one_line(cli("export", path, "--pcap", str(out)), message)
+    assert_one_line(run_cli("export", path, "--pcap", str(out)), message)
     assert not out.exists()
 
 
@@ -105,11 +96,11 @@ def test_broken_engine_events_stop_a_replay_not_an_export(
     name: str, message: str, tmp_path: Path
 ) -> None:
     path = str(CORRUPT / name)
-    replayed = cli("replay", path, "--print")
+    replayed = run_cli("replay", path, "--print")
     assert_one_line(replayed, message)
     assert replayed.stdout == ""
     out = tmp_path / "out.pcap"
-    exported = cli("export", path, "--pcap", str(out))
+    exported = run_cli("export", path, "--pcap", str(out))
     assert exported.returncode == 0, exported.stderr
     assert out.stat().st_size > 24
 
@@ -119,7 +110,7 @@ def test_what_pcap_cannot_hold_is_refused(
     name: str, message: str, tmp_path: Path
 ) -> None:
     path = str(CORRUPT / name)
-    assert cli("replay", path, "--print").returncode == 0
+    assert run_cli("replay", path, "--print").returncode == 0
     out = tmp_path / "out.pcap"
-    assert_one_line(cli("export", path, "--pcap", str(out)), message)
+    assert_one_line(run_cli("export", path, "--pcap", str(out)), message)
     assert not out.exists()
