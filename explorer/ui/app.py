@@ -155,7 +155,7 @@ class ExplorerApp(App[int]):
         #: When each notification shown stops being shown (identical ones collapse).
         self._toasts: dict[tuple[str, str], float] = {}
         self.source = source
-        self.course = course or _load_course()
+        self._course = course
         self.progress = progress if progress is not None else Progress.load()
         self.quizmaster = Quizmaster(self, self.progress, predict=predict)
         self.revealed = False
@@ -188,6 +188,13 @@ class ExplorerApp(App[int]):
         self._lesson_anchor: str | None = None
         self._lesson_lock = asyncio.Lock()
         self._selected: Frame | None = None
+
+    @property
+    def course(self) -> Course:
+        """The lessons, read when first needed: after the first paint."""
+        if self._course is None:
+            self._course = _load_course()
+        return self._course
 
     # Building the screen ---
 

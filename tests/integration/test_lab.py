@@ -418,7 +418,9 @@ def test_broker_does_what_the_experiment_expects(lab: Lab, name: str) -> None:
         assert "Connection.Close" not in [f.name for f in broker_frames]
         assert "reply" not in facts
         end = engine.ended[B2C]
-        assert end.reason.startswith(("closed by the broker", "connection lost"))
+        assert end.reason.startswith(
+            ("closed by the broker", "reset by the broker", "connection lost")
+        )
         since = anchor_time(engine, want.anchor)
         assert low <= end.t - since <= high, end
         dropped = facts["dropped_after_s"]

@@ -136,39 +136,43 @@ def readable_log() -> Path:
     return path
 
 
-def logged(path: Path, port: int) -> list[tuple[datetime, str]]:
+def logged(path: Path, port: int, since: datetime) -> list[tuple[datetime, str]]:
     """(time, message) of every log line about the connection from `port`.
 
     A connection's lines name ``:PORT -> `` or its Erlang pid; the pid is read
-    from the lines naming the port.
+    from the lines naming the port. Only lines from `since` on count: an earlier
+    connection may have had the same client port.
     """
     with path.open("rb") as log:
         log.seek(max(0, path.stat().st_size - (1 << 20)))
         lines = log.read().decode(errors="replace").splitlines()
     marker = f":{port} -> "
-    pids = {
-        match.group(2)
-        for line in lines
-        if marker in line and (match := _STAMPED.match(line))
-    }
-    found = []
+    earliest = since - timedelta(milliseconds=50)
+    stamped = []
     for line in lines:
         match = _STAMPED.match(line)
-        if match and (marker in line or match.group(2) in pids):
-            stamp = datetime.fromisoformat(match.group(1))
-            if stamp.tzinfo is None:
-                stamp = stamp.astimezone()
-            found.append((stamp, line[match.end() :]))
-    return found
+        if match is None:
+            continue
+        stamp = datetime.fromisoformat(match.group(1))
+        if stamp.tzinfo is None:
+            stamp = stamp.astimezone()
+        if stamp >= earliest:
+            stamped.append((stamp, match, line))
+    pids = {match.group(2) for _, match, line in stamped if marker in line}
+    return [
+        (stamp, line[match.end() :])
+        for stamp, match, line in stamped
+        if marker in line or match.group(2) in pids
+    ]
 
 
 async def wait_logged(
-    path: Path, port: int, last: str, within: float = LOG_WITHIN
+    path: Path, port: int, last: str, since: datetime, within: float = LOG_WITHIN
 ) -> list[tuple[datetime, str]]:
-    """The connection's log lines, once one of them contains `last`."""
+    """The connection's log lines from `since` on, once one of them has `last`."""
     deadline = time.monotonic() + within
     while True:
-        lines = logged(path, port)
+        lines = logged(path, port, since)
         if any(last in message for _, message in lines) or time.monotonic() > deadline:
             return lines
         await asyncio.sleep(0.2)
@@ -252,6 +256,7 @@ async def test_a_refused_header_is_answered_with_a_header_then_a_reset(
     """05, 14 wrong-protocol, 20: the answer to each header, and (3.x) its log line."""
     version = await broker_version(broker_url)
     ports = {}
+    since = datetime.now(UTC)
     for header in REFUSED:
         peer = await Peer.open(broker_url)
         ports[header] = peer.port
@@ -267,7 +272,7 @@ async def test_a_refused_header_is_answered_with_a_header_then_a_reset(
     if path is None:
         return
     for header, reason in REFUSED.items():
-        lines = await wait_logged(path, ports[header], reason)
+        lines = await wait_logged(path, ports[header], reason, since)
         messages = [message for _, message in lines]
         assert messages[0].startswith("accepting AMQP connection"), messages
         assert messages[1].startswith("closing AMQP connection"), messages
@@ -293,8 +298,10 @@ async def test_a_silent_client_is_logged_only_when_handshake_timeout_fires(
     checker_port = checker.get_extra_info("sockname")[1]
     checker.close()  # a health check: connect and leave without a byte
     await asyncio.sleep(3)
-    assert logged(path, silent.port) == [], "logged before the timeout"
-    partial_lines = await wait_logged(path, partial.port, "accepting AMQP")
+    assert logged(path, silent.port, connected_at) == [], "logged before the timeout"
+    partial_lines = await wait_logged(
+        path, partial.port, "accepting AMQP", connected_at
+    )
     assert partial_lines[0][1].startswith("accepting AMQP connection")
     ends = await asyncio.gather(
         read_to_end(silent.reader, HANDSHAKE_TIMEOUT + 3),
@@ -307,7 +314,9 @@ async def test_a_silent_client_is_logged_only_when_handshake_timeout_fires(
     assert HANDSHAKE_TIMEOUT - 0.5 <= dropped_after <= HANDSHAKE_TIMEOUT + 1.5
 
     for peer in (silent, partial):
-        lines = await wait_logged(path, peer.port, "{handshake_timeout,handshake}")
+        lines = await wait_logged(
+            path, peer.port, "{handshake_timeout,handshake}", connected_at
+        )
         messages = [message for _, message in lines]
         assert len(messages) == 3, messages
         assert messages[0].startswith("accepting AMQP connection"), messages
@@ -315,13 +324,15 @@ async def test_a_silent_client_is_logged_only_when_handshake_timeout_fires(
         assert messages[2] == "{handshake_timeout,handshake}", messages
         closed_after = (lines[1][0] - connected_at).total_seconds()
         assert HANDSHAKE_TIMEOUT - 0.5 <= closed_after <= HANDSHAKE_TIMEOUT + 1.5
-    silent_lines = logged(path, silent.port)
+    silent_lines = logged(path, silent.port, connected_at)
     accepted_after = (silent_lines[0][0] - connected_at).total_seconds()
     assert accepted_after >= HANDSHAKE_TIMEOUT - 0.5, "accepting logged early"
     assert silent_lines[2][0] - silent_lines[0][0] < timedelta(milliseconds=1)
-    partial_accepted = (logged(path, partial.port)[0][0] - connected_at).total_seconds()
+    partial_accepted = (
+        logged(path, partial.port, connected_at)[0][0] - connected_at
+    ).total_seconds()
     assert partial_accepted < 1.5, "a partial header is logged at once"
-    assert logged(path, checker_port) == [], "a health check is not logged"
+    assert logged(path, checker_port, connected_at) == [], "health checks log nothing"
 
 
 # 19-broker-log (two names), 01-endpoint ---
@@ -338,6 +349,7 @@ async def test_list_connections_keeps_the_name_the_client_name_is_a_property(
     """19: `name` never gets ` - NAME`; the pid is another form of the log's."""
     client_name = f"lesson-facts-{secrets.token_hex(4)}"
     url = str(URL(broker_url).update_query(name=client_name))
+    since = datetime.now(UTC)
     connection = await aiormq.connect(url)
     try:
         rows = await asyncio.to_thread(
@@ -357,7 +369,7 @@ async def test_list_connections_keeps_the_name_the_client_name_is_a_property(
     path = broker.log_file()
     if path is None:
         return
-    lines = await wait_logged(path, int(peer_port), "closing AMQP connection")
+    lines = await wait_logged(path, int(peer_port), "closing AMQP connection", since)
     messages = [message for _, message in lines]
     log_pid = f"<0.{listed.group(3)}.{listed.group(4)}>"
     assert messages[0] == (f"accepting AMQP connection {log_pid} ({name})"), messages
