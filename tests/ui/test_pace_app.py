@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 
+from textual.widgets._toast import Toast
+
 from explorer.events import Clock, PhaseFailed, PhaseReport
 from explorer.preferences import Preferences
 from explorer.protocol import Frame
@@ -216,3 +218,21 @@ async def test_the_handshake_timeout_experiment_marks_no_auth_it_never_did(
         assert rail.states[Phase.AUTH] == "failed", "the drop, where StartOk was due"
         assert not [p for p in (Phase.TUNE, Phase.OPEN) if rail.states.get(p) == "done"]
         assert app.stepper.clock().pace == "race", "its clock is the lesson"
+
+
+async def test_notifications_stay_off_the_frames_and_the_bytes() -> None:
+    for size in (WIDE, NARROW):
+        app = recording()
+        async with app.run_test(size=size, notifications=True) as pilot:
+            await app.ready.wait()
+            app.notify("a long notification " * 8, title="Predict, then see")
+            for _ in range(20):
+                await pilot.pause(0.05)
+                toasts = list(app.screen.query(Toast))
+                if toasts and all(t.region.width for t in toasts):
+                    break
+            assert toasts, size
+            for toast in toasts:
+                assert toast.region.x >= app.frame_list.region.right, size
+                assert toast.region.bottom <= app.hex.region.y, size
+            await settle(app)
