@@ -306,14 +306,19 @@ def hand_client(login: Login, queue: str) -> tuple[list[Written], bytes, bytes]:
     ))  # fmt: skip
     client.expect(60, 71)
     header, body = client.content()
-    client.send(method(1, 50, 40,
-        ("ticket", "short", 0), ("queue", "shortstr", queue),
-        ("if_unused", "bit", False), ("if_empty", "bit", False),
-        ("nowait", "bit", False),
-    ))  # fmt: skip
+    client.send(queue_delete(queue))
     client.expect(50, 41)
     client.close()
     return client.written, header, body
+
+
+def queue_delete(queue: str) -> Written:
+    """Queue.Delete of `queue` on channel 1, written by hand."""
+    return method(1, 50, 40,
+        ("ticket", "short", 0), ("queue", "shortstr", queue),
+        ("if_unused", "bit", False), ("if_empty", "bit", False),
+        ("nowait", "bit", False),
+    )  # fmt: skip
 
 
 def delete_queue(login: Login, queue: str) -> None:
@@ -321,11 +326,7 @@ def delete_queue(login: Login, queue: str) -> None:
     client = HandClient(login)
     try:
         client.open()
-        client.send(method(1, 50, 40,
-            ("ticket", "short", 0), ("queue", "shortstr", queue),
-            ("if_unused", "bit", False), ("if_empty", "bit", False),
-            ("nowait", "bit", False),
-        ))  # fmt: skip
+        client.send(queue_delete(queue))
         client.expect(50, 41)
         client.close()
     finally:
