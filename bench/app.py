@@ -54,25 +54,15 @@ from bench.report import (
     table,
 )
 from bench.tap import quiet_aiormq, url
-from explorer.capture import (
-    Capture,
-    Chunk,
-    Event,
-    StreamEnd,
-    dumps,
-    load,
-    loads,
-    redact_secrets,
-)
-from explorer.endpoint import redact
+from explorer.net.endpoint import redact
 from explorer.net.tap import Tap, TapTransportFactory
-from explorer.protocol.frames import Direction, Frame
-from explorer.replay import ReplayEngine, bundled_recording
+from explorer.protocol.frames import B2C, C2B, Direction, Frame
+from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
+from explorer.recording.capture import Capture, dumps, load, loads, redact_secrets
+from explorer.recording.replay import ReplayEngine, bundled_recording
 from explorer.ui.app import ExplorerApp, replay
 from explorer.ui.heap import HEAP
 from explorer.ui.widgets.frame_list import FrameList
-
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 
 #: The terminal every app runs in.
 SIZE: Final = (120, 40)
@@ -111,7 +101,7 @@ STARTUP_GOAL: Final = 1.5
 # The flood capture ---
 
 
-def handshake(recording: Capture) -> list[Event]:
+def handshake(recording: Capture) -> list[WireEvent]:
     """The recording's chunks up to and including the one with Connection.OpenOk.
 
     The bundled recording hands each frame over in a chunk of its own, so the
@@ -122,7 +112,7 @@ def handshake(recording: Capture) -> list[Event]:
         for item in recording.decode(B2C)
         if isinstance(item, Frame) and item.name == "Connection.OpenOk"
     )
-    events: list[Event] = []
+    events: list[WireEvent] = []
     received = 0
     for event in recording.events:
         if not isinstance(event, Chunk):
@@ -258,7 +248,7 @@ def excerpt(capture: Capture) -> Excerpt:
     )
     middle = (opened + closing) // 2
     kept = frames[: opened + 1] + frames[middle : middle + WINDOW] + frames[closing:]
-    events: list[Event] = [
+    events: list[WireEvent] = [
         # New times keep the flood's order, whatever the chunks were.
         Chunk(index * 1e-5, frame.direction, frame.raw)
         for index, frame in enumerate(kept)

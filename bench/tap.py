@@ -31,10 +31,10 @@ from bench.report import (
     ratio_check,
     table,
 )
-from explorer.capture import Chunk
-from explorer.endpoint import redact
+from explorer.net.endpoint import redact
 from explorer.net.tap import Tap, TapTransportFactory
 from explorer.protocol.frames import Direction
+from explorer.protocol.stream import Chunk
 
 DEFAULT_URL: Final = "amqp://guest:guest@127.0.0.1:5672/"
 #: Rounds per mode. One round's rate can be 30 % off the next on a small shared

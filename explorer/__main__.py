@@ -4,6 +4,6 @@ from __future__ import annotations
 
 import sys
 
-from explorer.cli import main
+from explorer.cli.main import main
 
 sys.exit(main())

@@ -23,12 +23,12 @@ from hypothesis import settings
 from pamqp.frame import FrameTypes, marshal
 from yarl import URL
 
-from explorer.capture import Capture, load
-from explorer.checks import Seen
-from explorer.events import EngineEvent, FrameObserved, PhaseFailed, PhaseReport
+from explorer.course.checks import Seen
+from explorer.engine.events import EngineEvent, FrameObserved, PhaseFailed, PhaseReport
 from explorer.protocol import Direction
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Frame
+from explorer.recording.capture import Capture, load
 
 # Property tests check behaviour, never speed (bench/ measures that): no
 # deadline, so a busy 2-CPU machine cannot fail them.

@@ -19,9 +19,7 @@ from aiormq.abc import AbstractChannel
 from aiormq.exceptions import AuthenticationError
 from pamqp import commands
 
-from explorer.capture import Chunk, Event, StreamEnd
-from explorer.endpoint import Endpoint
-from explorer.events import (
+from explorer.engine.events import (
     Clock,
     EngineEvent,
     FrameObserved,
@@ -35,6 +33,7 @@ from explorer.events import (
 )
 from explorer.net.client import ExplorerConnection
 from explorer.net.connect import Address
+from explorer.net.endpoint import Endpoint
 from explorer.net.raw import Handshake, RawClient
 from explorer.net.tap import Tap
 from explorer.protocol import report
@@ -42,6 +41,8 @@ from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.explain import advice_for, reply_code
 from explorer.protocol.fields import JSON, shown
 from explorer.protocol.frames import (
+    B2C,
+    C2B,
     DecodeFailure,
     Direction,
     Frame,
@@ -49,8 +50,8 @@ from explorer.protocol.frames import (
     first_payload,
 )
 from explorer.protocol.lifecycle import ORDER, LifecycleModel, Phase
+from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 #: RabbitMQ's default handshake_timeout: from TCP accept to Connection.Open.
 HANDSHAKE_TIMEOUT: Final = 10.0
 OPERATIONS: Final = ("declare", "publish", "consume", "get")
@@ -371,7 +372,7 @@ class Engine:
 
     # The wire ---
 
-    def _on_wire(self, event: Event) -> None:
+    def _on_wire(self, event: WireEvent) -> None:
         decoder = self._decoders[event.direction]
         if isinstance(event, Chunk):
             items = decoder.feed(event.data, event.t)

@@ -18,8 +18,7 @@ from typing import Final, TypeVar
 
 from pamqp import base, commands, constants
 
-from explorer.capture import Chunk, StreamEnd
-from explorer.engine.core import B2C, C2B, Engine
+from explorer.engine.core import Engine
 from explorer.protocol.decoder import (
     FRAME_HEADER,
     FRAME_TYPES,
@@ -28,8 +27,9 @@ from explorer.protocol.decoder import (
     METHOD_START,
     PROTOCOL_HEADER_SIZE,
 )
-from explorer.protocol.frames import Frame
+from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import Phase
+from explorer.protocol.stream import Chunk, StreamEnd
 
 #: What to look at when a broker that answered before stops answering.
 STALL_ADVICE: Final = (

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pamqp import commands
 
 from explorer.engine import diagnosis
-from explorer.engine.core import B2C, C2B, Engine
+from explorer.engine.core import Engine
 from explorer.protocol import report
+from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import Phase
 
 

@@ -10,11 +10,11 @@ import socket
 import ssl
 from typing import Final
 
-from explorer.endpoint import EndpointError, parse
 from explorer.engine import diagnosis
 from explorer.engine.core import Engine
 from explorer.net import connect as net
 from explorer.net.client import ExplorerConnection
+from explorer.net.endpoint import EndpointError, parse
 from explorer.net.raw import RawClient
 from explorer.protocol.fields import JSON
 from explorer.protocol.lifecycle import Phase

@@ -15,10 +15,10 @@ from aiormq.exceptions import AMQPError
 from pamqp import commands
 
 from explorer.engine import diagnosis
-from explorer.engine.core import B2C, C2B, Engine, Operation
+from explorer.engine.core import Engine, Operation
 from explorer.protocol import report
 from explorer.protocol.fields import JSON
-from explorer.protocol.frames import Direction, first_payload
+from explorer.protocol.frames import B2C, C2B, Direction, first_payload
 from explorer.protocol.lifecycle import PERMISSIONS, Phase
 
 Facts = dict[str, JSON]

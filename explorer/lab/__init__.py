@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from explorer.engine import Engine
-from explorer.events import Listener
+from explorer.engine.core import Engine
+from explorer.engine.events import Listener
 from explorer.lab import failures, topics
 from explorer.lab.experiment import Scenario
 

@@ -20,14 +20,14 @@ from urllib.parse import quote
 
 from yarl import URL
 
-from explorer.capture import RESET_BY_BROKER
-from explorer.endpoint import parse
-from explorer.engine.core import B2C, C2B, Engine, Operation, Step
+from explorer.engine.core import Engine, Operation, Step
 from explorer.lab import broker
+from explorer.net.endpoint import parse
 from explorer.net.raw import Handshake
 from explorer.protocol.fields import JSON
-from explorer.protocol.frames import Frame, first_named
+from explorer.protocol.frames import B2C, C2B, Frame, first_named
 from explorer.protocol.lifecycle import Phase
+from explorer.protocol.stream import RESET_BY_BROKER
 
 Setup = Callable[[Engine], Awaitable[None]]
 Facts = dict[str, JSON]

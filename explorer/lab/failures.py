@@ -19,13 +19,14 @@ from pamqp import commands, frame
 from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 
-from explorer.endpoint import parse
 from explorer.engine import handshake, session
-from explorer.engine.core import B2C, C2B, HANDSHAKE_TIMEOUT, Engine, Operation, Step
+from explorer.engine.core import HANDSHAKE_TIMEOUT, Engine, Operation, Step
 from explorer.lab import broker
 from explorer.lab.experiment import Scenario, rewrite
+from explorer.net.endpoint import parse
 from explorer.net.raw import CAPABILITIES, Handshake
 from explorer.protocol.fields import JSON
+from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import Phase
 
 #: RabbitMQ waits this long before it drops a connection it refused silently.

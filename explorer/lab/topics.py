@@ -18,15 +18,15 @@ from typing import Final
 from aiormq.abc import AbstractChannel
 from pamqp import commands
 
-from explorer.checks import channel_turns
 from explorer.engine import reaching, session
-from explorer.engine.core import B2C, C2B, Engine, Operation
+from explorer.engine.core import Engine, Operation
 from explorer.lab.experiment import Scenario, rewrite
 from explorer.net.raw import Handshake
 from explorer.protocol.content import publishes
 from explorer.protocol.fields import JSON
-from explorer.protocol.frames import Frame, first_named, first_payload
+from explorer.protocol.frames import B2C, C2B, Frame, first_named, first_payload
 from explorer.protocol.lifecycle import Phase
+from explorer.protocol.queries import channel_turns
 
 Facts = dict[str, JSON]
 #: Messages sent each way in the channel and push/poll experiments.

@@ -24,11 +24,11 @@ from aiormq.connection import DEFAULT_PORTS, TransportFactory
 from aiormq.exceptions import AMQPConnectionError
 from yarl import URL
 
-from explorer.capture import RESET_BY_BROKER, Chunk, Event, StreamEnd
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd, WireEvent
 
-Listener = Callable[[Event], None]
+WireListener = Callable[[WireEvent], None]
 #: Seconds the tap waits, after the client's FIN, for the broker's FIN or reset
 #: before it closes the socket anyway.
 CLOSE_GRACE: Final = 1.0
@@ -44,11 +44,11 @@ class Tap:
             hide_handshake_heartbeats: keep broker heartbeats that arrive before
                 Connection.OpenOk from aiormq (they are still recorded).
         """
-        self.events: list[Event] = []
+        self.events: list[WireEvent] = []
         #: Directions whose end has been recorded.
         self.ended: set[Direction] = set()
         #: Called with every chunk and stream end, as it happens.
-        self.listeners: list[Listener] = []
+        self.listeners: list[WireListener] = []
         #: Called whenever a client write is held.
         self.hold_listeners: list[Callable[[], None]] = []
         self.client_address = ""
@@ -72,7 +72,7 @@ class Tap:
         """Seconds since the tap was made: the capture's clock."""
         return time.perf_counter() - self._start
 
-    def record(self, event: Event) -> None:
+    def record(self, event: WireEvent) -> None:
         """Keep an event and tell every listener."""
         if isinstance(event, StreamEnd):
             if event.direction in self.ended:

@@ -33,6 +33,10 @@ class Direction(enum.Enum):
         return "→" if self is Direction.CLIENT_TO_BROKER else "←"
 
 
+#: Short names for the two directions, used wherever frames are read.
+C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
+
+
 class Frame(NamedTuple):
     """One complete frame as it crossed the wire, with its decoded pamqp object.
 

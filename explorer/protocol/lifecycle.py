@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.frames import B2C, C2B, Direction, Frame
 
 
 class Phase(enum.Enum):
@@ -66,7 +66,6 @@ HANDSHAKE: Final = frozenset(
 #: The phases no AMQP frame shows: what they did is in their reports.
 BELOW_AMQP: Final = frozenset({Phase.ENDPOINT, Phase.RESOLVE, Phase.TCP, Phase.TLS})
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 P = Phase
 
 #: (phase now, sender, frame) -> phase the frame belongs to and moves us to.

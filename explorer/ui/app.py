@@ -26,9 +26,8 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Markdown
 
-from explorer.capture import CaptureError, load
-from explorer.checks import CHECKS, Seen, judge
-from explorer.course import (
+from explorer.course.checks import CHECKS, Seen, judge
+from explorer.course.lessons import (
     Course,
     CourseError,
     Lesson,
@@ -36,9 +35,10 @@ from explorer.course import (
     load_course,
     render,
 )
-from explorer.endpoint import chosen_url, redact
-from explorer.engine import Engine
-from explorer.events import (
+from explorer.course.progress import Progress
+from explorer.course.questions import Grade, Question, questions_for
+from explorer.engine.core import Engine
+from explorer.engine.events import (
     EngineEvent,
     FrameObserved,
     LifecycleEnded,
@@ -50,17 +50,17 @@ from explorer.events import (
     Waiting,
 )
 from explorer.lab import EXPERIMENTS, lab_engine
-from explorer.preferences import Preferences
-from explorer.progress import Progress
+from explorer.net.endpoint import chosen_url, redact
 from explorer.protocol.fields import shown
 from explorer.protocol.frames import Direction, Frame, first_named
 from explorer.protocol.lifecycle import BELOW_AMQP, ORDER, Phase
-from explorer.questions import Grade, Question, questions_for
-from explorer.replay import ReplayEngine
+from explorer.recording.capture import CaptureError, load
+from explorer.recording.replay import ReplayEngine
 from explorer.ui import palette
 from explorer.ui.heap import HEAP
 from explorer.ui.help import HelpScreen
 from explorer.ui.picker import ExperimentPicker
+from explorer.ui.preferences import Preferences
 from explorer.ui.quizzing import Quizmaster
 from explorer.ui.widgets.field_tree import FieldTree
 from explorer.ui.widgets.frame_list import FrameList, FrameListItem

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING
 
 from textual.app import SystemCommand
 
+from explorer.course.questions import questions_for
 from explorer.lab import EXPERIMENTS
 from explorer.protocol.lifecycle import ORDER
-from explorer.questions import questions_for
-from explorer.replay import bundled_recording, recorded_experiment
+from explorer.recording.replay import bundled_recording, recorded_experiment
 
 if TYPE_CHECKING:
     from explorer.ui.app import ExplorerApp

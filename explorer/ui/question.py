@@ -1,7 +1,7 @@
 """The question screen: the questions due at one moment, answered on one screen.
 
 Owns QuestionScreen, a modal that shows one or more questions
-(explorer.questions), each with its choices or a line to type in, and
+(explorer.course.questions), each with its choices or a line to type in, and
 dismisses once with what the learner answered (escape: nothing), and Choices,
 the list a multiple-choice question is answered in. Grading is not done here:
 the app grades against the frames once they exist.
@@ -20,7 +20,7 @@ from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, Static
 
-from explorer.questions import Question, letter
+from explorer.course.questions import Question, letter
 
 
 class Choices(OptionList):

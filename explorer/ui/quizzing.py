@@ -1,6 +1,6 @@
 """Predict, then see, and quizzes on screen: asking, grading, telling, keeping.
 
-Owns the Quizmaster. It asks the questions of explorer.questions in a modal
+Owns the Quizmaster. It asks the questions of explorer.course.questions in a modal
 screen (the predictions due at one moment together, on one screen), grades
 what the learner said against frames, tells the learner each grade, keeps it
 with the learner's progress, and lists a lesson's questions with their
@@ -14,11 +14,9 @@ from collections.abc import Sequence
 
 from textual.app import App
 
-from explorer.course import Lesson
-from explorer.progress import Progress
-from explorer.protocol.frames import Frame
-from explorer.protocol.lifecycle import Phase
-from explorer.questions import (
+from explorer.course.lessons import Lesson
+from explorer.course.progress import Progress
+from explorer.course.questions import (
     QUESTIONS,
     Grade,
     Question,
@@ -28,6 +26,8 @@ from explorer.questions import (
     questions_for,
     was_right,
 )
+from explorer.protocol.frames import Frame
+from explorer.protocol.lifecycle import Phase
 from explorer.ui.question import QuestionScreen
 
 

@@ -20,11 +20,15 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
-from explorer.capture import load
-from explorer.events import EngineEvent, FrameObserved, PhaseFailed
-from explorer.progress import Progress
+from explorer.course.progress import Progress
+from explorer.engine.events import EngineEvent, FrameObserved, PhaseFailed
 from explorer.protocol.lifecycle import Phase
-from explorer.replay import ReplayEngine, bundled_recording, recorded_experiment
+from explorer.recording.capture import load
+from explorer.recording.replay import (
+    ReplayEngine,
+    bundled_recording,
+    recorded_experiment,
+)
 from explorer.ui.app import ExplorerApp, replay
 from explorer.ui.widgets.frame_list import FrameList
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
-from explorer.checks import CHECKS, Seen, judge
-from explorer.engine import Engine
-from explorer.events import EngineEvent, PhaseFailed, PhaseReport
+from explorer.course.checks import CHECKS, Seen, judge
+from explorer.engine.core import Engine
+from explorer.engine.events import EngineEvent, PhaseFailed, PhaseReport
 from explorer.lab import lab_engine
 from tests.conftest import seen_of
 

@@ -18,17 +18,15 @@ from pathlib import Path
 import pytest
 from yarl import URL
 
-from explorer.engine import Engine
-from explorer.events import EngineEvent, LifecycleEnded, PhaseFailed
-from explorer.protocol import Direction
+from explorer.engine.core import Engine
+from explorer.engine.events import EngineEvent, LifecycleEnded, PhaseFailed
 from explorer.protocol.decoder import FrameDecoder
-from explorer.protocol.frames import Frame
+from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import HANDSHAKE, Phase
 from tests.conftest import capture_frames, run_cli, run_cli_async
 from tests.integration.conftest import Handler
 from tests.integration.test_trace import fake_trace, last_error, records
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 WAIT = 1.0
 
 

@@ -8,13 +8,12 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 from yarl import URL
 
-from explorer.capture import Chunk
-from explorer.engine import Engine
-from explorer.events import EngineEvent, FrameObserved, PhaseFailed, PhaseReport
+from explorer.engine.core import Engine
+from explorer.engine.events import EngineEvent, FrameObserved, PhaseFailed, PhaseReport
 from explorer.protocol import Direction
+from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import Phase
-
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
+from explorer.protocol.stream import Chunk
 
 
 class Recorder:

@@ -25,9 +25,8 @@ from typing import Any, Final
 
 import pytest
 
-from explorer.endpoint import parse
-from explorer.engine import Engine
-from explorer.events import (
+from explorer.engine.core import Engine
+from explorer.engine.events import (
     EngineEvent,
     FrameObserved,
     LifecycleEnded,
@@ -37,14 +36,14 @@ from explorer.events import (
 )
 from explorer.lab import EXPERIMENTS, broker, lab_engine
 from explorer.lab.experiment import LOG_WAIT
-from explorer.protocol import Direction
+from explorer.net.endpoint import parse
 from explorer.protocol.fields import JSON
+from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import Phase
 from tests.conftest import run_cli
 
 pytestmark = pytest.mark.broker
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 Ctl = Callable[..., str]
 #: Seconds to wait for the broker to stop listing an experiment's connection.
 UNLISTED_WITHIN: Final = 5.0

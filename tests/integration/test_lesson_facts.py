@@ -31,15 +31,15 @@ from pamqp.body import ContentBody
 from pamqp.header import ContentHeader, ProtocolHeader
 from yarl import URL
 
-from explorer.engine import Engine
-from explorer.events import EngineEvent, PhaseReport
+from explorer.engine.core import Engine
+from explorer.engine.events import EngineEvent, PhaseReport
 from explorer.lab import broker
 from explorer.protocol import Direction
+from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import Phase
 
 pytestmark = pytest.mark.broker
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 Ctl = Callable[..., str]
 #: What RabbitMQ 3.x answers every header it refuses with (4.x: some of them).
 HEADER_0_9_1: Final = b"AMQP\x00\x00\x09\x01"

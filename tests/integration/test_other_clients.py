@@ -36,12 +36,14 @@ from pamqp.body import ContentBody
 from pamqp.header import ContentHeader
 from yarl import URL
 
-from explorer.capture import Capture, Chunk
-from explorer.pcap import write_pcap
 from explorer.protocol import Direction, Frame
 from explorer.protocol.fields import fields_of
+from explorer.protocol.frames import C2B
+from explorer.protocol.stream import Chunk
+from explorer.recording.capture import Capture
+from explorer.recording.pcap import write_pcap
 from tests.wirecheck import clients, compare, encoder
-from tests.wirecheck.capture import C2B, Relay, tcp_streams, tshark_capture
+from tests.wirecheck.capture import Relay, tcp_streams, tshark_capture
 from tests.wirecheck.clients import Login
 from tests.wirecheck.dissect import dissect
 from tests.wirecheck.encoder import Written

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 
-from explorer.checks import CHECKS, judge
-from explorer.engine import Engine
-from explorer.events import (
+from explorer.course.checks import CHECKS, judge
+from explorer.engine.core import Engine
+from explorer.engine.events import (
     EngineEvent,
     FrameObserved,
     LifecycleEnded,

@@ -7,10 +7,10 @@ import struct
 import pytest
 from yarl import URL
 
-from explorer.engine import Engine
+from explorer.course.questions import QUESTIONS, grade
+from explorer.engine.core import Engine
 from explorer.lab import lab_engine
 from explorer.protocol.frames import Direction, Frame, first_named
-from explorer.questions import QUESTIONS, grade
 
 B2C = Direction.BROKER_TO_CLIENT
 

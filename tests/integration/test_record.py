@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from pamqp import commands
 
-from explorer.capture import Capture, load
 from explorer.protocol import Direction, Frame
+from explorer.protocol.frames import B2C, C2B
+from explorer.recording.capture import Capture, load
 from tests.conftest import User, run_cli, run_cli_async
 from tests.integration.conftest import Handler
-
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 
 
 def names(capture: Capture, direction: Direction) -> list[str]:

@@ -11,11 +11,11 @@ import pytest
 from aiormq.exceptions import AMQPError
 from yarl import URL
 
-from explorer.capture import Capture, Chunk
 from explorer.net.tap import Tap, TapTransportFactory
 from explorer.protocol import Direction, Frame
-
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
+from explorer.protocol.frames import B2C, C2B
+from explorer.protocol.stream import Chunk
+from explorer.recording.capture import Capture
 
 
 def decoded(tap: Tap, direction: Direction) -> list[Frame]:

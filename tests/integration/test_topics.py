@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
-from explorer.events import EngineEvent, PhaseReport
+from explorer.engine.events import EngineEvent, PhaseReport
 from explorer.lab import EXPERIMENTS, lab_engine
 from explorer.lab.topics import MESSAGES, SASL_HEADER
 from explorer.protocol.content import publishes

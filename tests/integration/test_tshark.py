@@ -17,16 +17,10 @@ from pathlib import Path
 import pytest
 from pamqp.header import ProtocolHeader
 
-from explorer.capture import (
-    RESET_BY_BROKER,
-    Capture,
-    Chunk,
-    Event,
-    StreamEnd,
-    load,
-)
-from explorer.pcap import write_pcap
 from explorer.protocol import Direction, Frame, FrameDecoder
+from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd, WireEvent
+from explorer.recording.capture import Capture, load
+from explorer.recording.pcap import write_pcap
 from tests.conftest import load_capture
 
 #: tshark's names for the frame types that are not methods, as pamqp names them.
@@ -144,7 +138,7 @@ def test_a_reset_by_the_broker_is_an_rst_after_the_clients_fin(
     tmp_path: Path,
 ) -> None:
     capture = load_capture("happy-path")
-    events: list[Event] = [e for e in capture.events if isinstance(e, Chunk)]
+    events: list[WireEvent] = [e for e in capture.events if isinstance(e, Chunk)]
     last = capture.events[-1].t
     events += [
         StreamEnd(last, Direction.CLIENT_TO_BROKER, "closed by the client"),

@@ -13,10 +13,10 @@ from textual.widgets import Markdown
 from textual.worker import WorkerCancelled
 from yarl import URL
 
-from explorer.progress import Progress
+from explorer.course.progress import Progress
 from explorer.protocol import Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.replay import bundled_recording
+from explorer.recording.replay import bundled_recording
 from explorer.ui.app import FLUSH_INTERVAL, ExplorerApp, live, replay
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.panels import AuthPanel, NegotiationPanel

@@ -12,12 +12,12 @@ from pamqp import base, body, commands, header, heartbeat
 from pamqp.frame import FrameTypes
 from textual.app import App, ComposeResult
 
-from explorer.capture import load
-from explorer.eventlog import from_record
-from explorer.events import PhaseFailed, PhaseReport
+from explorer.engine.events import PhaseFailed, PhaseReport
 from explorer.protocol import Direction, Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.replay import bundled_recording
+from explorer.recording.capture import load
+from explorer.recording.eventlog import from_record
+from explorer.recording.replay import bundled_recording
 from explorer.ui.widgets import FrameList, FrameListItem
 from explorer.ui.widgets.labels import (
     CLASS_ABBREVIATIONS,

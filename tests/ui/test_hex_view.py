@@ -10,7 +10,7 @@ from textual.app import App, ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from explorer.events import PhaseReport
+from explorer.engine.events import PhaseReport
 from explorer.protocol import Direction, Frame, FrameDecoder
 from explorer.protocol.lifecycle import Phase
 from explorer.ui.widgets import HexView

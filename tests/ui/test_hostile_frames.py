@@ -12,9 +12,10 @@ from pathlib import Path
 from pamqp import commands, header
 from pamqp import frame as pamqp_frame
 
-from explorer.capture import Capture, Chunk, save
 from explorer.protocol import Direction, FieldKind, Frame, FrameDecoder
 from explorer.protocol.bytemap import MAX_NESTING
+from explorer.protocol.stream import Chunk
+from explorer.recording.capture import Capture, save
 from explorer.ui.app import ExplorerApp, replay
 from explorer.ui.widgets import FieldTree, HexView
 from explorer.ui.widgets.frame_list import FrameList

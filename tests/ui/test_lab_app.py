@@ -7,12 +7,12 @@ import re
 
 from textual.widgets import Markdown, OptionList
 
-from explorer.course import experiment_title, load_course
+from explorer.course.lessons import experiment_title, load_course
 from explorer.lab import EXPERIMENTS
 from explorer.lab.experiment import Scenario
 from explorer.protocol import Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.replay import bundled_recording, recorded_experiment
+from explorer.recording.replay import bundled_recording, recorded_experiment
 from explorer.ui.app import ExplorerApp, live, replay
 from explorer.ui.picker import ExperimentPicker
 from explorer.ui.widgets.frame_list import FrameList

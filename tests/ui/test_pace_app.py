@@ -9,12 +9,12 @@ import asyncio
 
 from textual.widgets._toast import Toast
 
-from explorer.events import Clock, PhaseFailed, PhaseReport
-from explorer.preferences import Preferences
+from explorer.engine.events import Clock, PhaseFailed, PhaseReport
 from explorer.protocol import Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.replay import bundled_recording
+from explorer.recording.replay import bundled_recording
 from explorer.ui.app import ExplorerApp, live, replay
+from explorer.ui.preferences import Preferences
 from explorer.ui.widgets.phase_rail import PhaseRail
 from explorer.ui.widgets.status_line import Status, StatusLine, status_text
 from tests.ui.test_app import running, settle, step

@@ -9,12 +9,12 @@ from pamqp.frame import marshal
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, OptionList
 
-from explorer.course import Course, Lesson
-from explorer.progress import Progress
+from explorer.course.lessons import Course, Lesson
+from explorer.course.progress import Progress
+from explorer.course.questions import DROPS, QUESTIONS, SAYS_NOTHING, predictions_before
 from explorer.protocol import Direction, Frame, FrameDecoder
 from explorer.protocol.lifecycle import Phase
-from explorer.questions import DROPS, QUESTIONS, SAYS_NOTHING, predictions_before
-from explorer.replay import bundled_recording
+from explorer.recording.replay import bundled_recording
 from explorer.ui.app import ExplorerApp, live, replay
 from explorer.ui.question import Choices, QuestionScreen
 from tests.ui.test_app import running, settle

@@ -6,9 +6,9 @@ import pytest
 from pamqp import base, commands, header
 from pamqp import frame as pamqp_frame
 
-from explorer.capture import Capture
 from explorer.protocol import ByteField, FieldKind, Frame, FrameDecoder, byte_map
 from explorer.protocol.frames import Direction
+from explorer.recording.capture import Capture
 
 B2C = Direction.BROKER_TO_CLIENT
 

@@ -6,20 +6,18 @@ from pathlib import Path
 
 import pytest
 
-from explorer.capture import (
+from explorer.protocol import DecodeFailure
+from explorer.protocol.frames import B2C, C2B
+from explorer.protocol.stream import Chunk, StreamEnd
+from explorer.recording.capture import (
     Capture,
     CaptureError,
-    Chunk,
-    StreamEnd,
     dumps,
     load,
     loads,
     redact_secrets,
 )
-from explorer.protocol import DecodeFailure, Direction
 from tests.conftest import CAPTURE_FILES, load_capture
-
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 
 
 def test_dumps_then_loads_is_identity(capture: Capture) -> None:

@@ -22,14 +22,14 @@ from pamqp.frame import FrameTypes
 from pamqp.header import ContentHeader, ProtocolHeader
 from pamqp.heartbeat import Heartbeat
 
-from explorer.checks import CHECKS, Seen, judge
-from explorer.events import PhaseFailed, PhaseReport
+from explorer.course.checks import CHECKS, Seen, judge
+from explorer.engine.events import PhaseFailed, PhaseReport
 from explorer.protocol import Direction
 from explorer.protocol.fields import JSON
+from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import Phase
 from tests.conftest import capture_frames, wire
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 Sent = tuple[Direction, FrameTypes] | tuple[Direction, FrameTypes, int]
 
 #: RabbitMQ 3.10.8's proposal.

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from explorer.cli import _COMMANDS, EXIT_USAGE, _app_parser, main
+from explorer.cli.main import _COMMANDS, EXIT_USAGE, _app_parser, main
 
 #: URLs the CLI refuses before connecting, each with what its message must say.
 BAD_URLS = [

@@ -16,8 +16,8 @@ from typing import Final
 import pytest
 from pamqp import base, commands
 
-from explorer.checks import CHECKS
-from explorer.course import (
+from explorer.course.checks import CHECKS
+from explorer.course.lessons import (
     NOT_SEEN,
     Course,
     Lesson,

@@ -8,9 +8,10 @@ import pytest
 from pamqp import body, commands
 from pamqp import frame as pamqp_frame
 
-from explorer.capture import Capture, Chunk
 from explorer.protocol import DecodeFailure, Direction, Frame, FrameDecoder
 from explorer.protocol.decoder import FAILURE_BYTES
+from explorer.protocol.stream import Chunk
+from explorer.recording.capture import Capture
 
 B2C = Direction.BROKER_TO_CLIENT
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
-from explorer.endpoint import EndpointError, parse, redact
+from explorer.net.endpoint import EndpointError, parse, redact
 
 
 def sources(url: str) -> dict[str, tuple[object, str]]:

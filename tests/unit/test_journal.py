@@ -7,12 +7,12 @@ import io
 from pamqp import commands
 from pamqp import frame as pamqp_frame
 
-from explorer.capture import Capture, Chunk, Redaction, StreamEnd, loads
-from explorer.journal import Journal
 from explorer.net.tap import Tap
-from explorer.protocol import Direction
+from explorer.protocol.frames import B2C, C2B
+from explorer.protocol.stream import Chunk, StreamEnd
+from explorer.recording.capture import Capture, Redaction, loads
+from explorer.recording.journal import Journal
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 HEADER = b"AMQP\x00\x00\x09\x01"
 START_OK = pamqp_frame.marshal(
     commands.Connection.StartOk(response="\0guest\0s3cret-pw", mechanism="PLAIN"), 0

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from pamqp import base, commands
 
 from explorer.protocol import Direction, Frame
+from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import (
     ANYTIME,
     ORDER,
@@ -18,7 +19,6 @@ from explorer.protocol.lifecycle import (
 )
 from tests.conftest import load_capture
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 CLASSES: list[type[base.Frame]] = list(commands.INDEX_MAPPING.values())
 METHODS = {c.name: c for c in CLASSES}
 FRAME_NAMES = sorted(

@@ -23,7 +23,7 @@ def test_wheel_holds_every_lesson_and_the_recording(tmp_path: Path) -> None:
     for lesson in manifest["lesson"]:
         assert f"explorer/_lessons/{lesson['file']}" in names
     assert "explorer/_lessons/course.toml" in names
-    assert "explorer/recordings/lifecycle.jsonl" in names
+    assert "explorer/recording/bundled/lifecycle.jsonl" in names
     assert "explorer/ui/explorer.tcss" in names
     assert not [
         n

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from explorer.capture import Capture, CaptureError, Chunk, StreamEnd
-from explorer.pcap import pcap_bytes, write_pcap
 from explorer.protocol import Direction
+from explorer.protocol.frames import B2C, C2B
+from explorer.protocol.stream import Chunk, StreamEnd
+from explorer.recording.capture import Capture, CaptureError
+from explorer.recording.pcap import pcap_bytes, write_pcap
 from tests.conftest import load_capture
 
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 
 Address = tuple[ipaddress.IPv4Address | ipaddress.IPv6Address, int]
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.preferences import FILE, Preferences
-from explorer.progress import data_dir
+from explorer.course.progress import data_dir
+from explorer.ui.preferences import FILE, Preferences
 
 
 def test_the_theme_round_trips_in_the_data_directory(

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from explorer.progress import FILE, Progress, data_dir
+from explorer.course.progress import FILE, Progress, data_dir
 
 
 def test_progress_round_trips_and_resets(tmp_path: Path) -> None:

@@ -13,10 +13,7 @@ from pamqp.body import ContentBody
 from pamqp.frame import FrameTypes
 from pamqp.header import ContentHeader
 
-from explorer.lab import EXPERIMENTS
-from explorer.protocol import Direction, Frame, FrameDecoder
-from explorer.protocol.lifecycle import Phase
-from explorer.questions import (
+from explorer.course.questions import (
     CARRIES_ON,
     CLOSES_403,
     CLOSES_530,
@@ -33,9 +30,11 @@ from explorer.questions import (
     questions_for,
     was_right,
 )
+from explorer.lab import EXPERIMENTS
+from explorer.protocol import Direction, Frame, FrameDecoder
+from explorer.protocol.frames import B2C, C2B
+from explorer.protocol.lifecycle import Phase
 from tests.conftest import capture_frames, wire
-
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 
 
 def tune(
@@ -353,7 +352,7 @@ def test_handshake_predictions_are_asked_before_tcp_connects() -> None:
 
 
 def test_questions_import_no_io_and_no_ui() -> None:
-    code = "import sys, explorer.questions; print('\\n'.join(sys.modules))"
+    code = "import sys, explorer.course.questions; print('\\n'.join(sys.modules))"
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
@@ -362,7 +361,7 @@ def test_questions_import_no_io_and_no_ui() -> None:
 
 
 def test_the_explorer_predicts_unless_told_not_to() -> None:
-    from explorer.cli import _app_parser
+    from explorer.cli.main import _app_parser
 
     assert _app_parser().parse_args([]).predict is True
     assert _app_parser().parse_args(["--no-predict"]).predict is False

@@ -21,7 +21,7 @@ from typing import Final
 import pytest
 from pamqp import commands
 
-from explorer.course import (
+from explorer.course.lessons import (
     NO_FIELD,
     NO_FRAME,
     NOT_SEEN,
@@ -30,11 +30,9 @@ from explorer.course import (
     placeholders,
     render,
 )
-from explorer.protocol import Direction
-from explorer.protocol.frames import Frame
+from explorer.protocol.frames import B2C, Frame
 from tests.conftest import capture_frames, wire
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 NAME = r"[\w.]+"
 NOTE: Final = re.compile(
     "|".join(

@@ -5,9 +5,9 @@ from __future__ import annotations
 import io
 import json
 
-from explorer.events import FrameObserved
+from explorer.cli.trace import JsonPrinter, TextPrinter, replay_trace
+from explorer.engine.events import FrameObserved
 from explorer.protocol.lifecycle import Phase
-from explorer.trace import JsonPrinter, TextPrinter, replay_trace
 from tests.conftest import load_capture
 from tests.unit.test_values import entry, longstr, start_with
 

@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 from pamqp import base, body, commands, header
 
 import explorer
-from explorer.capture import load
 from explorer.protocol import Direction, Frame, FrameDecoder
 from explorer.protocol.fields import JSON, fields_of
 from explorer.protocol.values import (
@@ -36,6 +35,7 @@ from explorer.protocol.values import (
     text_of,
     utc,
 )
+from explorer.recording.capture import load
 from tests.conftest import CAPTURE_FILES
 from tests.unit.test_fuzz import STREAMS
 

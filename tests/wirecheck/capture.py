@@ -27,8 +27,8 @@ from typing import Final, NoReturn
 import pytest
 
 from explorer.protocol import Direction
+from explorer.protocol.frames import B2C, C2B
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 #: How long tshark may take to start capturing, and to write its file on stop.
 TSHARK_START: Final = 30.0
 TSHARK_STOP: Final = 15.0

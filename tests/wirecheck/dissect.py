@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Final
 
 from explorer.protocol import Direction
-from tests.wirecheck.capture import B2C, C2B, tool
+from explorer.protocol.frames import B2C, C2B
+from tests.wirecheck.capture import tool
 from tests.wirecheck.items import TABLE, UNKNOWN, Item, child_path
 
 #: tshark's names of the frame and method fields, as paths.

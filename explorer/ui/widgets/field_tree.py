@@ -19,7 +19,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from explorer.events import PhaseReport
+from explorer.engine.events import PhaseReport
 from explorer.protocol.bytemap import ByteField, FieldKind, byte_map
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame

@@ -22,7 +22,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from explorer.events import PhaseFailed, PhaseReport
+from explorer.engine.events import PhaseFailed, PhaseReport
 from explorer.protocol.frames import Direction, Frame
 from explorer.ui.widgets.labels import CLOSES, frame_row, header_text, note_row
 

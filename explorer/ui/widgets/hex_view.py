@@ -32,7 +32,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
 
-from explorer.events import PhaseReport
+from explorer.engine.events import PhaseReport
 from explorer.protocol.bytemap import ByteField, FieldKind, byte_map
 from explorer.protocol.frames import Frame
 from explorer.ui.widgets.labels import report_lines

@@ -18,7 +18,7 @@ from typing import Final, NamedTuple
 from pamqp import commands
 from rich.cells import cell_len, set_cell_size
 
-from explorer.events import PhaseFailed, PhaseReport
+from explorer.engine.events import PhaseFailed, PhaseReport
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from explorer.events import Clock
+from explorer.engine.events import Clock
 
 #: How each pace is named on screen.
 PACES: Final = {

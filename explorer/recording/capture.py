@@ -4,8 +4,8 @@ Owns the capture file format. Line 1 is a header: format version, broker
 product and version, the URL without its password, the date, the endpoints and
 where secret bytes were masked. Every further line is one chunk exactly as it
 was handed over (time, direction, bytes as hex), the end of one direction, or
-one event of the lifecycle engine that recorded it (see explorer.eventlog).
-Format 2 is a recording written as it goes (explorer.journal): header facts
+one event of the lifecycle engine that recorded it (see explorer.recording.eventlog).
+Format 2 is a recording written as it goes (explorer.recording.journal): header facts
 learnt later follow as ``{"t", "header": {...}}`` lines, and a file still in
 format 2 is one whose recording never finished. Reading a file checks every
 value it uses, and anything wrong is a CaptureError naming its line.
@@ -23,6 +23,7 @@ from typing import Any, Final
 from explorer.protocol.decoder import Decoded, FrameDecoder
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.secrets import MASK, secrets_in
+from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
 
 FORMAT_VERSION: Final = 1
 #: The format of a capture written line by line as the recording goes; a file
@@ -30,9 +31,6 @@ FORMAT_VERSION: Final = 1
 STREAMED_VERSION: Final = 2
 #: A capture's clock starts at 0 s; no recording runs anywhere near this long.
 MAX_SECONDS: Final = 1e9
-#: How a capture words the broker resetting the connection (an RST), which
-#: RabbitMQ does at the end of every connection, after the client's FIN.
-RESET_BY_BROKER: Final = "reset by the broker"
 #: Longest integer a capture line may hold: enough for any offset or count.
 MAX_DIGITS: Final = 40
 #: The header's facts that are text.
@@ -43,29 +41,6 @@ _HEADER_TEXTS: Final = (
 
 class CaptureError(Exception):
     """A capture file that cannot be read, with the line that is wrong."""
-
-
-@dataclass(frozen=True, slots=True)
-class Chunk:
-    """Bytes handed over in one piece, in one direction."""
-
-    #: Seconds since the capture started.
-    t: float
-    direction: Direction
-    data: bytes
-
-
-@dataclass(frozen=True, slots=True)
-class StreamEnd:
-    """One direction ended: the peer closed it, or the connection was lost."""
-
-    t: float
-    direction: Direction
-    #: What ended it, in words: "closed by the client", RESET_BY_BROKER ...
-    reason: str
-
-
-Event = Chunk | StreamEnd
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +71,7 @@ class Capture:
     client_address: str = ""
     broker_address: str = ""
     redactions: list[Redaction] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
+    events: list[WireEvent] = field(default_factory=list)
     #: The recording engine's own events, as records (empty for a bare capture).
     log: list[dict[str, Any]] = field(default_factory=list)
     #: The recording stopped before it finished (killed, interrupted): the file
@@ -144,7 +119,7 @@ def redact_secrets(capture: Capture) -> None:
     ]
     if not found:
         return
-    events: list[Event] = []
+    events: list[WireEvent] = []
     position = 0
     for event in capture.events:
         if isinstance(event, Chunk) and event.direction is client:
@@ -210,7 +185,7 @@ def redaction_record(redaction: Redaction) -> dict[str, Any]:
     }
 
 
-def event_record(event: Event) -> dict[str, Any]:
+def event_record(event: WireEvent) -> dict[str, Any]:
     """The capture line for one chunk or stream end."""
     record: dict[str, Any] = {"t": round(event.t, 6), "dir": event.direction.value}
     if isinstance(event, Chunk):

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from explorer.events import (
+from explorer.engine.events import (
     EngineEvent,
     FrameObserved,
     LifecycleEnded,

@@ -12,9 +12,8 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from explorer.capture import Capture
-from explorer.engine import Engine
-from explorer.events import (
+from explorer.engine.core import Engine
+from explorer.engine.events import (
     EngineEvent,
     FrameObserved,
     LifecycleEnded,
@@ -27,7 +26,8 @@ from explorer.lab import lab_engine
 from explorer.protocol.fields import JSON
 from explorer.protocol.lifecycle import Phase
 from explorer.protocol.values import frame_values
-from explorer.replay import ReplayEngine
+from explorer.recording.capture import Capture
+from explorer.recording.replay import ReplayEngine
 
 
 async def trace(

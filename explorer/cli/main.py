@@ -20,15 +20,15 @@ from explorer import __version__
 
 if TYPE_CHECKING:
     from textual.app import App
-from explorer.capture import CaptureError, load, save
-from explorer.endpoint import Endpoint, EndpointError, chosen_url, parse
+from explorer.cli.trace import TextPrinter, replay_trace, trace
+from explorer.course.progress import Progress
 from explorer.lab import EXPERIMENTS
 from explorer.lab.broker import sweep_in_background
-from explorer.pcap import write_pcap
-from explorer.progress import Progress
+from explorer.net.endpoint import Endpoint, EndpointError, chosen_url, parse
 from explorer.protocol.lifecycle import Phase
-from explorer.recorder import record_lifecycle
-from explorer.trace import TextPrinter, replay_trace, trace
+from explorer.recording.capture import CaptureError, load, save
+from explorer.recording.pcap import write_pcap
+from explorer.recording.recorder import record_lifecycle
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

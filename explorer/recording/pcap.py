@@ -14,15 +14,9 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from explorer.capture import (
-    RESET_BY_BROKER,
-    Capture,
-    CaptureError,
-    Chunk,
-    Event,
-    StreamEnd,
-)
-from explorer.protocol.frames import Direction
+from explorer.protocol.frames import B2C, C2B, Direction
+from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd, WireEvent
+from explorer.recording.capture import Capture, CaptureError
 
 #: Classic pcap: this magic, version 2.4, microsecond timestamps.
 PCAP_MAGIC: Final = 0xA1B2C3D4
@@ -60,12 +54,11 @@ MICROSECOND: Final = timedelta(microseconds=1)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 PEER: Final = {C2B: B2C, B2C: C2B}
 
 
 @dataclass(frozen=True, slots=True)
-class Endpoint:
+class Address:
     """One end of the connection: its addresses at each layer."""
 
     mac: bytes
@@ -85,8 +78,8 @@ def pcap_bytes(capture: Capture) -> bytes:
     Raises:
         CaptureError: The date or an endpoint address cannot be used.
     """
-    client = Endpoint(CLIENT_MAC, *_address(capture.client_address or DEFAULT_CLIENT))
-    broker = Endpoint(BROKER_MAC, *_address(capture.broker_address or DEFAULT_BROKER))
+    client = Address(CLIENT_MAC, *_address(capture.client_address or DEFAULT_CLIENT))
+    broker = Address(BROKER_MAC, *_address(capture.broker_address or DEFAULT_BROKER))
     if client.ip.version != broker.ip.version:
         raise CaptureError(
             f"the client address {client.ip} and the broker address {broker.ip} "
@@ -114,7 +107,7 @@ def write_pcap(capture: Capture, path: Path) -> None:
 
 
 def _replay(
-    connection: _Connection, event: Event, following: Event | None, at: int
+    connection: _Connection, event: WireEvent, following: WireEvent | None, at: int
 ) -> None:
     """Add the packets for one event; `following` is the next event, if any."""
     if isinstance(event, Chunk):
@@ -136,7 +129,7 @@ def _replay(
 class _Connection:
     """The packets of one TCP connection, built in order."""
 
-    def __init__(self, client: Endpoint, broker: Endpoint) -> None:
+    def __init__(self, client: Address, broker: Address) -> None:
         self._ends = {C2B: (client, broker), B2C: (broker, client)}
         #: The next sequence number each side will use.
         self._next = {C2B: CLIENT_ISN, B2C: BROKER_ISN}
@@ -183,7 +176,7 @@ class _Connection:
 
 
 def _tcp(
-    ends: tuple[Endpoint, Endpoint],
+    ends: tuple[Address, Address],
     seq: int,
     ack: int,
     flags: int,
@@ -211,7 +204,7 @@ def _tcp(
     return header[:16] + struct.pack("!H", checksum) + header[18:] + payload
 
 
-def _pseudo_header(source: Endpoint, destination: Endpoint, length: int) -> bytes:
+def _pseudo_header(source: Address, destination: Address, length: int) -> bytes:
     """What the TCP checksum covers besides the segment itself."""
     addresses = source.ip.packed + destination.ip.packed
     if source.ip.version == 4:
@@ -219,7 +212,7 @@ def _pseudo_header(source: Endpoint, destination: Endpoint, length: int) -> byte
     return addresses + struct.pack("!I3xB", length, PROTO_TCP)
 
 
-def _ethernet(source: Endpoint, destination: Endpoint, segment: bytes) -> bytes:
+def _ethernet(source: Address, destination: Address, segment: bytes) -> bytes:
     """An Ethernet frame carrying `segment` in an IPv4 or IPv6 packet."""
     addresses = source.ip.packed + destination.ip.packed
     if source.ip.version == 4:

@@ -19,10 +19,15 @@ from pamqp import commands
 
 from explorer.protocol.content import publishes
 from explorer.protocol.fields import JSON, table_of
-from explorer.protocol.frames import Direction, Frame, first_named, first_payload
+from explorer.protocol.frames import (
+    B2C,
+    C2B,
+    Frame,
+    first_named,
+    first_payload,
+)
 from explorer.protocol.lifecycle import Phase
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 #: The marks a graded result starts with (and how a saved result is read back).
 RIGHT: Final = "✓"
 WRONG: Final = "✗"

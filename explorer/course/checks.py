@@ -17,13 +17,19 @@ from typing import Final
 
 from pamqp import commands
 
-from explorer.events import PhaseFailed, PhaseReport
+from explorer.engine.events import PhaseFailed, PhaseReport
 from explorer.protocol.content import publishes
 from explorer.protocol.fields import JSON, table_of
-from explorer.protocol.frames import Direction, Frame, first_named, first_payload
+from explorer.protocol.frames import (
+    B2C,
+    C2B,
+    Frame,
+    first_named,
+    first_payload,
+)
 from explorer.protocol.lifecycle import Phase
+from explorer.protocol.queries import channel_turns, client_channels
 
-C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
 #: The race pace (the TCP report's "pace"): the handshake held step by step.
 RACE: Final = "race"
 
@@ -214,21 +220,13 @@ def _body_split(frames: Sequence[Frame]) -> Verdict:
     )
 
 
-def channel_turns(frames: Sequence[Frame]) -> tuple[dict[int, int], int]:
-    """The client's frames per channel (1 and up), and how often they took turns."""
-    channels = [f.channel for f in frames if f.direction is C2B and f.channel]
-    turns = sum(1 for a, b in itertools.pairwise(channels) if a != b)
-    return {c: channels.count(c) for c in sorted(set(channels))}, turns
-
-
 def _interleaved(frames: Sequence[Frame]) -> Verdict:
     """Passes when a channel's frames resumed after another's, at least twice.
 
     Channels opened one after the other switch too, but none comes back.
     """
     counts, turns = channel_turns(frames)
-    channels = [f.channel for f in frames if f.direction is C2B and f.channel]
-    runs = [channel for channel, _ in itertools.groupby(channels)]
+    runs = [channel for channel, _ in itertools.groupby(client_channels(frames))]
     if len(runs) - len(set(runs)) > 1:
         return Verdict(
             True, f"frames of {len(counts)} channels took turns {turns} times"

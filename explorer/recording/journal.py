@@ -15,11 +15,13 @@ from __future__ import annotations
 import json
 from typing import Any, TextIO
 
-from explorer.capture import (
+from explorer.net.tap import Tap
+from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.frames import C2B, Frame
+from explorer.protocol.stream import Chunk, WireEvent
+from explorer.recording.capture import (
     STREAMED_VERSION,
     Capture,
-    Chunk,
-    Event,
     Redaction,
     event_record,
     header_record,
@@ -27,11 +29,6 @@ from explorer.capture import (
     redaction_record,
     redactions_in,
 )
-from explorer.net.tap import Tap
-from explorer.protocol.decoder import FrameDecoder
-from explorer.protocol.frames import Direction, Frame
-
-C2B = Direction.CLIENT_TO_BROKER
 
 
 class Journal:
@@ -59,7 +56,7 @@ class Journal:
         # about its frames, so a capture cut between them still replays.
         tap.listeners.insert(0, self.wire)
 
-    def wire(self, event: Event) -> None:
+    def wire(self, event: WireEvent) -> None:
         """Write a chunk or stream end (a client chunk once its frames are whole)."""
         if not self._endpoints_told and self._tap.client_address:
             self._endpoints_told = True
@@ -76,7 +73,7 @@ class Journal:
         self._write(event_record(event))
 
     def event(self, record: dict[str, Any]) -> None:
-        """Write one engine event, as explorer.eventlog records it."""
+        """Write one engine event, as explorer.recording.eventlog records it."""
         self._write(record)
 
     def header(self, t: float, **facts: Any) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from explorer.progress import data_dir
+from explorer.course.progress import data_dir
 
 FILE: Final = "preferences.json"
 

@@ -54,7 +54,7 @@ class Lesson:
     #: Frame names with a ``## Name`` section in the text.
     frames: tuple[str, ...]
     text: str
-    #: Names of the try-it checks (explorer.checks) that judge its task.
+    #: Names of the try-it checks (explorer.course.checks) that judge its task.
     checks: tuple[str, ...] = ()
     #: Names of the experiments (explorer.lab) it offers.
     experiments: tuple[str, ...] = ()
@@ -104,7 +104,7 @@ def lessons_dir() -> Path:
     packaged = Path(str(files("explorer"))) / "_lessons"
     if packaged.is_dir():
         return packaged
-    return Path(__file__).resolve().parents[1] / "lessons"
+    return Path(__file__).resolve().parents[2] / "lessons"
 
 
 def load_course(directory: Path | None = None) -> Course:

@@ -6,7 +6,7 @@ subscription, publish again and poll until GetEmpty, close); the capture keeps
 every chunk the tap saw and every event the engine told, so a replay steps
 exactly like the live run. Whatever fails, the capture keeps everything seen up
 to then, with the password masked; given a journal, it is also written as it
-happens (explorer.journal), so a recorder killed mid-run leaves what it saw.
+happens (explorer.recording.journal), so a recorder killed mid-run leaves what it saw.
 """
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from datetime import UTC, datetime
 from importlib.metadata import version
 from typing import TextIO
 
-from explorer.capture import Capture, redact_secrets
-from explorer.endpoint import redact
-from explorer.engine import Engine
-from explorer.eventlog import to_record
-from explorer.events import EngineEvent, PhaseFailed
-from explorer.journal import Journal
+from explorer.engine.core import Engine
+from explorer.engine.events import EngineEvent, PhaseFailed
 from explorer.lab import lab_engine
+from explorer.net.endpoint import redact
 from explorer.protocol.fields import table_of
 from explorer.protocol.frames import Direction, Frame
+from explorer.recording.capture import Capture, redact_secrets
+from explorer.recording.eventlog import to_record
+from explorer.recording.journal import Journal
 
 
 @dataclass(slots=True)

@@ -13,9 +13,7 @@ from collections.abc import Iterator
 from importlib.resources import files
 from pathlib import Path
 
-from explorer.capture import Capture, CaptureError
-from explorer.eventlog import LogError, from_record
-from explorer.events import (
+from explorer.engine.events import (
     Clock,
     EngineEvent,
     FrameObserved,
@@ -27,18 +25,22 @@ from explorer.events import (
 )
 from explorer.protocol.frames import DecodeFailure, Direction, Frame
 from explorer.protocol.lifecycle import LifecycleModel, Phase
+from explorer.recording.capture import Capture, CaptureError
+from explorer.recording.eventlog import LogError, from_record
 
 
 def bundled_recording() -> Path:
     """The full lifecycle recorded against a real RabbitMQ, shipped with the app."""
-    return Path(str(files("explorer"))) / "recordings" / "lifecycle.jsonl"
+    return _bundled() / "lifecycle.jsonl"
 
 
 def recorded_experiment() -> Path:
     """A failure-lab experiment (no-permission) recorded against a real RabbitMQ."""
-    return (
-        Path(str(files("explorer"))) / "recordings" / "experiment-no-permission.jsonl"
-    )
+    return _bundled() / "experiment-no-permission.jsonl"
+
+
+def _bundled() -> Path:
+    return Path(str(files("explorer.recording"))) / "bundled"
 
 
 class ReplayEngine:

@@ -1,0 +1,8 @@
+"""Recordings: what a connection did, kept in a file and played back.
+
+`capture` owns the file format (chunks, redactions, events), `journal` writes
+it while a connection runs, `recorder` runs one to a file, `eventlog` turns
+engine events into records and back, `replay` steps a recording like a live
+connection, and `pcap` exports one for Wireshark and tshark. `bundled` holds
+the recordings shipped with the package.
+"""
