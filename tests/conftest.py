@@ -120,7 +120,7 @@ def direction(request: pytest.FixtureRequest) -> Direction:
     return value
 
 
-def _probe(host: str, port: int) -> str | None:
+def probe(host: str, port: int) -> str | None:
     """None when an AMQP broker answers the protocol header, else why not."""
     try:
         with socket.create_connection((host, port), timeout=3) as sock:
@@ -138,7 +138,7 @@ def broker_url(request: pytest.FixtureRequest) -> str:
     """The URL of a live broker that answers, from $AMQP_URL or the default."""
     url = os.environ.get("AMQP_URL", DEFAULT_BROKER_URL)
     parsed = URL(url)
-    problem = _probe(parsed.host or "127.0.0.1", parsed.port or 5672)
+    problem = probe(parsed.host or "127.0.0.1", parsed.port or 5672)
     if problem is not None:
         if os.environ.get("CI") or request.config.getoption("--require-broker"):
             pytest.fail(f"live-broker tests cannot run: {problem}")
