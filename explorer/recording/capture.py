@@ -8,22 +8,47 @@ one event of the lifecycle engine that recorded it (see explorer.recording.event
 Format 2 is a recording written as it goes (explorer.recording.journal): header facts
 learnt later follow as ``{"t", "header": {...}}`` lines, and a file still in
 format 2 is one whose recording never finished. Reading a file checks every
-value it uses, and anything wrong is a CaptureError naming its line.
+value it uses, and anything wrong is a CaptureError naming its line. What a
+capture holds, and masking its secrets, is explorer.recording.model; its names
+are exported here too, so a capture and its file are one import.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from explorer.protocol.decoder import Decoded, FrameDecoder
-from explorer.protocol.frames import Direction, Frame
-from explorer.protocol.secrets import MASK, secrets_in
+from explorer.protocol.frames import Direction
 from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
+from explorer.recording.model import (
+    Capture,
+    Redaction,
+    masked,
+    redact_secrets,
+    redactions_in,
+)
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAX_DIGITS",
+    "MAX_SECONDS",
+    "STREAMED_VERSION",
+    "Capture",
+    "CaptureError",
+    "Redaction",
+    "dumps",
+    "event_record",
+    "header_record",
+    "load",
+    "loads",
+    "masked",
+    "redact_secrets",
+    "redaction_record",
+    "redactions_in",
+    "save",
+]
 
 FORMAT_VERSION: Final = 1
 #: The format of a capture written line by line as the recording goes; a file
@@ -41,114 +66,6 @@ _HEADER_TEXTS: Final = (
 
 class CaptureError(Exception):
     """A capture file that cannot be read, with the line that is wrong."""
-
-
-@dataclass(frozen=True, slots=True)
-class Redaction:
-    """Bytes replaced by ``*`` before the capture was written."""
-
-    direction: Direction
-    #: Offset in that direction's stream.
-    offset: int
-    length: int
-    #: What was hidden, e.g. "password".
-    what: str
-
-
-@dataclass(slots=True)
-class Capture:
-    """A recorded connection: its header facts and every chunk in order."""
-
-    #: The URL with its password replaced by ``***``.
-    url: str
-    #: ISO 8601 date and time the recording started.
-    recorded: str
-    #: ``product version`` from Connection.Start, or "" when none arrived.
-    broker: str = ""
-    #: The client library that wrote the client's bytes, e.g. ``aiormq 7.2.4``.
-    client: str = ""
-    #: ``host:port`` of each end of the TCP connection, when it was made.
-    client_address: str = ""
-    broker_address: str = ""
-    redactions: list[Redaction] = field(default_factory=list)
-    events: list[WireEvent] = field(default_factory=list)
-    #: The recording engine's own events, as records (empty for a bare capture).
-    log: list[dict[str, Any]] = field(default_factory=list)
-    #: The recording stopped before it finished (killed, interrupted): the file
-    #: holds what was seen up to then.
-    cut: bool = False
-    #: The line of the file each `log` record was read from.
-    log_lines: list[int] = field(default_factory=list)
-
-    def chunks(self, direction: Direction) -> Iterator[Chunk]:
-        """The chunks sent in one direction, in order."""
-        for event in self.events:
-            if isinstance(event, Chunk) and event.direction is direction:
-                yield event
-
-    def stream(self, direction: Direction) -> bytes:
-        """Everything sent in one direction, joined."""
-        return b"".join(chunk.data for chunk in self.chunks(direction))
-
-    def decode(self, direction: Direction) -> list[Decoded]:
-        """Frames (and a failure, if any) of one direction, chunk by chunk."""
-        decoder = FrameDecoder(direction)
-        out: list[Decoded] = []
-        for event in self.events:
-            if event.direction is not direction:
-                continue
-            if isinstance(event, Chunk):
-                out += decoder.feed(event.data, event.t)
-            elif (failure := decoder.close(event.t)) is not None:
-                out.append(failure)
-        return out
-
-
-def redact_secrets(capture: Capture) -> None:
-    """Mask every secret the client sent (a password in Start-Ok, say) in place.
-
-    The masked bytes become ``*`` and keep their length, so every frame still
-    decodes; each masked span is listed in `capture.redactions`.
-    """
-    client = Direction.CLIENT_TO_BROKER
-    found = [
-        span
-        for item in capture.decode(client)
-        if isinstance(item, Frame)
-        for span in redactions_in(item)
-    ]
-    if not found:
-        return
-    events: list[WireEvent] = []
-    position = 0
-    for event in capture.events:
-        if isinstance(event, Chunk) and event.direction is client:
-            event = Chunk(event.t, client, masked(event.data, position, found))
-            position += len(event.data)
-        events.append(event)
-    capture.events = events
-    capture.redactions += found
-
-
-def redactions_in(frame: Frame) -> list[Redaction]:
-    """The spans of a frame to mask (a password, say), as stream offsets."""
-    return [
-        Redaction(
-            frame.direction, frame.offset + secret.offset, secret.length, secret.what
-        )
-        for secret in secrets_in(frame)
-    ]
-
-
-def masked(data: bytes, position: int, spans: list[Redaction]) -> bytes:
-    """`data`, which starts at stream offset `position`, with `spans` masked."""
-    out = bytearray(data)
-    for span in spans:
-        start = max(span.offset, position) - position
-        stop = min(span.offset + span.length, position + len(data)) - position
-        if start < stop:
-            out[start:stop] = MASK * (stop - start)
-    return bytes(out)
 
 
 def dumps(capture: Capture) -> str:
