@@ -39,7 +39,7 @@ _INTEGERS: Final[dict[str, struct.Struct]] = {
 #: pamqp decodes them, and the grammar's U that the errata dropped (see
 #: explorer.protocol.decoder): tag -> (type name, fixed layout or None when
 #: prefixed).
-_TAGS: Final[dict[bytes, tuple[str, struct.Struct | None]]] = {
+_TAG_TYPES: Final[dict[bytes, tuple[str, struct.Struct | None]]] = {
     b"U": ("int16", struct.Struct(">h")),
     b"t": ("boolean", struct.Struct(">B")),
     b"b": ("int8", struct.Struct(">b")),
@@ -60,6 +60,11 @@ _TAGS: Final[dict[bytes, tuple[str, struct.Struct | None]]] = {
     b"F": ("table", None),
     b"V": ("void", None),
     b"\x00": ("void", None),
+}
+#: The same, keyed by the tag's octet, with the tag as its type-tag leaf shows it.
+_TAGS: Final[dict[int, tuple[str, struct.Struct | None, str]]] = {
+    tag[0]: (type_, layout, tag.decode("latin-1"))
+    for tag, (type_, layout) in _TAG_TYPES.items()
 }
 _LONG: Final = struct.Struct(">I")
 _DECIMAL: Final = struct.Struct(">BI")
@@ -161,18 +166,25 @@ class Walker:
             cursor, index = entry.end, index + 1
 
     def _table_entry(self, pos: int, _index: int) -> ByteField:
-        self.need(pos, 1, "key length")
-        size = self.raw[pos]
-        self.need(pos + 1, size, "key")
-        key = self.raw[pos + 1 : pos + 1 + size].decode("utf-8", errors="replace")
-        parts = [ByteField(pos, 1, "key length", FieldKind.LENGTH, "octet", size)]
+        # The checks are written out (`need` is only called to raise): reading
+        # entries is most of what a screenful of a large table costs.
+        raw, end = self.raw, self.end
+        if pos >= end:
+            self.need(pos, 1, "key length")
+        size = raw[pos]
+        at = pos + 1 + size
+        if at > end:
+            self.need(pos + 1, size, "key")
+        key = raw[pos + 1 : at].decode("utf-8", errors="replace")
+        tagged = self.tagged_value(at, key)
+        last = tagged[-1]
+        prefix = ByteField(pos, 1, "key length", FieldKind.LENGTH, "octet", size)
         if size:
-            parts.append(
-                ByteField(pos + 1, size, "key", FieldKind.KEY, "shortstr", key)
-            )
-        tagged = self.tagged_value(pos + 1 + size, key)
-        children = (*parts, *tagged)
-        length = children[-1].end - pos
+            named = ByteField(pos + 1, size, "key", FieldKind.KEY, "shortstr", key)
+            children: tuple[ByteField, ...] = (prefix, named, *tagged)
+        else:
+            children = (prefix, *tagged)
+        length = last.offset + last.length - pos
         return ByteField(
             pos, length, key, FieldKind.GROUP, tagged[0].type, None, children
         )
@@ -180,25 +192,28 @@ class Walker:
     def _array_item(self, pos: int, index: int) -> ByteField:
         name = f"[{index}]"
         tagged = self.tagged_value(pos, name)
-        length = tagged[-1].end - pos
+        last = tagged[-1]
+        length = last.offset + last.length - pos
         return ByteField(
             pos, length, name, FieldKind.GROUP, tagged[0].type, None, tagged
         )
 
     def tagged_value(self, pos: int, name: str) -> tuple[ByteField, ...]:
         """A type tag and the value it announces."""
-        self.need(pos, 1, f"{name} type tag")
-        tag = self.raw[pos : pos + 1]
-        if tag not in _TAGS:
+        raw, end = self.raw, self.end
+        if pos >= end:
+            self.need(pos, 1, f"{name} type tag")
+        found = _TAGS.get(raw[pos])
+        if found is None:
+            tag = raw[pos : pos + 1]
             raise MalformedError(f"{name}: {tag!r} is not a field-table type tag")
-        type_, layout = _TAGS[tag]
-        tag_field = ByteField(
-            pos, 1, "type tag", FieldKind.TAG, type_, tag.decode("latin-1")
-        )
+        type_, layout, letter = found
+        tag_field = ByteField(pos, 1, "type tag", FieldKind.TAG, type_, letter)
         start = pos + 1
         if layout is not None:
-            self.need(start, layout.size, name)
-            value: object = layout.unpack_from(self.raw, start)[0]
+            if start + layout.size > end:
+                self.need(start, layout.size, name)
+            value: object = layout.unpack_from(raw, start)[0]
             if type_ == "boolean":
                 value = bool(value)
             return (
@@ -209,7 +224,7 @@ class Walker:
             return (tag_field,)
         if type_ == "decimal":
             self.need(start, 5, name)
-            scale, digits = _DECIMAL.unpack_from(self.raw, start)
+            scale, digits = _DECIMAL.unpack_from(raw, start)
             number = Decimal(digits).scaleb(-scale)
             return (
                 tag_field,
