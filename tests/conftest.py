@@ -12,6 +12,7 @@ import os
 import secrets
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -98,6 +99,72 @@ def wire(
         data = marshal(payload, channel[0] if channel else 0)
         frames += [f for f in decoders[direction].feed(data) if isinstance(f, Frame)]
     return frames
+
+
+#: Each direction of three committed captures, for property tests to mutate.
+STREAMS = [
+    load_capture(name).stream(direction)
+    for name in ("happy-path", "wrong-password", "unknown-vhost")
+    for direction in Direction
+]
+
+
+# Frames written byte by byte, for what pamqp would refuse to write ---
+
+
+def frame_bytes(frame_type: int, channel: int, payload: bytes) -> bytes:
+    """A frame around `payload`: type, channel, size, then the frame end."""
+    return struct.pack(">BHI", frame_type, channel, len(payload)) + payload + b"\xce"
+
+
+def frame_of(frame_type: int, channel: int, payload: bytes) -> Frame:
+    """That frame from the broker, decoded."""
+    (frame,) = FrameDecoder(Direction.BROKER_TO_CLIENT).feed(
+        frame_bytes(frame_type, channel, payload)
+    )
+    assert isinstance(frame, Frame), frame
+    return frame
+
+
+def longstr(data: bytes) -> bytes:
+    """A long string (or a table's body): its length, then `data`."""
+    return struct.pack(">I", len(data)) + data
+
+
+def entry(key: str, value: bytes) -> bytes:
+    """A table entry: key, then the tagged value."""
+    name = key.encode()
+    return bytes([len(name)]) + name + value
+
+
+def nested(depth: int, tag: bytes = b"F") -> bytes:
+    """A table's one entry: a table (or array) holding one ... `depth` levels."""
+    value = tag + longstr(b"")
+    for _ in range(depth - 1):
+        value = tag + longstr(value if tag == b"A" else b"\x01k" + value)
+    return b"\x01k" + value
+
+
+def _start(table: bytes) -> bytes:
+    """Connection.Start's arguments around a server_properties `table`."""
+    version = struct.pack(">HHBB", 10, 10, 0, 9)
+    return version + table + longstr(b"PLAIN") + longstr(b"en_US")
+
+
+def start_frame(server_properties: bytes) -> bytes:
+    """Connection.Start whose server_properties table holds `server_properties`."""
+    return frame_bytes(1, 0, _start(longstr(server_properties)))
+
+
+def start_with(table: bytes) -> Frame:
+    """A Connection.Start whose server_properties are `table` (length first)."""
+    return frame_of(1, 0, _start(table))
+
+
+def content_header(flag_words: list[int], properties: bytes) -> bytes:
+    """A content header on channel 1 with these property-flag words."""
+    words = b"".join(struct.pack(">H", word) for word in flag_words)
+    return frame_bytes(2, 1, struct.pack(">HHQ", 60, 0, 5) + words + properties)
 
 
 @pytest.fixture(scope="module")

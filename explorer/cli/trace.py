@@ -1,8 +1,10 @@
 """`amqp-explorer trace`: the lifecycle walked without pausing, printed as it happens.
 
-Owns rendering engine events as annotated text or as JSON lines, and the trace
-run itself: exit status 0 when the lifecycle completed and closed cleanly,
-1 when a phase failed (the failure printed last).
+Owns rendering engine events as annotated text or as JSON lines (the records of
+explorer.recording.eventlog, a frame's with its fields), and the trace run
+itself: exit status 0 when the lifecycle completed and closed cleanly, 1 when a
+phase failed (the failure printed last). The failure lab and the replay engine
+are imported only by the runs that use them.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from explorer.engine.core import Engine
 from explorer.engine.events import (
@@ -22,12 +24,13 @@ from explorer.engine.events import (
     PhaseStarted,
     Waiting,
 )
-from explorer.lab import lab_engine
 from explorer.protocol.fields import JSON
-from explorer.protocol.lifecycle import Phase
 from explorer.protocol.values import frame_values
-from explorer.recording.capture import Capture
-from explorer.recording.replay import ReplayEngine
+from explorer.recording.eventlog import to_record
+
+if TYPE_CHECKING:
+    from explorer.protocol.lifecycle import Phase
+    from explorer.recording.capture import Capture
 
 
 async def trace(
@@ -46,8 +49,10 @@ async def trace(
     the broker did what the experiment expects, 1 when it did not.
     """
     printer = Printer(JsonPrinter(out) if as_json else TextPrinter(out))
-    engine = (
-        lab_engine(
+    if experiment:  # the lab is imported only for an experiment
+        from explorer.lab import lab_engine
+
+        engine = lab_engine(
             url,
             experiment,
             printer,
@@ -55,11 +60,10 @@ async def trace(
             live_handshake=False,
             wait=wait,
         )
-        if experiment
-        else Engine(
+    else:
+        engine = Engine(
             url, printer, reveal_secrets=reveal_secrets, live_handshake=False, wait=wait
         )
-    )
     try:
         await engine.run(until)
     finally:
@@ -72,6 +76,8 @@ async def replay_trace(
     capture: Capture, *, as_json: bool = False, out: TextIO = sys.stdout
 ) -> int:
     """Print a recording as `trace` printed it live; return the exit status."""
+    from explorer.recording.replay import ReplayEngine
+
     printer = Printer(JsonPrinter(out) if as_json else TextPrinter(out))
     engine = ReplayEngine(capture, printer)  # a broken capture says so first
     if not as_json:
@@ -104,49 +110,41 @@ class Printer:
 
 
 class JsonPrinter:
-    """One JSON object per line: phases, frames and errors."""
+    """One JSON object per line: phase reports, frames, waits and failures.
+
+    Each is the record explorer.recording.eventlog keeps in a capture, so a
+    trace and a recording use one set of keys; a frame's adds what the wire
+    showed (channel, name, size, fields and the notes on its values). Its "t" is
+    the frame's own time, or for the other events the time of the latest event
+    that has one.
+    """
 
     def __init__(self, out: TextIO) -> None:
         """Print to `out`."""
         self.out = out
+        self.t = 0.0
 
     def __call__(self, event: EngineEvent) -> None:
         """Print one event (phase starts and the end are not printed)."""
-        record: dict[str, JSON] | None = None
-        if isinstance(event, PhaseReport):
-            record = {"kind": "phase", "phase": event.phase.value, **event.facts}
-        elif isinstance(event, FrameObserved):
+        if isinstance(event, FrameObserved):
+            self.t = event.frame.t
+        elif isinstance(event, PhaseStarted | Waiting):
+            self.t = event.t
+        if isinstance(event, PhaseStarted | LifecycleEnded):
+            return
+        record = to_record(event, self.t)
+        if isinstance(event, FrameObserved):
             frame = event.frame
             values = frame_values(frame)
-            record = {
-                "kind": "frame",
-                "from": frame.direction.sender,
-                "channel": frame.channel,
-                "name": frame.name,
-                "size": frame.size,
-                "fields": values.fields,
-                "t": round(frame.t, 6),
-                "phase": event.phase.value,
-            }
+            record.update(
+                channel=frame.channel,
+                name=frame.name,
+                size=frame.size,
+                fields=values.fields,
+            )
             if values.notes:
                 record["notes"] = [note.to_json() for note in values.notes]
-        elif isinstance(event, Waiting):
-            record = {
-                "kind": "waiting",
-                "phase": event.phase.value,
-                "what": event.what,
-                "seconds": event.seconds,
-            }
-        elif isinstance(event, PhaseFailed):
-            record = {
-                "kind": "error",
-                "phase": event.phase.value,
-                "message": event.message,
-                "reply_code": event.reply_code,
-                "reply_text": event.reply_text,
-            }
-        if record is not None:
-            print(json.dumps(record), file=self.out, flush=True)
+        print(json.dumps(record), file=self.out, flush=True)
 
 
 class TextPrinter:

@@ -51,7 +51,7 @@ def to_record(event: EngineEvent, t: float) -> Record:
             event="report",
             phase=event.phase.value,
             facts=event.facts,
-            notes=event.notes,
+            notes=list(event.notes),
         )
     elif isinstance(event, PhaseFailed):
         record.update(

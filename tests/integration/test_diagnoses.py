@@ -211,7 +211,7 @@ def test_tls_files_that_cannot_be_used_are_named_before_connecting(
         assert error["phase"] == "endpoint", (query, error)
         assert error["message"].startswith("the URL's TLS files cannot be used: ")
         assert message in error["message"], (query, error["message"])
-        phases = [r["phase"] for r in records(result.stdout) if r["kind"] == "phase"]
+        phases = [r["phase"] for r in records(result.stdout) if r["event"] == "report"]
         assert phases == ["endpoint"], "nothing was resolved or connected"
 
 
@@ -296,9 +296,9 @@ async def test_trace_exits_1_for_a_close_without_close_ok(
     close = next(
         r
         for r in records(result.stdout)
-        if r["kind"] == "phase" and r["phase"] == "close"
+        if r["event"] == "report" and r["phase"] == "close"
     )
-    assert close["tcp"]["client"] == "closed by the client"
+    assert close["facts"]["tcp"]["client"] == "closed by the client"
     text = await run_cli_async("trace", swallowing_relay)
     assert "closed cleanly" not in text.stdout
     assert text.returncode == 1

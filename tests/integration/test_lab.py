@@ -685,12 +685,16 @@ def test_trace_json_scenario_tells_its_wait(broker_url: str) -> None:
     records: list[dict[str, Any]] = [
         json.loads(line) for line in result.stdout.splitlines() if line.strip()
     ]
-    waiting = [r for r in records if r["kind"] == "waiting"]
+    waiting = [r for r in records if r["event"] == "waiting"]
     assert waiting, "no waiting record"
     assert waiting[0]["seconds"] == 5.0
     assert "3 s delay" in waiting[0]["what"]
-    assert all(set(r) == {"kind", "phase", "what", "seconds"} for r in waiting)
-    close = [r for r in records if r["kind"] == "phase" and r["phase"] == "close"]
+    assert all(
+        set(r) == {"t", "event", "phase", "what", "seconds", "since"} for r in waiting
+    )
+    close = [
+        r["facts"] for r in records if r["event"] == "report" and r["phase"] == "close"
+    ]
     assert close[-1]["experiment"] == "wrong-password-silent"
     assert close[-1]["as_expected"] is True
     assert 2.3 <= close[-1]["dropped_after_s"] <= 3.7

@@ -12,6 +12,7 @@ from typing import Any
 
 from yarl import URL
 
+from explorer.protocol.frames import Direction
 from explorer.protocol.lifecycle import ORDER
 from tests.conftest import run_cli_async
 from tests.integration.conftest import HANDSHAKE
@@ -26,7 +27,9 @@ def amqps(broker_url: str, port: int, **query: str) -> str:
 
 
 def tls_phase(lines: list[dict[str, Any]]) -> dict[str, Any]:
-    return next(r for r in lines if r["kind"] == "phase" and r["phase"] == "tls")
+    return next(
+        r["facts"] for r in lines if r["event"] == "report" and r["phase"] == "tls"
+    )
 
 
 def assert_no_traceback(stdout: str, stderr: str) -> None:
@@ -43,8 +46,8 @@ async def test_trace_over_tls_reports_the_tls_phase_and_decodes_every_frame(
     assert result.returncode == 0, result.stderr + result.stdout
     assert_no_traceback(result.stdout, result.stderr)
     lines = records(result.stdout)
-    assert not [r for r in lines if r["kind"] == "error"]
-    phases = [r["phase"] for r in lines if r["kind"] == "phase"]
+    assert not [r for r in lines if r["event"] == "failed"]
+    phases = [r["phase"] for r in lines if r["event"] == "report"]
     assert phases[:5] == ["endpoint", "resolve", "tcp", "tls", "header"]
     assert phases[-1] == "close"
     tls = tls_phase(lines)
@@ -53,13 +56,17 @@ async def test_trace_over_tls_reports_the_tls_phase_and_decodes_every_frame(
     assert "CN=localhost" in tls["subject"]
     assert "CN=localhost" in tls["issuer"]  # self-signed: its own issuer
     assert tls["verified"] is True
-    frames = [r for r in lines if r["kind"] == "frame"]
+    frames = [r for r in lines if r["event"] == "frame"]
     order = [p.value for p in ORDER]
     # Every frame belongs to a phase after TLS, in the order phases happen.
     assert all(order.index(f["phase"]) > order.index("tls") for f in frames)
     frame_phases = [order.index(f["phase"]) for f in frames]
     assert frame_phases == sorted(frame_phases)
-    names = [(r["from"], r["name"]) for r in frames if r["name"] != "Heartbeat"]
+    names = [
+        (Direction(r["dir"]).sender, r["name"])
+        for r in frames
+        if r["name"] != "Heartbeat"
+    ]
     assert names[: len(HANDSHAKE)] == HANDSHAKE
     assert frames[0]["phase"] == "header"
     assert names[-1] == ("broker", "Connection.CloseOk")
@@ -77,15 +84,15 @@ async def test_an_unverifiable_certificate_fails_at_the_tls_phase(
         assert_no_traceback(result.stdout, result.stderr)
         if args:
             lines = records(result.stdout)
-            errors = [r for r in lines if r["kind"] == "error"]
+            errors = [r for r in lines if r["event"] == "failed"]
             assert len(errors) == 1
             assert lines[-1] is errors[0]
             assert errors[0]["phase"] == "tls"
             message = errors[0]["message"]
             assert "certificate verify failed" in message
             assert "self-signed certificate" in message
-            assert not [r for r in lines if r["kind"] == "frame"]
-            phases = [r["phase"] for r in lines if r["kind"] == "phase"]
+            assert not [r for r in lines if r["event"] == "frame"]
+            phases = [r["phase"] for r in lines if r["event"] == "report"]
             assert "tls" not in phases
             assert "header" not in phases
         else:
@@ -102,11 +109,11 @@ async def test_no_verify_ssl_connects_and_says_the_certificate_was_not_verified(
     assert result.returncode == 0, result.stderr + result.stdout
     assert_no_traceback(result.stdout, result.stderr)
     lines = records(result.stdout)
-    assert not [r for r in lines if r["kind"] == "error"]
+    assert not [r for r in lines if r["event"] == "failed"]
     tls = tls_phase(lines)
     assert tls["verified"] is False
     assert str(tls["tls_version"]).startswith("TLSv1.")
-    frames = [r for r in lines if r["kind"] == "frame"]
+    frames = [r for r in lines if r["event"] == "frame"]
     assert frames[0]["name"] == "ProtocolHeader"
     assert frames[0]["phase"] == "header"
     assert frames[-1]["name"] == "Connection.CloseOk"

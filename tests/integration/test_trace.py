@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from yarl import URL
 
+from explorer.protocol.frames import Direction
 from tests.conftest import User, run_cli, run_cli_async
 from tests.integration.conftest import HANDSHAKE, Handler
 
@@ -28,10 +29,14 @@ def test_json_trace_walks_every_phase_in_order(broker_url: str) -> None:
     result = run_cli("trace", broker_url, "--json")
     assert result.returncode == 0, result.stderr + result.stdout
     lines = records(result.stdout)
-    assert [r["phase"] for r in lines if r["kind"] == "phase"] == PHASES
-    assert not [r for r in lines if r["kind"] == "error"]
-    frames = [r for r in lines if r["kind"] == "frame"]
-    names = [(r["from"], r["name"]) for r in frames if r["name"] != "Heartbeat"]
+    assert [r["phase"] for r in lines if r["event"] == "report"] == PHASES
+    assert not [r for r in lines if r["event"] == "failed"]
+    frames = [r for r in lines if r["event"] == "frame"]
+    names = [
+        (Direction(r["dir"]).sender, r["name"])
+        for r in frames
+        if r["name"] != "Heartbeat"
+    ]
     assert names[: len(HANDSHAKE)] == HANDSHAKE
     for expected in (
         "Basic.Deliver",
@@ -42,21 +47,26 @@ def test_json_trace_walks_every_phase_in_order(broker_url: str) -> None:
         assert ("broker", expected) in names
     assert names[-1] == ("broker", "Connection.CloseOk")
     assert all(set(r) >= {"channel", "size", "fields", "t", "phase"} for r in frames)
-    tune = next(r for r in lines if r["kind"] == "phase" and r["phase"] == "tune")
+    tune = next(r for r in lines if r["event"] == "report" and r["phase"] == "tune")
     tune_ok = next(r for r in frames if r["name"] == "Connection.TuneOk")
-    assert tune["frame_max"]["tune_ok_carried"] == tune_ok["fields"]["frame_max"]
+    assert (
+        tune["facts"]["frame_max"]["tune_ok_carried"] == tune_ok["fields"]["frame_max"]
+    )
     operations = [
-        r for r in lines if r["kind"] == "phase" and r["phase"] == "operations"
+        r for r in lines if r["event"] == "report" and r["phase"] == "operations"
     ]
-    assert [o["operation"] for o in operations] == [
+    assert [o["facts"]["operation"] for o in operations] == [
         "declare",
         "publish",
         "consume",
         "get",
     ]
-    assert operations[0]["permissions_checked"] == ["configure on the queue"]
-    assert operations[2]["broker_sent"][:2] == ["Basic.ConsumeOk", "Basic.Deliver"]
-    assert operations[3]["broker_sent"][-1] == "Basic.GetEmpty"
+    assert operations[0]["facts"]["permissions_checked"] == ["configure on the queue"]
+    assert operations[2]["facts"]["broker_sent"][:2] == [
+        "Basic.ConsumeOk",
+        "Basic.Deliver",
+    ]
+    assert operations[3]["facts"]["broker_sent"][-1] == "Basic.GetEmpty"
 
 
 def test_url_options_reach_the_wire(broker_url: str) -> None:
@@ -71,9 +81,9 @@ def test_url_options_reach_the_wire(broker_url: str) -> None:
         start_ok["fields"]["client_properties"]["connection_name"] == "explorer-options"
     )
     heartbeat = next(
-        r for r in lines if r.get("phase") == "heartbeat" and r["kind"] == "phase"
+        r for r in lines if r.get("phase") == "heartbeat" and r["event"] == "report"
     )
-    assert heartbeat["heartbeats_from_broker"] >= 1
+    assert heartbeat["facts"]["heartbeats_from_broker"] >= 1
 
 
 def test_text_trace_hides_the_password_unless_revealed(
@@ -92,13 +102,13 @@ def test_text_trace_hides_the_password_unless_revealed(
 def test_until_stops_after_the_phase(broker_url: str) -> None:
     result = run_cli("trace", broker_url, "--json", "--until", "tune")
     assert result.returncode == 0
-    phases = [r["phase"] for r in records(result.stdout) if r["kind"] == "phase"]
+    phases = [r["phase"] for r in records(result.stdout) if r["event"] == "report"]
     assert phases == PHASES[:7]
 
 
 def last_error(stdout: str) -> dict[str, Any]:
     lines = records(stdout)
-    assert lines[-1]["kind"] == "error", lines[-1]
+    assert lines[-1]["event"] == "failed", lines[-1]
     return lines[-1]
 
 
@@ -132,7 +142,7 @@ def test_operation_without_permission_is_a_channel_error(
     lines = records(result.stdout)
     error = last_error(result.stdout)
     assert (error["phase"], error["reply_code"]) == ("operations", 403)
-    names = [r["name"] for r in lines if r["kind"] == "frame"]
+    names = [r["name"] for r in lines if r["event"] == "frame"]
     assert "Channel.Close" in names
     assert names[-1] == "Connection.CloseOk", (
         "the connection lived on and closed cleanly"

@@ -4,49 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from textual.app import App, ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Static
 from textual.widgets.tree import TreeNode
 
 from explorer.protocol import ByteField, Frame, byte_map
 from explorer.protocol.lifecycle import Phase
 from explorer.ui.widgets import FieldTree
-from tests.ui.conftest import heartbeats, named
-from tests.ui.test_frame_list import recorded_reports
-from tests.unit.test_values import entry, longstr, start_with
-
-
-class TreeApp(App[None]):
-    """Just a FieldTree showing one frame, recording the fields reported."""
-
-    def __init__(self, frame: Frame) -> None:
-        super().__init__()
-        self.frame = frame
-        self.fields: list[ByteField] = []
-
-    def compose(self) -> ComposeResult:
-        yield FieldTree()
-
-    def on_mount(self) -> None:
-        self.query_one(FieldTree).show(self.frame)
-
-    def on_field_tree_field_selected(self, message: FieldTree.FieldSelected) -> None:
-        self.fields.append(message.field)
-
-
-class PaneApp(App[None]):
-    """A FieldTree at the bottom of the screen, as the explorer lays it out."""
-
-    CSS = """
-    #top { height: 1fr; }
-    #bottom { height: auto; max-height: 50%; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield Static("the lesson", id="top")
-        with Horizontal(id="bottom"):
-            yield FieldTree()
+from tests.conftest import entry, longstr, start_with
+from tests.ui.conftest import (
+    PaneApp,
+    TreeApp,
+    heartbeats,
+    named,
+    recorded_reports,
+)
 
 
 def labels(tree: FieldTree) -> list[str]:
@@ -233,7 +203,7 @@ async def test_a_report_keeps_the_password_masked() -> None:
 
 
 async def test_the_tree_is_as_tall_as_its_open_lines(happy: list[Frame]) -> None:
-    async with PaneApp().run_test(size=(120, 40)) as pilot:
+    async with PaneApp(FieldTree).run_test(size=(120, 40)) as pilot:
         tree = pilot.app.query_one(FieldTree)
         top = pilot.app.query_one("#top")
         tree.show(heartbeats(1)[0])

@@ -15,9 +15,6 @@ from textual.app import App, ComposeResult
 from explorer.engine.events import PhaseFailed, PhaseReport
 from explorer.protocol import Direction, Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.recording.capture import load
-from explorer.recording.eventlog import from_record
-from explorer.recording.replay import bundled_recording
 from explorer.ui.widgets import FrameList, FrameListItem
 from explorer.ui.widgets.labels import (
     CLASS_ABBREVIATIONS,
@@ -28,8 +25,8 @@ from explorer.ui.widgets.labels import (
     seconds,
     short_name,
 )
-from tests.conftest import wire
-from tests.ui.conftest import capture_frames, heartbeats, named, style_at
+from tests.conftest import capture_frames, wire
+from tests.ui.conftest import heartbeats, named, recorded_reports, style_at
 
 NAME_COLUMN = 20  # inside the name column at any width
 #: The frame list pane is 38 columns wide below 110 columns, else 40
@@ -39,17 +36,6 @@ PANE_WIDTHS: Final = (38, 40)
 #: long as a consumer tag or a server-named queue.
 FILLERS: Final[dict[str, object]] = {"str": "x" * 40, "int": 1, "bool": True}
 METHODS: Final[list[type[base.Frame]]] = list(commands.INDEX_MAPPING.values())
-
-
-def recorded_reports() -> dict[Phase, PhaseReport]:
-    """The first report of each phase in the bundled recording (no TLS there)."""
-    reports: dict[Phase, PhaseReport] = {}
-    for record in load(bundled_recording()).log:
-        if record["event"] == "report":
-            report = from_record(record, {})
-            assert isinstance(report, PhaseReport)
-            reports.setdefault(report.phase, report)
-    return reports
 
 
 def every_method() -> list[FrameTypes]:

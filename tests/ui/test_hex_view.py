@@ -6,10 +6,6 @@ from __future__ import annotations
 import struct
 import time
 
-from textual.app import App, ComposeResult
-from textual.containers import Horizontal
-from textual.widgets import Static
-
 from explorer.engine.events import PhaseReport
 from explorer.protocol import Direction, Frame, FrameDecoder
 from explorer.protocol.lifecycle import Phase
@@ -21,7 +17,7 @@ from explorer.ui.widgets.hex_view import (
     dump_line,
     hex_column,
 )
-from tests.ui.conftest import heartbeats, named, style_at
+from tests.ui.conftest import HexApp, PaneApp, heartbeats, named, style_at
 
 TCP_REPORT = PhaseReport(
     Phase.TCP,
@@ -36,38 +32,6 @@ TCP_REPORT = PhaseReport(
 ASCII_START = ascii_start(WIDE)
 
 BODY_SIZE = 131_072
-
-
-class HexApp(App[None]):
-    """Just a HexView showing one frame, recording the bytes picked."""
-
-    def __init__(self, frame: Frame) -> None:
-        super().__init__()
-        self.frame = frame
-        self.clicked: list[int] = []
-
-    def compose(self) -> ComposeResult:
-        yield HexView()
-
-    def on_mount(self) -> None:
-        self.query_one(HexView).show(self.frame)
-
-    def on_hex_view_byte_clicked(self, message: HexView.ByteClicked) -> None:
-        self.clicked.append(message.offset)
-
-
-class PaneApp(App[None]):
-    """A HexView at the bottom of the screen, as the explorer lays it out."""
-
-    CSS = """
-    #top { height: 1fr; }
-    #bottom { height: auto; max-height: 50%; }
-    """
-
-    def compose(self) -> ComposeResult:
-        yield Static("the lesson", id="top")
-        with Horizontal(id="bottom"):
-            yield HexView()
 
 
 def body_frame(size: int) -> Frame:
@@ -197,7 +161,7 @@ def test_narrow_lines_hold_eight_bytes() -> None:
 
 
 async def test_the_pane_is_as_tall_as_the_frame_needs(happy: list[Frame]) -> None:
-    async with PaneApp().run_test(size=(120, 40)) as pilot:
+    async with PaneApp(HexView).run_test(size=(120, 40)) as pilot:
         hex_view = pilot.app.query_one(HexView)
         top = pilot.app.query_one("#top")
         heights = []

@@ -19,10 +19,9 @@ from explorer.recording.capture import Capture, save
 from explorer.ui.app import ExplorerApp, replay
 from explorer.ui.widgets import FieldTree, HexView
 from explorer.ui.widgets.frame_list import FrameList
+from tests.conftest import content_header, nested, start_frame
+from tests.ui.conftest import HexApp, TreeApp
 from tests.ui.test_app import running, step
-from tests.ui.test_field_tree import TreeApp
-from tests.ui.test_hex_view import HexApp
-from tests.unit.test_bytemap_limits import content_header, nested, start_frame
 
 B2C = Direction.BROKER_TO_CLIENT
 #: Deep enough to be cut at MAX_NESTING, shallow enough for pamqp to decode.

@@ -8,8 +8,6 @@ only as far as something looks.
 
 from __future__ import annotations
 
-import struct
-
 import pytest
 from pamqp import commands, constants, header
 from pamqp import frame as pamqp_frame
@@ -20,41 +18,10 @@ from explorer.protocol.bytemap import MAX_NESTING
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Direction
 from explorer.protocol.walker import Walker
+from tests.conftest import content_header, nested, start_frame
 
 B2C = Direction.BROKER_TO_CLIENT
 FRAME_MAX = constants.FRAME_MAX_SIZE
-
-
-def longstr(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
-
-
-def nested(depth: int, tag: bytes = b"F") -> bytes:
-    """A table's one entry: a table (or array) holding one ... `depth` levels."""
-    value = tag + longstr(b"")
-    for _ in range(depth - 1):
-        value = tag + longstr(value if tag == b"A" else b"\x01k" + value)
-    return b"\x01k" + value
-
-
-def start_frame(server_properties: bytes) -> bytes:
-    """Connection.Start whose server_properties table holds `server_properties`."""
-    payload = (
-        struct.pack(">HHBB", 10, 10, 0, 9)
-        + longstr(server_properties)
-        + longstr(b"PLAIN")
-        + longstr(b"en_US")
-    )
-    return struct.pack(">BHI", 1, 0, len(payload)) + payload + b"\xce"
-
-
-def content_header(flag_words: list[int], properties: bytes) -> bytes:
-    payload = (
-        struct.pack(">HHQ", 60, 0, 5)
-        + b"".join(struct.pack(">H", word) for word in flag_words)
-        + properties
-    )
-    return struct.pack(">BHI", 2, 1, len(payload)) + payload + b"\xce"
 
 
 def decode_one(raw: bytes) -> Frame:

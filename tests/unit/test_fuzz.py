@@ -11,14 +11,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from explorer.protocol import DecodeFailure, Direction, Frame, FrameDecoder, byte_map
-from tests.conftest import load_capture
+from tests.conftest import STREAMS
 
 B2C = Direction.BROKER_TO_CLIENT
-STREAMS = [
-    load_capture(name).stream(direction)
-    for name in ("happy-path", "wrong-password", "unknown-vhost")
-    for direction in Direction
-]
 
 
 def check_stream(data: bytes, cuts: list[int]) -> None:

@@ -36,8 +36,14 @@ from explorer.protocol.values import (
     utc,
 )
 from explorer.recording.capture import load
-from tests.conftest import CAPTURE_FILES
-from tests.unit.test_fuzz import STREAMS
+from tests.conftest import (
+    CAPTURE_FILES,
+    STREAMS,
+    entry,
+    frame_of,
+    longstr,
+    start_with,
+)
 
 B2C = Direction.BROKER_TO_CLIENT
 RECORDINGS = sorted((Path(explorer.__file__).parent / "recordings").glob("*.jsonl"))
@@ -137,29 +143,6 @@ def test_every_field_of_every_capture_agrees_with_pamqp(path: Path) -> None:
 
 
 # -- the issue's cases, one line each -----------------------------------------
-
-
-def frame_of(frame_type: int, channel: int, payload: bytes) -> Frame:
-    raw = struct.pack(">BHI", frame_type, channel, len(payload)) + payload + b"\xce"
-    (frame,) = FrameDecoder(B2C).feed(raw)
-    assert isinstance(frame, Frame), frame
-    return frame
-
-
-def longstr(data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + data
-
-
-def entry(key: str, value: bytes) -> bytes:
-    """A table entry: key, then the tagged value."""
-    name = key.encode()
-    return bytes([len(name)]) + name + value
-
-
-def start_with(table: bytes) -> Frame:
-    """A Connection.Start whose server_properties are `table` (length first)."""
-    arguments = struct.pack(">HHBB", 10, 10, 0, 9) + table
-    return frame_of(1, 0, arguments + longstr(b"PLAIN") + longstr(b"en_US"))
 
 
 def server_properties(frame: Frame) -> tuple[JSON, dict[FieldPath, tuple[str, str]]]:
