@@ -1,4 +1,5 @@
-"""Live-broker helpers: fake peers and a TLS relay (users: tests/conftest.py).
+"""Live-broker helpers: fake peers, a TLS relay, reading `trace --json` (users:
+tests/conftest.py).
 
 Every test here uses the live broker (the `broker_url` fixture); users it
 creates are deleted afterwards, and nothing global on the broker is changed.
@@ -7,17 +8,19 @@ creates are deleted afterwards, and nothing global on the broker is changed.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import ssl
 import subprocess
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from yarl import URL
 
-from tests.conftest import probe
+from tests.conftest import probe, run_cli_async
 
 #: The first frames of every lifecycle, as (sender, name), heartbeats left out.
 HANDSHAKE = [
@@ -28,6 +31,31 @@ HANDSHAKE = [
 ]  # fmt: skip
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+def records(stdout: str) -> list[dict[str, Any]]:
+    """The JSON lines `trace --json` printed."""
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def last_error(stdout: str) -> dict[str, Any]:
+    """The failure a `trace --json` ended with (it must end with one)."""
+    lines = records(stdout)
+    assert lines[-1]["event"] == "failed", lines[-1]
+    return lines[-1]
+
+
+async def fake_trace(
+    fake_peer: Callable[[Handler], Awaitable[int]], handler: Handler, *extra: str
+) -> dict[str, Any]:
+    """`trace --json` against a fake peer playing `handler`: how it failed."""
+    port = await fake_peer(handler)
+    result = await run_cli_async(
+        "trace", f"amqp://guest:guest@127.0.0.1:{port}/", "--json", *extra
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    return last_error(result.stdout)
 
 
 @pytest.fixture

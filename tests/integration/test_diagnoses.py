@@ -24,8 +24,7 @@ from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import HANDSHAKE, Phase
 from tests.conftest import capture_frames, run_cli, run_cli_async
-from tests.integration.conftest import Handler
-from tests.integration.test_trace import fake_trace, last_error, records
+from tests.integration.conftest import Handler, fake_trace, last_error, records
 
 WAIT = 1.0
 

@@ -15,8 +15,7 @@ from yarl import URL
 from explorer.protocol.frames import Direction
 from explorer.protocol.lifecycle import ORDER
 from tests.conftest import run_cli_async
-from tests.integration.conftest import HANDSHAKE
-from tests.integration.test_trace import records
+from tests.integration.conftest import HANDSHAKE, records
 
 
 def amqps(broker_url: str, port: int, **query: str) -> str:

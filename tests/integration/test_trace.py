@@ -3,26 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import pytest
 from yarl import URL
 
 from explorer.protocol.frames import Direction
-from tests.conftest import User, run_cli, run_cli_async
-from tests.integration.conftest import HANDSHAKE, Handler
+from tests.conftest import User, run_cli
+from tests.integration.conftest import (
+    HANDSHAKE,
+    Handler,
+    fake_trace,
+    last_error,
+    records,
+)
 
 PHASES = [
     "endpoint", "resolve", "tcp", "header", "start", "auth", "tune", "open",
     "channel", "operations", "operations", "operations", "operations",
     "heartbeat", "close",
 ]  # fmt: skip
-
-
-def records(stdout: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
 def test_json_trace_walks_every_phase_in_order(broker_url: str) -> None:
@@ -106,12 +106,6 @@ def test_until_stops_after_the_phase(broker_url: str) -> None:
     assert phases == PHASES[:7]
 
 
-def last_error(stdout: str) -> dict[str, Any]:
-    lines = records(stdout)
-    assert lines[-1]["event"] == "failed", lines[-1]
-    return lines[-1]
-
-
 def test_wrong_password_fails_at_auth_with_the_brokers_reason(
     broker_url: str, temp_user: User
 ) -> None:
@@ -167,18 +161,6 @@ def test_failures_before_amqp_are_explained(url: str, phase: str, message: str) 
     tail = text.stdout.strip().splitlines()[-3:]
     assert [line for line in tail if line.startswith(f"✗ {phase}:") and message in line]
     assert "Traceback" not in text.stdout + text.stderr
-
-
-async def fake_trace(
-    fake_peer: Callable[[Handler], Awaitable[int]], handler: Handler, *extra: str
-) -> dict[str, Any]:
-    port = await fake_peer(handler)
-    result = await run_cli_async(
-        "trace", f"amqp://guest:guest@127.0.0.1:{port}/", "--json", *extra
-    )
-    assert result.returncode == 1
-    assert "Traceback" not in result.stderr
-    return last_error(result.stdout)
 
 
 async def test_http_server_is_not_amqp(
