@@ -10,10 +10,11 @@ asyncio, socket or Textual.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
-from pamqp import base, body, commands, constants, heartbeat
+from pamqp import base, body, commands, constants, header, heartbeat
 from pamqp import decode as pamqp_decode
 from pamqp import frame as pamqp_frame
 from pamqp.frame import FrameTypes
@@ -158,9 +159,8 @@ class FrameDecoder:
         # is most of the decoder's cost (see bench/decode.py).
         append = out.append
         unpack_header = FRAME_HEADER.unpack_from
-        method_frame, header_frame = _method, pamqp_frame._unmarshal_header_frame
+        method_frame, header_frame, frame = _method, _content_header, Frame
         content_body, new_heartbeat = body.ContentBody, heartbeat.Heartbeat
-        frame = Frame
         method, content_header = constants.FRAME_METHOD, constants.FRAME_HEADER
         content, beat = constants.FRAME_BODY, constants.FRAME_HEARTBEAT
         frame_types, frame_end = FRAME_TYPES, constants.FRAME_END
@@ -190,7 +190,7 @@ class FrameDecoder:
                 if frame_type == method:
                     payload: FrameTypes = method_frame(raw)
                 elif frame_type == content_header:
-                    payload = header_frame(raw[HEADER_SIZE:-1])
+                    payload = header_frame(raw)
                 elif frame_type == content:
                     payload = content_body(raw[HEADER_SIZE:-1])
                 else:
@@ -289,8 +289,8 @@ def _starts_header(buf: bytes) -> bool:
 def _method(raw: bytes) -> base.Frame:
     """The method in a method frame, as pamqp's `_unmarshal_method_frame` gives it.
 
-    Decodes the arguments straight from the frame: pamqp would first copy the
-    payload, then copy it again without the method id.
+    Decodes the arguments straight from the frame by the method's plan: pamqp
+    would first copy the payload, then copy it again without the method id.
     """
     command = None
     if len(raw) >= METHOD_START + 1:
@@ -299,12 +299,80 @@ def _method(raw: bytes) -> base.Frame:
     if command is not None:
         method: base.Frame = command()
         try:
-            method.unmarshal(raw[METHOD_START:-1])
+            _unmarshal(method, _PLANS[command], raw[METHOD_START:-1])
         except Exception:
             pass  # fall through: pamqp raises the error, worded as it words it
         else:
             return method
     return pamqp_frame._unmarshal_method_frame(raw[HEADER_SIZE:-1])
+
+
+Decode = Callable[[bytes], tuple[int, object]]
+#: How to read a method's arguments: a pamqp decoder per name, None: packed bits.
+Steps = tuple[tuple[tuple[str, ...], Decode | None], ...]
+_BASIC_HEADER: Final = struct.Struct(">HHQ")
+_BASIC: Final = commands.Basic.Properties
+#: Basic's properties in wire order: name, flag bit, pamqp decoder.
+_PROPERTIES: Final = tuple(
+    (name, _BASIC.flags[name], pamqp_decode.METHODS[_BASIC.amqp_type(name)])
+    for name in _BASIC.__slots__
+)
+
+
+def _plan(command: type[base.Frame]) -> Steps:
+    """What pamqp's `Frame.unmarshal` looks up per frame, found once per method."""
+    steps: list[tuple[tuple[str, ...], Decode | None]] = []
+    for name in command.__slots__:
+        kind = command.amqp_type(name)
+        if kind != "bit":
+            steps.append(((name,), pamqp_decode.METHODS[kind]))
+        elif steps and steps[-1][1] is None and len(steps[-1][0]) < 8:
+            steps[-1] = ((*steps[-1][0], name), None)  # packed in the same octet
+        else:
+            steps.append(((name,), None))
+    return tuple(steps)
+
+
+#: Each method's Steps, by its class.
+_PLANS: Final = {command: _plan(command) for command in commands.INDEX_MAPPING.values()}
+
+
+def _unmarshal(method: base.Frame, steps: Steps, data: bytes) -> None:
+    """Set a method's arguments from its payload as pamqp's `unmarshal` would."""
+    for names, decode in steps:
+        if decode is None:
+            octet, data = data[0], data[1:]
+            for position, name in enumerate(names):
+                setattr(method, name, octet >> position & 1 == 1)
+        else:
+            consumed, value = decode(data)
+            setattr(method, names[0], value)
+            if consumed:
+                data = data[consumed:]
+
+
+def _content_header(raw: bytes) -> header.ContentHeader:
+    """A header frame's content header, as pamqp's `_unmarshal_header_frame` gives it.
+
+    One flag word's properties are read by `_PROPERTIES`; more words, or bytes
+    that do not decode, go to pamqp (which raises its error).
+    """
+    content = header.ContentHeader()
+    try:
+        if len(raw) < HEADER_SIZE + 15 or raw[HEADER_SIZE + 13] & 1:
+            raise ValueError("too short for flags, or more than one flag word")
+        fields = _BASIC_HEADER.unpack_from(raw, HEADER_SIZE)
+        content.class_id, content.weight, content.body_size = fields
+        flags = raw[HEADER_SIZE + 12] << 8 | raw[HEADER_SIZE + 13]
+        data, properties = raw[HEADER_SIZE + 14 : -1], content.properties
+        for name, flag, decode in _PROPERTIES:
+            if flags & flag:
+                consumed, value = decode(data)
+                setattr(properties, name, value)
+                data = data[consumed:]
+    except Exception:
+        return pamqp_frame._unmarshal_header_frame(raw[HEADER_SIZE:-1])
+    return content
 
 
 def _describe(exc: Exception) -> str:
