@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import decimal
+from collections.abc import Callable
+
 import pytest
-from pamqp import base, commands, header
+from pamqp import base, commands, constants, header
 from pamqp import frame as pamqp_frame
 
 from explorer.protocol import ByteField, FieldKind, Frame, FrameDecoder, byte_map
@@ -219,3 +222,80 @@ def test_every_method_maps_its_arguments_to_pamqp_values(
             assert text == getattr(payload, child.name), child.name
         for name, on in child.bits:
             assert on == getattr(payload, name), name
+
+
+Node = tuple[int, int, str, FieldKind, str, object, tuple[tuple[str, bool], ...]]
+
+
+def node_key(node: ByteField) -> Node:
+    return (node.offset, node.length, node.name, node.kind, node.type, node.value,
+            node.bits)  # fmt: skip
+
+
+def full_walk(root: ByteField) -> list[tuple[Node, bool]]:
+    """Every span of the map in pre-order, each Parts read from its start, and
+    whether the span is a leaf."""
+    out: list[tuple[Node, bool]] = []
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        children = list(node.children)
+        out.append((node_key(node), not children))
+        stack.extend(reversed(children))
+    return out
+
+
+def nested_start() -> Frame:
+    """Connection.Start: tables in tables, an array of tables, a decimal."""
+    properties = {
+        "capabilities": {"basic.nack": True, "deep": {"level": 3, "list": [1, "a"]}},
+        "cluster": [{"node": "rabbit@a", "up": True}, {"node": "rabbit@b"}, 7],
+        "product": "RabbitMQ",
+        "ratio": decimal.Decimal("1.25"),
+    }
+    start = commands.Connection.Start(server_properties=properties)  # type: ignore[arg-type]
+    return decode_one(pamqp_frame.marshal(start, 0))
+
+
+def stress_header() -> Frame:
+    """bench/stress.py's ContentHeader: a headers table of 13,100 small integers."""
+    headers = {f"h{i:06d}": i % 100 for i in range(13_100)}
+    properties = commands.Basic.Properties(headers=headers)  # type: ignore[arg-type]
+    frame = decode_one(pamqp_frame.marshal(header.ContentHeader(0, 0, properties), 1))
+    assert frame.size <= constants.FRAME_MAX_SIZE
+    return frame
+
+
+def deliver() -> Frame:
+    method = commands.Basic.Deliver("ctag", 9, True, "amq.direct", "rk")
+    return decode_one(pamqp_frame.marshal(method, 1))
+
+
+@pytest.mark.parametrize("make", [nested_start, stress_header, deliver])
+def test_the_lazy_map_reads_as_a_full_walk(make: Callable[[], Frame]) -> None:
+    """Whatever is looked at first (the first screen, the byte at an offset,
+    the end before the start), the map gives the fields, offsets and values
+    a walk of the whole map gives."""
+    frame = make()
+    walked = full_walk(byte_map(frame))
+    spans = [node for node, _ in walked]
+    leaves = [node for node, leaf in walked if leaf]
+    assert [node_key(leaf) for leaf in byte_map(frame).leaves()] == leaves
+    screen = [node_key(leaf) for leaf in byte_map(frame).leaves(0, 1024)]
+    assert screen == [leaf for leaf in leaves if leaf[0] < 1024]
+    size = frame.size
+    every = range(0, size, max(97, size // 12))
+    offsets = sorted(
+        {0, 7, 11, 1023, size // 2, size - 2, size - 1, *every} & {*range(size)}
+    )
+    for offset in offsets:  # each on a map nothing else has read
+        chain = [node_key(node) for node in byte_map(frame).path_to(offset)]
+        assert chain == [n for n in spans if n[0] <= offset < n[0] + n[1]], offset
+    backwards = byte_map(frame)
+    for offset in reversed(offsets):
+        assert backwards.path_to(offset)[-1].offset <= offset
+    assert full_walk(backwards) == walked
+    windows = byte_map(frame)
+    pieces = [node_key(leaf) for at in range(0, frame.size, 500)
+              for leaf in windows.leaves(at, at + 500)]  # fmt: skip
+    assert list(dict.fromkeys(pieces)) == leaves
