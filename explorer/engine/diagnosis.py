@@ -1,8 +1,9 @@
 """Diagnoses: what the wire shows when a connection stalls, or closes half-way.
 
-Owns the words for three faults, each read from what the tap saw rather than
-from aiormq's exceptions: a broker that stops answering (how many bytes came,
-and of which frame when one was cut short), TLS files in the URL that cannot be
+Owns the words for four faults, each read from what the tap saw rather than
+from aiormq's exceptions where the wire can tell: a broker that stops
+answering (how many bytes came, and of which frame when one was cut short), a
+client that gave up before its next frame, TLS files in the URL that cannot be
 used (named before any connection is made), and a Connection.Close that got no
 Connection.CloseOk before TCP closed.
 """
@@ -14,11 +15,11 @@ import itertools
 import re
 import ssl
 from collections.abc import Awaitable, Mapping
-from typing import Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar
 
+from aiormq.exceptions import AuthenticationError
 from pamqp import base, commands, constants
 
-from explorer.engine.core import Engine
 from explorer.protocol.decoder import (
     FRAME_HEADER,
     FRAME_TYPES,
@@ -30,6 +31,9 @@ from explorer.protocol.decoder import (
 from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.protocol.stream import Chunk, StreamEnd
+
+if TYPE_CHECKING:
+    from explorer.engine.core import Engine
 
 #: What to look at when a broker that answered before stops answering.
 STALL_ADVICE: Final = (
@@ -203,6 +207,27 @@ def _last_sent(engine: Engine) -> Frame | None:
     """The client's last frame other than a heartbeat: what awaits an answer."""
     sent = [f for f in engine.frames if f.direction is C2B and f.name != "Heartbeat"]
     return sent[-1] if sent else None
+
+
+# A client that gave up ---
+
+
+def client_gave_up(engine: Engine, phase: Phase) -> None:
+    """Report why the client stopped before sending what `phase` needs."""
+    if engine.failed:
+        return
+    error = engine.connection.gave_up if engine.connection else None
+    if isinstance(error, AuthenticationError):
+        offered, supported = error.args
+        engine.fail(
+            phase,
+            f"aiormq was asked to log in with {engine.need_endpoint().auth}; the "
+            f"broker offers {offered} and aiormq supports {' '.join(supported)}, "
+            "so aiormq gave up without sending Connection.StartOk",
+            advice="use ?auth= with a mechanism both sides support",
+        )
+        return
+    engine.fail(phase, f"the client stopped: {error or 'it sent nothing more'}")
 
 
 # TLS files that cannot be used ---

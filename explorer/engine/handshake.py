@@ -6,13 +6,17 @@ reports, from the frames that crossed the wire.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from pamqp import commands
 
 from explorer.engine import diagnosis
-from explorer.engine.core import Engine
 from explorer.protocol import report
 from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import Phase
+
+if TYPE_CHECKING:
+    from explorer.engine.core import Engine
 
 
 async def header(engine: Engine) -> None:
@@ -51,7 +55,7 @@ def judge_auth(engine: Engine) -> None:
     """Report the login: the mechanism, the response, the broker's verdict."""
     start_ok = engine.frame(C2B, "Connection.StartOk")
     if start_ok is None:
-        engine.client_gave_up(Phase.AUTH)
+        diagnosis.client_gave_up(engine, Phase.AUTH)
         return
     started = engine.frame(B2C, "Connection.Start")
     facts, notes = report.auth_facts(started, start_ok, engine.reveal)
@@ -85,7 +89,7 @@ async def tune(engine: Engine) -> None:
     proposal = engine.frame(B2C, "Connection.Tune")
     answer = engine.frame(C2B, "Connection.TuneOk")
     if proposal is None or answer is None:
-        engine.client_gave_up(Phase.TUNE)
+        diagnosis.client_gave_up(engine, Phase.TUNE)
         return
     where = engine.need_endpoint()
     plan = engine.experiment.handshake if engine.experiment else None
@@ -110,11 +114,11 @@ async def open_vhost(engine: Engine) -> None:
         return
     await engine.until(lambda: engine.start_connecting().done())
     if opened is None:
-        engine.client_gave_up(Phase.OPEN)
+        diagnosis.client_gave_up(engine, Phase.OPEN)
         return
     assert isinstance(opened.payload, commands.Connection.Open)
     vhost = opened.payload.virtual_host
-    if engine.seen(B2C, "Connection.OpenOk"):
+    if engine.opened() is not None:
         engine.report(
             Phase.OPEN,
             {"vhost": vhost, "permission": "access to the vhost"},

@@ -8,16 +8,18 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from explorer.engine import diagnosis
-from explorer.engine.core import Engine
 from explorer.net import connect as net
 from explorer.net.client import ExplorerConnection
 from explorer.net.endpoint import EndpointError, parse
 from explorer.net.raw import RawClient
 from explorer.protocol.fields import JSON
-from explorer.protocol.lifecycle import Phase
+from explorer.protocol.lifecycle import Phase, plan_for
+
+if TYPE_CHECKING:
+    from explorer.engine.core import Engine
 
 #: What the TCP report says of the pace, by whether the handshake is held.
 PACE_NOTES: Final = {
@@ -31,15 +33,13 @@ PACE_NOTES: Final = {
 
 async def endpoint(engine: Engine) -> None:
     """Parse the URL and show every value and where it came from."""
-    engine.model.enter(Phase.ENDPOINT)
     try:
         parsed = parse(engine.url)
     except EndpointError as exc:
         engine.fail(Phase.ENDPOINT, str(exc), advice="fix the URL and try again")
         return
     engine.endpoint = parsed
-    if not parsed.tls:
-        engine.plan.remove(Phase.TLS)
+    engine.plan[:] = [p for p in engine.plan if p in plan_for(parsed.tls)]
     settings: list[JSON] = [
         {
             "name": s.name,

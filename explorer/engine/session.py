@@ -7,7 +7,7 @@ declare, publish, consume, get, close) and what each step reports.
 from __future__ import annotations
 
 import asyncio
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import aiormq
 from aiormq.abc import AbstractChannel, DeliveredMessage
@@ -15,11 +15,14 @@ from aiormq.exceptions import AMQPError
 from pamqp import commands
 
 from explorer.engine import diagnosis
-from explorer.engine.core import Engine, Operation
+from explorer.engine.experiment import Operation
 from explorer.protocol import report
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import B2C, C2B, Direction, first_payload
 from explorer.protocol.lifecycle import PERMISSIONS, Phase
+
+if TYPE_CHECKING:
+    from explorer.engine.core import Engine
 
 Facts = dict[str, JSON]
 #: Heartbeat intervals up to this many seconds are waited for and shown.

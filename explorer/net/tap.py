@@ -26,6 +26,7 @@ from yarl import URL
 
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.lifecycle import ends_handshake
 from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd, WireEvent
 
 WireListener = Callable[[WireEvent], None]
@@ -147,7 +148,7 @@ class Tap:
             if self._handshake is not None and item.name == "Heartbeat":
                 continue
             kept.append(item.raw)
-            if item.name == "Connection.OpenOk":
+            if ends_handshake(item):
                 self._handshake = None  # handshake over: pass everything on
         if self._handshake is None and decoder.pending:
             kept.append(data[-decoder.pending :])

@@ -2,15 +2,17 @@
 
 Owns the Phase enum (the public phase names), the TRANSITIONS table (which
 frame, sent by whom, moves the lifecycle from one phase to the next), the
-frames allowed in any phase, the permission each operation needs, and
-LifecycleModel, which applies the rules to frames as they are observed. No
-phase change happens anywhere else. Sans-I/O.
+frames allowed in any phase and the phase they are filed under, the moves a
+step makes without a frame, the plan of phases for a URL, the frame that ends
+the handshake, what is left once the lifecycle cannot go on, the permission
+each operation needs, and LifecycleModel, which applies the rules to frames as
+they are observed. No phase change happens anywhere else. Sans-I/O.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -124,7 +126,8 @@ MORE_CHANNELS: Final = frozenset(
 
 #: Frames either side may send in any phase once the handshake allows them.
 #: Each maps to the phase it moves the lifecycle to (None: it stays), and a
-#: note the explorer shows with it.
+#: note the explorer shows with it. The broker's belong to the phase they
+#: interrupt (see Transition.phase), even when they move the lifecycle on.
 ANYTIME: Final[Mapping[tuple[Direction, str], tuple[Phase | None, str]]] = {
     (B2C, "Heartbeat"): (None, "the broker is alive"),
     (C2B, "Heartbeat"): (None, "the client is alive"),
@@ -151,6 +154,51 @@ ANYTIME: Final[Mapping[tuple[Direction, str], tuple[Phase | None, str]]] = {
     (C2B, "Channel.FlowOk"): (None, "the client answers the flow request"),
 }
 
+#: The moves a step makes with no frame to mark them: each phase a step may
+#: enter, and the phases it may enter it from. No frame marks the phases below
+#: AMQP, nor the start of the operations and heartbeat phases (their frames
+#: come, if at all, after their step begins). An experiment without channel and
+#: operations goes from open straight to heartbeat.
+STEPPED: Final[Mapping[Phase, frozenset[Phase]]] = {
+    P.RESOLVE: frozenset({P.ENDPOINT}),
+    P.TCP: frozenset({P.RESOLVE}),
+    P.TLS: frozenset({P.TCP}),
+    P.HEADER: frozenset({P.TCP, P.TLS}),
+    P.OPERATIONS: frozenset({P.CHANNEL}),
+    P.HEARTBEAT: frozenset({P.OPEN, P.CHANNEL, P.OPERATIONS}),
+}
+
+#: The frame that ends the handshake, sent by the broker: from it on the
+#: connection is open, and the broker's handshake_timeout no longer runs.
+HANDSHAKE_END: Final = (B2C, "Connection.OpenOk")
+
+
+def ends_handshake(frame: Frame) -> bool:
+    """Whether `frame` is the one that ends the handshake (see HANDSHAKE_END)."""
+    return (frame.direction, frame.name) == HANDSHAKE_END
+
+
+def plan_for(tls: bool) -> tuple[Phase, ...]:
+    """The phases a connection goes through: tls only for amqps:// (`tls`)."""
+    return ORDER if tls else tuple(p for p in ORDER if p is not Phase.TLS)
+
+
+def phase_after(plan: Sequence[Phase], done: Phase, *, stopped: bool) -> Phase | None:
+    """The phase of `plan` to run after `done`; None once the close is done.
+
+    Args:
+        plan: The phases of this run, in order (the close last).
+        done: The phase whose step ran (or runs).
+        stopped: The lifecycle cannot go on: the connection is gone, or a
+            failure left nothing to go on with. Then only the close is left.
+    """
+    if done is Phase.CLOSE:
+        return None
+    if stopped:
+        return Phase.CLOSE
+    return plan[plan.index(done) + 1]
+
+
 #: Which permission RabbitMQ checks for an operation, and on what.
 PERMISSIONS: Final[Mapping[str, tuple[tuple[str, str], ...]]] = {
     "Queue.Declare": (("configure", "the queue"),),
@@ -174,12 +222,27 @@ class Transition:
     frame: Frame
     #: The phase before the frame.
     before: Phase
-    #: The phase the frame belongs to (and the lifecycle is in now).
+    #: The phase the lifecycle is in now.
     after: Phase
     #: A note for frames that may come at any time ("" otherwise).
     note: str = ""
     #: Set when the table does not allow this frame here: what is wrong.
     violation: str = ""
+
+    @property
+    def phase(self) -> Phase:
+        """The phase the frame is filed under, live and in a replay alike.
+
+        A frame of the broker's that may come at any time (a Close, Blocked,
+        Return ...) belongs to the phase it interrupts, even when it moves
+        the lifecycle on; every other frame to the phase it moves us to.
+        """
+        interrupting = bool(self.note) and self.frame.direction is B2C
+        return self.before if interrupting else self.after
+
+
+class LifecycleError(Exception):
+    """A step tried a move the table does not declare (a bug of the explorer's)."""
 
 
 class LifecycleModel:
@@ -190,13 +253,22 @@ class LifecycleModel:
         self.phase = phase
 
     def enter(self, phase: Phase) -> None:
-        """Move on to a phase that no frame marks (endpoint, resolve, tcp, tls ...).
+        """A step moves on to `phase`, which no frame marks (see STEPPED).
 
         Never back: when the handshake ran at wire speed, its frames moved the
         lifecycle on before the steps that show them.
+
+        Raises:
+            LifecycleError: STEPPED does not declare this move.
         """
-        if ORDER.index(phase) > ORDER.index(self.phase):
-            self.phase = phase
+        if phase in STEPPED and ORDER.index(phase) <= ORDER.index(self.phase):
+            return
+        if self.phase not in STEPPED.get(phase, ()):
+            raise LifecycleError(
+                f"a step tried to enter the {phase.value} phase from the "
+                f"{self.phase.value} phase, which the lifecycle does not declare"
+            )
+        self.phase = phase
 
     def observe(self, frame: Frame) -> Transition:
         """Apply the rules to one frame.

@@ -160,8 +160,8 @@ def _bare_events(
     current: Phase | None = None
     for frame in frames:
         transition = model.observe(frame)
-        if transition.after is not current:
-            current = transition.after
+        if transition.phase is not current:
+            current = transition.phase
             yield PhaseStarted(current, frame.t)
         yield FrameObserved(frame, current, transition.note, transition.violation)
     for failure in failures:

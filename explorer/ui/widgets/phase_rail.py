@@ -95,8 +95,6 @@ class PhaseRail(Widget):
 
     def start(self, phase: Phase, operation: str = "") -> None:
         """`phase` is running (earlier ones are done)."""
-        if phase not in self.plan:  # the endpoint phase drops tls for amqp://
-            self.plan.append(phase)
         self._close_current()
         self.current, self.operation = phase, operation
         self.states.setdefault(phase, "current")
@@ -123,10 +121,10 @@ class PhaseRail(Widget):
         self.current = None
         self.refresh()
 
-    def drop(self, phase: Phase) -> None:
-        """`phase` will not run in this lifecycle (tls for amqp://)."""
-        if phase in self.plan:
-            self.plan.remove(phase)
+    def follow(self, plan: list[Phase]) -> None:
+        """The run settled its plan (its endpoint step drops tls for amqp://)."""
+        if plan != self.plan:
+            self.plan = list(plan)
             self.refresh(layout=True)
 
     def watch_budget(self) -> None:

@@ -1,0 +1,185 @@
+"""The wire as the engine reads it: tap events in, frames, phases and faults out.
+
+Owns what the engine makes of every byte the tap sees, as it arrives: both
+directions decoded, each frame put through the lifecycle rules and told under
+its phase, and what a broker's Close, unreadable bytes or a dropped connection
+mean (the failure, and the phase it interrupts).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from pamqp import commands
+
+from explorer.engine.events import Clock, FrameObserved
+from explorer.protocol import report
+from explorer.protocol.explain import advice_for, reply_code
+from explorer.protocol.fields import shown
+from explorer.protocol.frames import B2C, C2B, DecodeFailure, Frame, first_payload
+from explorer.protocol.lifecycle import ORDER, Phase
+from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
+
+if TYPE_CHECKING:
+    from explorer.engine.core import Engine
+
+#: RabbitMQ's default handshake_timeout: from TCP accept to Connection.Open.
+HANDSHAKE_TIMEOUT: Final = 10.0
+
+
+def read(engine: Engine, event: WireEvent) -> None:
+    """The tap's listener: decode `event` and tell what it shows."""
+    decoder = engine.decoders[event.direction]
+    if isinstance(event, Chunk):
+        items = decoder.feed(event.data, event.t)
+    else:
+        end = decoder.close(event.t)
+        # A frame cut short by the explorer's own close is no fault of the
+        # peer's (a stall that left it unfinished was told when it happened).
+        items = [end] if end is not None and not engine.closing else []
+    for item in items:
+        if isinstance(item, Frame):
+            _observe(engine, item)
+        else:
+            _unreadable(engine, item)
+    if isinstance(event, StreamEnd):
+        engine.ended[event.direction] = event
+        _stream_ended(engine, event)
+    engine.wake()
+
+
+def _observe(engine: Engine, frame: Frame) -> None:
+    transition = engine.model.observe(frame)
+    engine.frames.append(frame)
+    masked = shown(frame, engine.reveal)
+    engine.tell(
+        FrameObserved(masked, transition.phase, transition.note, transition.violation)
+    )
+    payload = frame.payload
+    if frame.direction is C2B:
+        return
+    if isinstance(payload, commands.Connection.Close | commands.Channel.Close):
+        _broker_closed(engine, frame, transition.before)
+    elif transition.violation and frame.name == "ProtocolHeader":
+        engine.lose()
+        _, notes = report.header_facts(engine.frames[0], frame)
+        engine.fail(
+            Phase.HEADER,
+            notes[-1],
+            advice="use a client for the protocol this broker offers, or a "
+            "broker that speaks AMQP 0-9-1",
+        )
+
+
+def _broker_closed(engine: Engine, frame: Frame, phase: Phase) -> None:
+    close = frame.payload
+    assert isinstance(close, commands.Connection.Close | commands.Channel.Close)
+    code = int(close.reply_code or 0)
+    whole = isinstance(close, commands.Connection.Close)
+    if whole:
+        engine.lose()
+    if code == 200:
+        return
+    what = "the connection" if whole else f"channel {frame.channel}"
+    engine.fail(
+        phase,
+        f"the broker closed {what}: {reply_code(code)}",
+        code,
+        str(close.reply_text),
+        advice=advice_for(code, str(close.reply_text)),
+        fatal=whole,
+    )
+
+
+def _unreadable(engine: Engine, failure: DecodeFailure) -> None:
+    if failure.direction is B2C:
+        engine.lose()
+    engine.fail(
+        engine.model.phase,
+        f"the {failure.direction.sender}'s bytes cannot be read as AMQP 0-9-1 "
+        f"at offset {failure.offset}: {failure.reason}",
+        advice="is this really an AMQP 0-9-1 port?"
+        if failure.direction is B2C
+        else "the client wrote a malformed frame: RabbitMQ answers that with "
+        "501 FRAME_ERROR and closes the connection",
+    )
+
+
+def _stream_ended(engine: Engine, end: StreamEnd) -> None:
+    client_quit = C2B in engine.ended and end.direction is B2C
+    if end.direction is C2B or engine.closing or engine.gone or client_quit:
+        # The client closing first is the client giving up: its step says why.
+        if end.direction is B2C:
+            engine.lose()
+        return
+    phase = _interrupted_phase(engine)
+    engine.lose()
+    elapsed = end.t - (engine.tcp_at or 0.0)
+    if engine.opened() is None and elapsed >= HANDSHAKE_TIMEOUT - 0.5:
+        if engine.experiment:
+            advice = (
+                "a client must finish the handshake in time: look for a proxy "
+                "or a slow TLS handshake delaying it, or a client stuck before "
+                "its next frame"
+            )
+        else:
+            advice = (
+                "ctrl+r connects again; c leaves race mode, so that the "
+                "handshake runs at wire speed when TCP opens and you review it "
+                "at your own pace"
+            )
+        held = " while the explorer held the client's next frame" * bool(
+            engine.tap.held
+        )
+        engine.fail(
+            phase,
+            f"the broker dropped the connection {elapsed:.1f} s after TCP accept"
+            f"{held} ({end.reason}): its handshake_timeout (10 s by default) "
+            "ran out before Connection.Open",
+            advice=advice,
+        )
+    else:
+        engine.fail(
+            phase,
+            f"the connection was lost {elapsed:.1f} s after TCP accept: {end.reason}",
+            advice="the broker's log says why (`rabbitmq-diagnostics log_tail`)",
+        )
+
+
+def _interrupted_phase(engine: Engine) -> Phase:
+    """The phase a lost connection interrupts.
+
+    Held, the handshake is where the learner is: the step running, or the
+    one due whose frame is held. At wire speed it is where the frames got to.
+    """
+    phase, due = engine.model.phase, engine.next_phase
+    held = engine.live_handshake and engine.opened() is None
+    if held and due is not None and ORDER.index(due) > ORDER.index(phase):
+        return due
+    return phase
+
+
+def clock(engine: Engine) -> Clock:
+    """The pace of `engine`'s run, and what the wire says of the broker's clock."""
+    pace = "race" if engine.live_handshake else "learner"
+    left = engine.handshake_time_left()
+    opened = engine.opened()
+    end = engine.ended.get(B2C) or engine.ended.get(C2B)
+    if engine.tcp_at is None:
+        state = "no connection yet"
+    elif end is not None:
+        state = f"closed {end.t - engine.tcp_at:.1f} s after TCP accept"
+    elif opened is None:
+        state = (
+            f"handshake_timeout {left:.1f} s left"
+            if engine.live_handshake and left is not None
+            else "handshake at wire speed"
+        )
+    else:
+        tune_ok = first_payload(engine.frames, C2B, commands.Connection.TuneOk)
+        beat = int(tune_ok.heartbeat) if tune_ok is not None else 0
+        took = (opened.t - engine.tcp_at) * 1000
+        state = f"open (handshake {took:.0f} ms); " + (
+            f"heartbeat {beat} s" if beat else "heartbeats off"
+        )
+    return Clock(pace, left, state)
