@@ -18,9 +18,11 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 import pytest
 from hypothesis import settings
+from pamqp import base, commands
 from pamqp.frame import FrameTypes, marshal
 from yarl import URL
 
@@ -39,6 +41,16 @@ settings.load_profile("explorer")
 CAPTURES = Path(__file__).parent / "captures"
 CAPTURE_FILES = sorted(CAPTURES.glob("*.jsonl"))
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/"
+#: Frames that are not methods, under the names the decoder gives them.
+SPECIAL_FRAMES: Final = ("ProtocolHeader", "Heartbeat", "ContentHeader", "ContentBody")
+#: Every method pamqp knows, by its frame name.
+METHODS: Final[dict[str, type[base.Frame]]] = {
+    method.name: method
+    for method in commands.INDEX_MAPPING.values()
+    if issubclass(method, base.Frame)
+}
+#: Every frame name the decoder gives: the one list of frame names for all tests.
+FRAME_NAMES: Final = frozenset(METHODS) | frozenset(SPECIAL_FRAMES)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -84,6 +96,17 @@ def capture_frames(name: str) -> list[Frame]:
     capture = load_capture(name)
     decoded = [item for d in Direction for item in capture.decode(d)]
     return sorted((f for f in decoded if isinstance(f, Frame)), key=lambda f: f.t)
+
+
+def named_frame(direction: Direction, name: str) -> Frame:
+    """A frame carrying only a name: the lifecycle rules look at nothing else."""
+
+    class Named:
+        pass
+
+    payload = Named()
+    payload.name = name  # type: ignore[attr-defined]
+    return Frame(direction, 0, 0, b"", payload)  # type: ignore[arg-type]
 
 
 def wire(

@@ -14,7 +14,6 @@ from string import punctuation
 from typing import Final
 
 import pytest
-from pamqp import base, commands
 
 from explorer.course.checks import CHECKS
 from explorer.course.lessons import (
@@ -30,17 +29,16 @@ from explorer.course.lessons import (
 from explorer.lab import EXPERIMENTS
 from explorer.protocol import Direction
 from explorer.protocol.frames import Frame
-from explorer.protocol.lifecycle import Phase
-from tests.conftest import CAPTURE_FILES, load_capture
+from explorer.protocol.lifecycle import LifecycleModel, Phase
+from tests.conftest import (
+    CAPTURE_FILES,
+    FRAME_NAMES,
+    METHODS,
+    SPECIAL_FRAMES,
+    load_capture,
+    named_frame,
+)
 
-#: Frames that are not methods, under the names the decoder gives them.
-SPECIAL_FRAMES: Final = ("ProtocolHeader", "Heartbeat", "ContentHeader", "ContentBody")
-METHODS: Final[dict[str, type[base.Frame]]] = {
-    method.name: method
-    for method in commands.INDEX_MAPPING.values()
-    if issubclass(method, base.Frame)
-}
-FRAME_NAMES: Final = frozenset(METHODS) | frozenset(SPECIAL_FRAMES)
 #: Frames a lesson may name in a placeholder although the happy path never
 #: carries them: they render as NOT_SEEN until a learner's connection does.
 RARE_FRAMES: Final = frozenset(
@@ -175,6 +173,29 @@ def test_listed_frames_are_real_and_have_a_section(course: Course) -> None:
                 problems.append(f"{lesson.file}: {name!r} is not a frame name")
             if name not in sections:
                 problems.append(f"{lesson.file}: no '## {name}' section")
+    check(problems)
+
+
+def phases_filing(name: str) -> set[Phase]:
+    """Every phase the lifecycle table files a frame called `name` under."""
+    filed = set()
+    for before in Phase:
+        for direction in Direction:
+            transition = LifecycleModel(before).observe(named_frame(direction, name))
+            if not transition.violation:
+                filed.add(transition.phase)
+    return filed
+
+
+def test_a_phase_lessons_frames_lead_to_or_occur_in_its_phase(course: Course) -> None:
+    problems = [
+        f"{lesson.file}: {name} is in its frames, but the lifecycle table never "
+        f"files it under the {lesson.phase.value} phase"
+        for lesson in course.lessons
+        if lesson.phase is not None
+        for name in lesson.frames
+        if lesson.phase not in phases_filing(name)
+    ]
     check(problems)
 
 

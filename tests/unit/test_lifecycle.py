@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pamqp import base, commands
 
+from explorer.engine.core import Engine
+from explorer.engine.events import EngineEvent, FrameObserved
 from explorer.protocol import Direction, Frame
 from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import (
     ANYTIME,
     ORDER,
     PERMISSIONS,
+    STEPPED,
     TRANSITIONS,
+    LifecycleError,
     LifecycleModel,
     Phase,
 )
-from tests.conftest import load_capture
-
-CLASSES: list[type[base.Frame]] = list(commands.INDEX_MAPPING.values())
-METHODS = {c.name: c for c in CLASSES}
-FRAME_NAMES = sorted(
-    set(METHODS) | {"ProtocolHeader", "Heartbeat", "ContentHeader", "ContentBody"}
-)
+from explorer.recording.replay import ReplayEngine
+from tests.conftest import FRAME_NAMES, METHODS, load_capture
+from tests.conftest import named_frame as fake
 
 
 def frames_in_wire_order(name: str) -> list[Frame]:
@@ -80,21 +81,10 @@ def test_refusals_close_at_the_phase_they_interrupt() -> None:
     assert (last.frame.name, last.before) == ("Connection.Close", Phase.OPEN)
 
 
-def fake(direction: Direction, name: str) -> Frame:
-    """A frame carrying only a name: the rules look at nothing else."""
-
-    class Named:
-        pass
-
-    payload = Named()
-    payload.name = name  # type: ignore[attr-defined]
-    return Frame(direction, 0, 0, b"", payload)  # type: ignore[arg-type]
-
-
 @given(
     st.sampled_from(list(Phase)),
     st.sampled_from(list(Direction)),
-    st.sampled_from(FRAME_NAMES),
+    st.sampled_from(sorted(FRAME_NAMES)),
 )
 def test_every_frame_in_every_phase_lands_somewhere(
     phase: Phase, direction: Direction, name: str
@@ -110,21 +100,36 @@ def test_every_frame_in_every_phase_lands_somewhere(
 
 
 def test_every_phase_is_reachable_and_every_phase_but_close_has_a_way_on() -> None:
-    reachable = {Phase.ENDPOINT, Phase.RESOLVE, Phase.TCP, Phase.TLS, Phase.HEADER}
+    moves = {(before, after) for (before, _, _), after in TRANSITIONS.items()}
+    moves |= {(before, after) for after, froms in STEPPED.items() for before in froms}
+    reachable = {Phase.ENDPOINT}
     changed = True
     while changed:
         changed = False
-        for (before, _, _), after in TRANSITIONS.items():
+        for before, after in moves:
             if before in reachable and after not in reachable:
                 reachable.add(after)
                 changed = True
-    reachable |= {Phase.OPERATIONS, Phase.HEARTBEAT}  # operation frames; engine-entered
     assert reachable == set(Phase)
-    exits = {before for (before, _, _) in TRANSITIONS} | {
-        Phase.OPERATIONS,
-        Phase.HEARTBEAT,
-    }
-    assert set(Phase) - exits <= {Phase.ENDPOINT, Phase.RESOLVE, Phase.TCP, Phase.TLS}
+    exits = {before for before, after in moves if after is not before}
+    assert set(Phase) - exits == {Phase.CLOSE}
+
+
+def test_a_step_enters_only_the_moves_the_table_declares() -> None:
+    for phase in Phase:
+        for before in Phase:
+            model = LifecycleModel(before)
+            ahead = ORDER.index(phase) > ORDER.index(before)
+            if phase in STEPPED and not ahead:
+                model.enter(phase)  # never back: the frames got further
+                assert model.phase is before
+            elif before in STEPPED.get(phase, ()):
+                model.enter(phase)
+                assert model.phase is phase
+            else:
+                with pytest.raises(LifecycleError, match=phase.value):
+                    model.enter(phase)
+                assert model.phase is before, "a refused move changes nothing"
 
 
 def test_each_client_method_in_the_table_has_its_reply_in_pamqp_valid_responses() -> (
@@ -217,3 +222,27 @@ def test_over_tls_the_clients_header_ends_the_tls_phase() -> None:
     assert not transition.violation, transition.violation
     assert (transition.before, transition.after) == (Phase.TLS, Phase.HEADER)
     assert model.observe(fake(B2C, "Connection.Start")).after is Phase.START
+
+
+def filed(events: list[EngineEvent]) -> list[tuple[str, Phase]]:
+    return [(e.frame.name, e.phase) for e in events if isinstance(e, FrameObserved)]
+
+
+@pytest.mark.parametrize(
+    ("name", "interrupted"),
+    [("wrong-password", Phase.AUTH), ("unknown-vhost", Phase.OPEN)],
+)
+async def test_the_live_rule_and_a_bare_replay_file_the_brokers_close_alike(
+    name: str, interrupted: Phase
+) -> None:
+    capture = load_capture(name)
+    live: list[EngineEvent] = []
+    engine = Engine(capture.url, live.append, live_handshake=True)
+    engine.model.enter(Phase.RESOLVE)  # the steps below AMQP, no socket opened
+    engine.model.enter(Phase.TCP)
+    for event in capture.events:
+        engine.tap.record(event)  # as the live tap tells the engine
+    bare: list[EngineEvent] = []
+    await ReplayEngine(replace(capture, log=[]), bare.append).run()
+    assert ("Connection.Close", interrupted) in filed(live)
+    assert filed(bare) == filed(live)
