@@ -18,9 +18,10 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Final
 
-from explorer.protocol.fields import JSON, fields_of
+from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase
+from explorer.protocol.values import value_at
 
 FORMAT_VERSION: Final = 1
 PLACEHOLDER: Final = re.compile(r"\{\{\s*([A-Za-z]+(?:\.[A-Za-z_][\w.-]*)+)\s*\}\}")
@@ -263,12 +264,10 @@ def _lookup(seen: dict[str, Frame], path: str) -> str | None:
     name, keys = _split(path)
     if name not in seen:
         return None
-    found: JSON = dict(fields_of(seen[name]))
-    for key in keys:
-        if not isinstance(found, dict) or key not in found:
-            return None
-        found = found[key]
-    return _shown(found)
+    try:  # only that field's bytes are read: a frame may be frame_max of tables
+        return _shown(value_at(seen[name], keys))
+    except KeyError:
+        return None
 
 
 def _absent(seen: dict[str, Frame], path: str) -> str:

@@ -6,16 +6,18 @@ a decimal's mantissa and a longlong unsigned, a timestamp in whole seconds,
 exactly the content properties whose flag bits are set, and the first entry of
 a repeated table key, as the spec says a peer must read it. Notes say what a
 value means (a timestamp's date) or where clients read the bytes otherwise.
-Read from the byte map when values are shown, never by the decoder. Sans-I/O.
+Read from the byte map when shown (one value by `value_at`, reading the map
+only that far), never by the decoder. Sans-I/O.
 """
 
 from __future__ import annotations
 
 import datetime
 import enum
+import itertools
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
@@ -124,6 +126,71 @@ def frame_values(frame: Frame) -> Values:
     else:  # a heartbeat carries nothing
         fields = {}
     return Values(fields, tuple(reading.notes))
+
+
+def value_at(frame: Frame, keys: Sequence[str]) -> JSON:
+    """`frame_values(frame).fields[keys[0]][keys[1]]...`, reading only what it needs.
+
+    Tables are read up to the (first) entry with the key, so one field of a
+    large frame costs that field, not the frame's whole map.
+
+    Raises:
+        KeyError: where that lookup fails, or would index what is not a table.
+    """
+    payload, path = frame.payload, tuple(keys)
+    if isinstance(payload, base.Frame) and path:
+        root, names = byte_map(frame), frozenset(payload.__slots__)
+    elif isinstance(payload, header.ContentHeader) and path == ("body_size",):
+        return _scalar(_child(byte_map(frame), "body size"))
+    elif isinstance(payload, header.ContentHeader) and path[:1] == ("properties",):
+        root, names, path = byte_map(frame), _PROPERTIES, path[1:]
+        if not path:
+            return _Reading().arguments(root.children, names, ("properties",))
+    else:  # the whole fields, a body's or a protocol header's: nothing to spare
+        found: JSON = frame_values(frame).fields
+        for key in path:
+            if not isinstance(found, dict):
+                raise KeyError(key)
+            found = found[key]
+        return found
+    argument = _argument(root.children, names, path[0])
+    if isinstance(argument, bool):  # a packed bit
+        if len(path) > 1:
+            raise KeyError(path[1])
+        return argument
+    node: ByteField | None = argument
+    for key in path[1:]:
+        if node is None or node.kind is FieldKind.MALFORMED or node.type != "table":
+            raise KeyError(key)
+        node = _tagged(_entry(node, key))
+    return _Reading().value(node, ())
+
+
+def _argument(
+    children: Iterable[ByteField], names: frozenset[str], name: str
+) -> ByteField | bool:
+    """The node (or bit) `_Reading.arguments` would take the value `name` from."""
+    found: ByteField | bool | None = None
+    for child in children:
+        if child.kind is FieldKind.MALFORMED and child.name not in names:
+            continue
+        if child.kind is FieldKind.BITS and child.type == "bit":
+            found = next((on for n, on in child.bits if n == name), found)
+        elif child.name == name:
+            found = child
+    if found is None or name not in names:
+        raise KeyError(name)
+    return found
+
+
+def _entry(table: ByteField, key: str) -> ByteField:
+    """The first entry of a table with `key`, reading the entries only that far."""
+    for entry in itertools.islice(table.children, 1, None):
+        if entry.kind is FieldKind.MALFORMED:  # the last: reading stops there
+            break
+        if entry.name == key:
+            return entry
+    raise KeyError(key)
 
 
 def text_of(data: bytes | bytearray) -> str:
