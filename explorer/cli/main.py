@@ -2,49 +2,38 @@
 
 Owns argument parsing and turning every failure into a one-line message and an
 exit status: 0 success, 1 the connection or lifecycle failed, 2 bad usage or
-input. Nothing here prints a traceback.
+input. Nothing here prints a traceback. Each command imports only what it runs
+(the engine for trace and record, the lab for an experiment, the UI for the
+app, pcap for export), so `--version` and `--help` import none of them.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import logging
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from explorer import __version__
-
 if TYPE_CHECKING:
     from textual.app import App
-from explorer.cli.trace import TextPrinter, replay_trace, trace
-from explorer.course.progress import Progress
-from explorer.lab import EXPERIMENTS
-from explorer.lab.broker import sweep_in_background
-from explorer.net.endpoint import Endpoint, EndpointError, chosen_url, parse
-from explorer.protocol.lifecycle import Phase
-from explorer.recording.capture import CaptureError, load, save
-from explorer.recording.pcap import write_pcap
-from explorer.recording.recorder import record_lifecycle
+
+    from explorer.net.endpoint import Endpoint
+    from explorer.protocol.lifecycle import Phase
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line and return the exit status."""
-    # aiormq logs failures it also raises; the raised error is what we report.
-    logging.getLogger("aiormq").addHandler(logging.NullHandler())
     words = list(sys.argv[1:] if argv is None else argv)
-    commands = _command_parser()
     is_command = bool(words) and words[0] in _COMMANDS
-    args = (commands if is_command else _app_parser()).parse_args(words)
+    args = (_command_parser() if is_command else _app_parser()).parse_args(words)
     command: Callable[[argparse.Namespace], int] = args.command
     try:
         return command(args)
-    except (EndpointError, CaptureError) as exc:
+    except _usage_errors() as exc:
         _error(str(exc))
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -53,6 +42,67 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # the reader went away (| head, say): nothing to say
         sys.stderr.close()
         return EXIT_FAILED
+
+
+def _usage_errors() -> tuple[type[Exception], ...]:
+    """A bad URL or capture: exit 2. Evaluated only when a command raised."""
+    from explorer.net.endpoint import EndpointError
+    from explorer.recording.capture import CaptureError
+
+    return EndpointError, CaptureError
+
+
+class _Choices:
+    """Names argparse checks a value against and lists in help and errors, read
+    from their module only when argparse asks (`--version` never does)."""
+
+    def __init__(self, names: Callable[[], Iterable[str]]) -> None:
+        """The names `names()` returns."""
+        self._names = names
+
+    def __iter__(self) -> Iterator[str]:
+        """The names, in order."""
+        return iter(self._names())
+
+    def __contains__(self, name: object) -> bool:
+        """Whether `name` is one of them."""
+        return name in list(self._names())
+
+
+def _experiment_names() -> list[str]:
+    from explorer.lab import EXPERIMENTS
+
+    return sorted(EXPERIMENTS)
+
+
+def _phase_names() -> list[str]:
+    from explorer.protocol.lifecycle import Phase
+
+    return [p.value for p in Phase]
+
+
+def _phase(name: str | None) -> Phase | None:
+    """The phase a --phase or --until option names, if it does."""
+    from explorer.protocol.lifecycle import Phase
+
+    return Phase(name) if name else None
+
+
+class _Version(argparse.Action):
+    """--version: the installed version, read from its metadata only when asked."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        """Print the version and exit 0."""
+        from explorer import __version__
+
+        print(__version__)
+        parser.exit()
 
 
 _URL_HELP = "AMQP URL (default: $AMQP_URL, else amqp://guest:guest@localhost:5672/)"
@@ -76,7 +126,13 @@ def _app_parser() -> argparse.ArgumentParser:
         epilog=f"commands (amqp-explorer COMMAND --help for each):\n{commands}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=__version__)
+    parser.add_argument(
+        "--version",
+        action=_Version,
+        nargs=0,
+        default=argparse.SUPPRESS,
+        help="show program's version number and exit",
+    )
     parser.add_argument("url", nargs="?", help=_URL_HELP)
     parser.add_argument(
         "--reset-progress",
@@ -85,10 +141,10 @@ def _app_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--experiment",
-        choices=sorted(EXPERIMENTS),
+        choices=_Choices(_experiment_names),
         metavar="NAME",
         help="start with this experiment of the failure lab or a topic lesson "
-        f"({', '.join(sorted(EXPERIMENTS))})",
+        "(%(choices)s)",
     )
     parser.add_argument(
         "--no-predict",
@@ -96,7 +152,6 @@ def _app_parser() -> argparse.ArgumentParser:
         action="store_false",
         help="do not ask what the broker will answer before the steps that show it",
     )
-    phases = [p.value for p in Phase]
     parser.add_argument(
         "--race",
         action="store_true",
@@ -106,10 +161,9 @@ def _app_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--phase",
-        choices=phases,
+        choices=_Choices(_phase_names),
         metavar="PHASE",
-        help="step the live connection up to this phase at start "
-        f"({', '.join(phases)})",
+        help="step the live connection up to this phase at start (%(choices)s)",
     )
     parser.add_argument(
         "--quiet",
@@ -145,7 +199,7 @@ def _command_parser() -> argparse.ArgumentParser:
     )
     trace_.add_argument(
         "--until",
-        choices=[p.value for p in Phase],
+        choices=_Choices(_phase_names),
         help="stop after this phase (then close the connection quietly)",
     )
     trace_.add_argument(
@@ -179,20 +233,25 @@ def _command_parser() -> argparse.ArgumentParser:
 def _scenario_option(parser: argparse.ArgumentParser, what: str) -> None:
     parser.add_argument(
         "--scenario",
-        choices=sorted(EXPERIMENTS),
+        choices=_Choices(_experiment_names),
         metavar="NAME",
-        help=f"{what} ({', '.join(sorted(EXPERIMENTS))})",
+        help=f"{what} (%(choices)s)",
     )
 
 
 def _record(args: argparse.Namespace) -> int:
-    url, _ = _endpoint(args.url)
-    sweep_in_background()
+    url, _ = _live(args.url)
     try:  # written as it goes: a recorder killed mid-run leaves what it saw
         journal = args.output.open("w", encoding="utf-8")
     except OSError as exc:
         _error(f"cannot write {args.output}: {exc.strerror or exc}")
         return EXIT_FAILED
+    import asyncio
+
+    from explorer.cli.trace import TextPrinter
+    from explorer.recording.capture import save
+    from explorer.recording.recorder import record_lifecycle
+
     # SIGTERM stops a recording as ctrl+c does: the connection is closed first.
     signal.signal(signal.SIGTERM, _interrupt)
     try:
@@ -227,6 +286,9 @@ def _interrupt(signum: int, frame: object) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
+    from explorer.recording.capture import load
+    from explorer.recording.pcap import write_pcap
+
     capture = load(args.capture)
     try:
         write_pcap(capture, args.pcap)
@@ -238,15 +300,17 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    url, _ = _endpoint(args.url)
-    sweep_in_background()
-    until = Phase(args.until) if args.until else None
+    url, _ = _live(args.url)
+    import asyncio
+
+    from explorer.cli.trace import trace
+
     return asyncio.run(
         trace(
             url,
             as_json=args.json,
             reveal_secrets=args.reveal_secrets,
-            until=until,
+            until=_phase(args.until),
             wait=args.timeout,
             experiment=args.scenario,
         )
@@ -254,8 +318,14 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    from explorer.recording.capture import load
+
     capture = load(args.capture)
     if args.print or args.json:
+        import asyncio
+
+        from explorer.cli.trace import replay_trace
+
         return asyncio.run(replay_trace(capture, as_json=args.json))
     from explorer.ui.app import ExplorerApp, replay
 
@@ -264,12 +334,13 @@ def _replay(args: argparse.Namespace) -> int:
 
 def _app(args: argparse.Namespace) -> int:
     if args.reset_progress:
+        from explorer.course.progress import Progress
+
         progress = Progress.load()
         progress.reset()
         print(f"progress reset ({progress.path})")
         return EXIT_OK
-    url, endpoint = _endpoint(args.url)
-    sweep_in_background()
+    url, endpoint = _live(args.url)
     from explorer.ui.app import ExplorerApp, live
 
     app = ExplorerApp(
@@ -279,20 +350,31 @@ def _app(args: argparse.Namespace) -> int:
         url=url,
         experiment=args.experiment,
         race=args.race,
-        phase=Phase(args.phase) if args.phase else None,
+        phase=_phase(args.phase),
         quiet=args.quiet,
     )
     return _run_app(app)
 
 
-def _endpoint(argument: str | None) -> tuple[str, Endpoint]:
-    """The URL chosen (see chosen_url) and its endpoint, checked before anything runs.
+def _live(argument: str | None) -> tuple[str, Endpoint]:
+    """The URL chosen (see chosen_url) and its endpoint, checked before anything
+    runs; then what every command that connects needs first.
 
     Raises:
         EndpointError: the URL is bad; main() says why and exits 2.
     """
+    from explorer.net.endpoint import chosen_url, parse
+
     url = chosen_url(argument)
-    return url, parse(url)
+    endpoint = parse(url)
+    import logging
+
+    from explorer.lab.broker import sweep_in_background
+
+    # aiormq logs failures it also raises; the raised error is what we report.
+    logging.getLogger("aiormq").addHandler(logging.NullHandler())
+    sweep_in_background()
+    return url, endpoint
 
 
 def _run_app(app: App[int]) -> int:

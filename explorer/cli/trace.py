@@ -3,8 +3,8 @@
 Owns rendering engine events as annotated text or as JSON lines (the records of
 explorer.recording.eventlog, a frame's with its fields), and the trace run
 itself: exit status 0 when the lifecycle completed and closed cleanly, 1 when a
-phase failed (the failure printed last). The failure lab and the replay engine
-are imported only by the runs that use them.
+phase failed (the failure printed last). The engine (and aiormq), the failure
+lab and the replay engine are imported only by the runs that use them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TextIO
 
-from explorer.engine.core import Engine
 from explorer.engine.events import (
     EngineEvent,
     FrameObserved,
@@ -49,7 +48,7 @@ async def trace(
     the broker did what the experiment expects, 1 when it did not.
     """
     printer = Printer(JsonPrinter(out) if as_json else TextPrinter(out))
-    if experiment:  # the lab is imported only for an experiment
+    if experiment:  # the lab only for an experiment, aiormq only live
         from explorer.lab import lab_engine
 
         engine = lab_engine(
@@ -61,6 +60,8 @@ async def trace(
             wait=wait,
         )
     else:
+        from explorer.engine.core import Engine
+
         engine = Engine(
             url, printer, reveal_secrets=reveal_secrets, live_handshake=False, wait=wait
         )

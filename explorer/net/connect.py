@@ -90,6 +90,10 @@ async def connect_first(
     attempts: list[Attempt] = []
     for address in addresses:
         sock = socket.socket(address.socket_family, socket.SOCK_STREAM)
+        # As asyncio's own connections do (it sets this only on sockets made with
+        # proto IPPROTO_TCP): otherwise a frame written right after another
+        # waits for the broker's delayed ACK of the first, some 40 ms.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setblocking(False)
         started = time.perf_counter()
         try:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from explorer.cli.main import _COMMANDS, EXIT_USAGE, _app_parser, main
+from tests.conftest import CAPTURES
 
 #: URLs the CLI refuses before connecting, each with what its message must say.
 BAD_URLS = [
@@ -65,3 +68,43 @@ def test_an_unknown_phase_is_refused(capsys: pytest.CaptureFixture[str]) -> None
         _app_parser().parse_args(["--phase", "lunch"])
     assert exited.value.code == EXIT_USAGE
     assert "invalid choice: 'lunch'" in capsys.readouterr().err
+
+
+def imported_by(*args: str) -> set[str]:
+    """The modules loaded once `amqp-explorer ARGS` has run, in a fresh interpreter."""
+    code = (
+        "import sys\n"
+        "from explorer.cli.main import main\n"
+        "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"
+        "print('\\n'.join(sys.modules), file=sys.stderr)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+    )
+    return set(result.stderr.split())
+
+
+def loaded(modules: set[str], *packages: str) -> list[str]:
+    """Which of `packages` (or their submodules) are among `modules`."""
+    return [
+        p for p in packages if any(m == p or m.startswith(p + ".") for m in modules)
+    ]
+
+
+def test_version_imports_no_client_lab_ui_or_protocol() -> None:
+    modules = imported_by("--version")
+    heavy = ("aiormq", "asyncio", "textual", "explorer.lab", "explorer.engine")
+    assert loaded(modules, *heavy, "explorer.protocol", "explorer.recording") == []
+
+
+def test_each_command_imports_only_what_it_runs(tmp_path: Path) -> None:
+    capture = str(CAPTURES / "happy-path.jsonl")
+    export = imported_by("export", capture, "--pcap", str(tmp_path / "x.pcap"))
+    assert loaded(export, "aiormq", "textual", "explorer.lab", "explorer.engine") == []
+    replayed = imported_by("replay", capture, "--print")
+    assert (
+        loaded(replayed, "aiormq", "textual", "explorer.lab", "explorer.recording.pcap")
+        == []
+    )
+    refused = imported_by("trace", "amqp://h/?channel_max=x")
+    assert loaded(refused, "aiormq", "explorer.lab", "explorer.engine") == []
