@@ -14,6 +14,7 @@ import glob
 import os
 import re
 import secrets
+import shlex
 import shutil
 import subprocess
 import sys
@@ -53,20 +54,34 @@ class LabError(Exception):
     """The broker cannot be asked to do what the experiment needs."""
 
 
+def ctl_command() -> list[str] | None:
+    """How to run the broker's rabbitmqctl: $RABBITMQCTL, else the one on PATH.
+
+    $RABBITMQCTL is a command line, split as a shell would, for a broker whose
+    rabbitmqctl is not the one on PATH (`scripts/rabbitmq4 ctl` for the
+    project's RabbitMQ 4.0 in its chroot).
+    """
+    configured = os.environ.get("RABBITMQCTL", "").strip()
+    if configured:
+        return shlex.split(configured)
+    found = shutil.which("rabbitmqctl")
+    return None if found is None else [found]
+
+
 async def rabbitmqctl(*args: str, stdin: str = "") -> str:
     """Run rabbitmqctl and return what it printed.
 
     Raises:
         LabError: it is not installed, not permitted, or failed.
     """
-    command = shutil.which("rabbitmqctl")
+    command = ctl_command()
     if command is None:
         raise LabError(
             "this experiment needs rabbitmqctl (it comes with RabbitMQ) on this "
             "machine, for a broker running here"
         )
     process = await asyncio.create_subprocess_exec(
-        command,
+        *command,
         *args,
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
@@ -77,6 +92,7 @@ async def rabbitmqctl(*args: str, stdin: str = "") -> str:
             out, _ = await process.communicate(stdin.encode())
     except TimeoutError:
         process.kill()
+        await process.wait()  # reaped here, not by a closed loop's finaliser
         raise LabError(
             f"rabbitmqctl {args[0]} gave no answer in {CTL_TIMEOUT:g} s"
         ) from None
@@ -137,8 +153,10 @@ def ctl_available() -> bool:
     rabbitmqctl reaches the broker with its Erlang cookie: root may (Debian's
     wrapper runs it as the rabbitmq user), and so may a user who can read
     ~/.erlang.cookie (the broker's own user, a Homebrew install's owner) or who
-    has $RABBITMQ_ERLANG_COOKIE set.
+    has $RABBITMQ_ERLANG_COOKIE set. A $RABBITMQCTL given is taken at its word.
     """
+    if os.environ.get("RABBITMQCTL", "").strip():
+        return True
     if shutil.which("rabbitmqctl") is None:
         return False
     root = hasattr(os, "geteuid") and os.geteuid() == 0
