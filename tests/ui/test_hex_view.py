@@ -10,7 +10,7 @@ from explorer.engine.events import PhaseReport
 from explorer.protocol import Direction, Frame, FrameDecoder
 from explorer.protocol.lifecycle import Phase
 from explorer.ui.widgets import HexView
-from explorer.ui.widgets.hex_view import (
+from explorer.ui.widgets.hexdump import (
     WIDE,
     ascii_start,
     byte_at_column,

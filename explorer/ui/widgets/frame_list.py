@@ -1,17 +1,16 @@
 """FrameList: every frame of the connection, one row each, fast at 100k rows.
 
 Owns the frame list pane: its rows (frames, phase failures and phase reports),
-their columns and colours, folding runs of heartbeats into one row, the cursor
-and the Selected message (what the rows say comes from labels.py). It is a
+their columns and colours, the cursor and the Selected message (what the rows
+say comes from labels.py, which items each row shows from folding.py). It is a
 Line-API ScrollView: adding rows costs O(batch) and painting reads only
 visible rows.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections.abc import Iterable, Sequence
-from typing import ClassVar, Final, TypeGuard
+from typing import ClassVar, Final
 
 from rich.segment import Segment
 from textual import events
@@ -24,6 +23,7 @@ from textual.strip import Strip
 
 from explorer.engine.events import PhaseFailed, PhaseReport
 from explorer.protocol.frames import Direction, Frame
+from explorer.ui.widgets.folding import Rows, is_heartbeat
 from explorer.ui.widgets.labels import CLOSES, frame_row, header_text, note_row
 
 #: What a row shows: a frame from the wire, a phase that failed, or what a
@@ -34,10 +34,6 @@ FrameListItem = Frame | PhaseFailed | PhaseReport
 HEADER_LINES: Final = 1
 #: The tone of a broker Close that refuses something: it colours the whole row.
 WARNING: Final = "frame-list--warning"
-
-
-def _is_heartbeat(item: FrameListItem) -> TypeGuard[Frame]:
-    return isinstance(item, Frame) and item.name == "Heartbeat"
 
 
 def _is_refusal(frame: Frame) -> bool:
@@ -164,12 +160,8 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
         """Start empty, with no cursor."""
         super().__init__(name=name, id=id, classes=classes)
         self._items: list[FrameListItem] = []
-        # The display index: row r shows items _first[r].._last[r] (more than
-        # one only for a folded heartbeat run). Both lists grow with the rows.
-        self._first: list[int] = []
-        self._last: list[int] = []
-        #: Folded rows holding heartbeats from both peers.
-        self._mixed: set[int] = set()
+        #: Which items each row shows; it grows with the rows.
+        self._rows = Rows()
         self._cursor = -1
         #: The item the cursor's row stood for when Selected was last posted.
         self._cursor_item = -1
@@ -184,7 +176,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
     @property
     def row_count(self) -> int:
         """Rows on display (a folded heartbeat run counts once)."""
-        return len(self._last)
+        return len(self._rows)
 
     @property
     def cursor_row(self) -> int:
@@ -202,7 +194,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
         Args:
             row: A row number, 0 to row_count - 1.
         """
-        return self._items[self._last[row]]
+        return self._items[self._rows.last[row]]
 
     def add(self, rows: Iterable[FrameListItem]) -> None:
         """Append a batch of frames, failures and reports, in wire order.
@@ -212,7 +204,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
         Args:
             rows: The new items.
         """
-        start, old_rows = len(self._items), len(self._last)
+        start, old_rows = len(self._items), len(self._rows)
         self._items.extend(rows)
         if len(self._items) == start:
             return
@@ -222,19 +214,17 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
             )
         following = self._cursor == old_rows - 1
         for index in range(start, len(self._items)):
-            self._place(index)
+            self._rows.place(self._items, index, self.fold_heartbeats)
         self._update_virtual_size()
         if following:
-            self._move_cursor(len(self._last) - 1)
+            self._move_cursor(len(self._rows) - 1)
         # The old last row may have grown: a heartbeat run got longer.
-        self._refresh_rows(max(old_rows - 1, 0), len(self._last))
+        self._refresh_rows(max(old_rows - 1, 0), len(self._rows))
 
     def clear(self) -> None:
         """Remove every row and the cursor."""
         self._items.clear()
-        self._first.clear()
-        self._last.clear()
-        self._mixed.clear()
+        self._rows.clear()
         self._cursor = self._cursor_item = -1
         self._t0 = None
         self._update_virtual_size()
@@ -250,12 +240,12 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
         Args:
             index: The row number.
         """
-        if self._last:
-            self._move_cursor(max(0, min(index, len(self._last) - 1)))
+        if self._rows:
+            self._move_cursor(max(0, min(index, len(self._rows) - 1)))
 
     def select_last(self) -> None:
         """Move the cursor to the last row, so the list follows new rows."""
-        self.select(len(self._last) - 1)
+        self.select(len(self._rows) - 1)
 
     def move(self, delta: int) -> None:
         """Move the cursor by `delta` rows (negative: up).
@@ -283,16 +273,13 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def watch_fold_heartbeats(self) -> None:
         """Rebuild the display index, keeping the cursor on the same item."""
-        item = self._last[self._cursor] if self._cursor >= 0 else -1
-        following = self._cursor == len(self._last) - 1
-        self._first.clear()
-        self._last.clear()
-        self._mixed.clear()
-        for index in range(len(self._items)):
-            self._place(index)
+        rows = self._rows
+        item = rows.last[self._cursor] if self._cursor >= 0 else -1
+        following = self._cursor == len(rows) - 1
+        rows.rebuild(self._items, self.fold_heartbeats)
         self._update_virtual_size()
         if item >= 0:
-            row = len(self._last) - 1 if following else bisect_left(self._last, item)
+            row = len(rows) - 1 if following else rows.row_of(item)
             self._move_cursor(row)
             self._scroll_to_row(row)  # row numbers changed, even if this one did not
         self.refresh()
@@ -303,7 +290,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
         if offset is None or offset.y < HEADER_LINES:
             return
         row = self.scroll_offset.y + offset.y - HEADER_LINES
-        if row < len(self._last):
+        if row < len(self._rows):
             self.select(row)
 
     def render_line(self, y: int) -> Strip:
@@ -312,28 +299,9 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
         if y < HEADER_LINES:
             return self._header_strip(width)
         row = self.scroll_offset.y + y - HEADER_LINES
-        if row >= len(self._last):
+        if row >= len(self._rows):
             return Strip.blank(width, self.rich_style)
         return self._row_strip(row, width)
-
-    def _place(self, index: int) -> None:
-        """Add item `index` to the display index: a new row, or a longer fold."""
-        item = self._items[index]
-        previous = self._items[index - 1] if index else None
-        if (
-            self.fold_heartbeats
-            and _is_heartbeat(item)
-            and previous is not None
-            and _is_heartbeat(previous)
-        ):
-            row = len(self._last) - 1
-            self._last[row] = index
-            first = self._items[self._first[row]]
-            if isinstance(first, Frame) and first.direction is not item.direction:
-                self._mixed.add(row)
-            return
-        self._first.append(index)
-        self._last.append(index)
 
     @property
     def _body_height(self) -> int:
@@ -343,7 +311,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
     def _update_virtual_size(self) -> None:
         # Width 0: the name column takes whatever width there is, so the list
         # never scrolls sideways.
-        self.virtual_size = Size(0, len(self._last) + HEADER_LINES)
+        self.virtual_size = Size(0, len(self._rows) + HEADER_LINES)
 
     def _move_cursor(self, row: int) -> None:
         """Put the cursor on `row`, scroll it into view and report it."""
@@ -352,8 +320,8 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
             self._refresh_rows(previous, previous + 1)
             self._refresh_rows(row, row + 1)
             self._scroll_to_row(row)
-        if (previous, self._cursor_item) != (row, self._last[row]):
-            self._cursor_item = self._last[row]
+        if (previous, self._cursor_item) != (row, self._rows.last[row]):
+            self._cursor_item = self._rows.last[row]
             self.post_message(self.Selected(self, self.item_at(row), row))
 
     def _scroll_to_row(self, row: int) -> None:
@@ -388,8 +356,8 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
         muted = self.get_component_rich_style(quiet, *cursor)
         toned = self.get_component_rich_style(tone, *cursor)
         since = item.t if self._t0 is None else self._t0
-        count = self._last[row] - self._first[row] + 1
-        cells = frame_row(item, since, width, count, row in self._mixed)
+        count = self._rows.count(row)
+        cells = frame_row(item, since, width, count, row in self._rows.mixed)
         segments = [
             Segment(cells.time, muted),
             Segment(cells.arrow, toned),
@@ -403,7 +371,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
         """The component class that colours a frame's arrow and name."""
         if _is_refusal(frame):
             return WARNING
-        if _is_heartbeat(frame):
+        if is_heartbeat(frame):
             return "frame-list--heartbeat"
         if frame.direction is Direction.CLIENT_TO_BROKER:
             return "frame-list--client"

@@ -1,8 +1,8 @@
 """HexView: one frame's bytes as an annotated `hexdump -C`, coloured by field.
 
-Owns the hex pane: the dump layout, mapping columns to byte offsets and back,
-colouring each byte by the FieldKind of the byte-map leaf that holds it, the
-selected span, the byte cursor and the ByteClicked message; for a phase
+Owns the hex pane (hexdump.py lays out a dump line's columns): colouring
+each byte by the FieldKind of the byte-map leaf that holds it, the selected
+span, the byte cursor and the ByteClicked message; for a phase
 report, the text it shows instead of bytes; and a height that follows what it
 shows. Pygments' hexdump lexer (through textual.highlight) styles the offset
 and ASCII columns; the field colours are laid over its hex tokens. Lines are
@@ -35,50 +35,19 @@ from textual.style import Style as VisualStyle
 from explorer.engine.events import PhaseReport
 from explorer.protocol.bytemap import ByteField, FieldKind, byte_map
 from explorer.protocol.frames import Frame
+from explorer.ui.widgets.hexdump import (
+    NARROW,
+    WIDE,
+    ascii_start,
+    byte_at_column,
+    dump_line,
+    hex_column,
+    line_width,
+)
 from explorer.ui.widgets.labels import report_lines
 
-#: Bytes per line when the pane is wide enough for `hexdump -C`, else half.
-WIDE: Final = 16
-NARROW: Final = 8
 #: Fewest columns a report's text is wrapped to, however narrow the pane.
 NARROW_TEXT: Final = 20
-#: Column of the first hex digit: 8 offset digits and two spaces.
-HEX_START: Final = 10
-#: Printable ASCII stays; everything else shows as a dot, as hexdump -C does.
-_ASCII: Final = bytes(c if 0x20 <= c < 0x7F else ord(".") for c in range(256))
-
-
-def hex_column(index: int) -> int:
-    """Column of the first hex digit of byte `index` of a line."""
-    return HEX_START + 3 * index + index // 8
-
-
-def ascii_start(per_line: int) -> int:
-    """Column of the first ASCII character, after the hex bytes and ``  |``."""
-    return hex_column(per_line - 1) + 2 + 3
-
-
-def line_width(per_line: int) -> int:
-    """Columns one dump line takes."""
-    return ascii_start(per_line) + per_line + 1
-
-
-def byte_at_column(column: int, per_line: int = WIDE) -> int | None:
-    """Which byte of a line a column shows, hex or ASCII; None for none."""
-    first_ascii = ascii_start(per_line)
-    if first_ascii <= column < first_ascii + per_line:
-        return column - first_ascii
-    for index in range(per_line):
-        if hex_column(index) <= column < hex_column(index) + 2:
-            return index
-    return None
-
-
-def dump_line(offset: int, chunk: bytes, per_line: int = WIDE) -> str:
-    """One `hexdump -C` line: offset, groups of 8 hex bytes, ASCII."""
-    groups = [chunk[i : i + 8].hex(" ").ljust(23) for i in range(0, per_line, 8)]
-    text = chunk.translate(_ASCII).decode("ascii")
-    return f"{offset:08x}  {'  '.join(groups)}  |{text}|"
 
 
 class HexView(ScrollView, can_focus=True):
