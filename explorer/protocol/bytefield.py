@@ -61,16 +61,24 @@ class Parts(Sequence["ByteField"]):
     def __iter__(self) -> Iterator[ByteField]:
         """The children in byte order, reading each the first time it is reached."""
         read, index = self._read, 0
-        while True:  # _read_one inlined: this loop is most of a screen's cost
+        while True:
             while index < len(read):
                 yield read[index]
                 index += 1
-            unread = self._unread
-            child = None if unread is None else next(unread, None)
-            if child is None:
+            if self._unread is None:
+                return
+            # A `for` over the unread is cheaper than a next() per child (a
+            # screenful is some 2,000 spans); it stops to catch up when another
+            # loop read on while this one waited.
+            for child in self._unread:
+                read.append(child)
+                index += 1
+                yield child
+                if index != len(read):
+                    break
+            else:
                 self._unread = None
                 return
-            read.append(child)
 
     def __len__(self) -> int:
         """How many children there are (reads them all)."""
@@ -184,14 +192,19 @@ class ByteField(NamedTuple):
         stop = self.offset + self.length if end is None else end
         levels: list[Iterator[ByteField]] = [iter((self,))]
         while levels:
-            node = next(levels[-1], None)
-            if node is None or node.offset >= stop:  # spans come in byte order
-                levels.pop()
-            elif node.offset + node.length > start:
-                if node.children:
-                    levels.append(iter(node.children))
-                else:
+            # Each level's iterator resumes where it was left: a `for` over it
+            # is cheaper than a next() per span, and a screenful is 2,000 spans.
+            for node in levels[-1]:
+                if node.offset >= stop:  # spans come in byte order
+                    levels.pop()
+                    break
+                if node.offset + node.length > start:
+                    if node.children:
+                        levels.append(iter(node.children))
+                        break
                     yield node
+            else:
+                levels.pop()
 
     def path_to(self, offset: int) -> list[ByteField]:
         """The chain of spans from this one down to the leaf holding `offset`."""

@@ -192,9 +192,10 @@ def _flag_words(walker: Walker, pos: int) -> int:
 
 def _more_flag_words(raw: bytes, pos: int, count: int) -> Iterator[ByteField]:
     """The flag words after the first: no property of Basic is flagged there."""
+    new, bits = tuple.__new__, FieldKind.BITS  # as walker's _new: a screen is 512
     for at in range(pos, pos + 2 * count, 2):
-        word = _FLAG_WORD.unpack_from(raw, at)[0]
-        yield ByteField(at, 2, "property flags", FieldKind.BITS, "short", word)
+        word = raw[at] << 8 | raw[at + 1]
+        yield new(ByteField, (at, 2, "property flags", bits, "short", word, (), ()))
 
 
 def _flag_word(pos: int, word: int, flags: int) -> ByteField:

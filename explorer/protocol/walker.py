@@ -67,6 +67,12 @@ _TAGS: Final[dict[int, tuple[str, struct.Struct | None, str]]] = {
     for tag, (type_, layout) in _TAG_TYPES.items()
 }
 _LONG: Final = struct.Struct(">I")
+#: Builds a ByteField from all eight of its fields in order, without the
+#: Python-level __new__ NamedTuple gives ByteField(...): half the cost, on the
+#: paths that read a table's entries (a screenful is some 2,000 spans).
+_new: Final = tuple.__new__
+_LENGTH, _KEY, _TAG = FieldKind.LENGTH, FieldKind.KEY, FieldKind.TAG
+_VALUE, _GROUP = FieldKind.VALUE, FieldKind.GROUP
 _DECIMAL: Final = struct.Struct(">BI")
 
 
@@ -155,15 +161,15 @@ class Walker:
     ) -> Iterator[ByteField]:
         """The length prefix at `pos`, then each entry up to this walker's end."""
         yield ByteField(pos, 4, "length", FieldKind.LENGTH, "long", size)
-        cursor, index = pos + 4, 0
-        while cursor < self.end:
+        cursor, index, end = pos + 4, 0, self.end
+        while cursor < end:
             try:
                 entry = item(self, cursor, index)
             except MalformedError as problem:
                 yield malformed(self, cursor, f"{type_} entry {index}", problem)
                 return
             yield entry
-            cursor, index = entry.end, index + 1
+            cursor, index = entry.offset + entry.length, index + 1
 
     def _table_entry(self, pos: int, _index: int) -> ByteField:
         # The checks are written out (`need` is only called to raise): reading
@@ -178,15 +184,17 @@ class Walker:
         key = raw[pos + 1 : at].decode("utf-8", errors="replace")
         tagged = self.tagged_value(at, key)
         last = tagged[-1]
-        prefix = ByteField(pos, 1, "key length", FieldKind.LENGTH, "octet", size)
+        prefix = _new(ByteField, (pos, 1, "key length", _LENGTH, "octet", size, (), ()))
         if size:
-            named = ByteField(pos + 1, size, "key", FieldKind.KEY, "shortstr", key)
+            named = _new(
+                ByteField, (pos + 1, size, "key", _KEY, "shortstr", key, (), ())
+            )
             children: tuple[ByteField, ...] = (prefix, named, *tagged)
         else:
             children = (prefix, *tagged)
         length = last.offset + last.length - pos
-        return ByteField(
-            pos, length, key, FieldKind.GROUP, tagged[0].type, None, children
+        return _new(
+            ByteField, (pos, length, key, _GROUP, tagged[0].type, None, children, ())
         )
 
     def _array_item(self, pos: int, index: int) -> ByteField:
@@ -194,8 +202,8 @@ class Walker:
         tagged = self.tagged_value(pos, name)
         last = tagged[-1]
         length = last.offset + last.length - pos
-        return ByteField(
-            pos, length, name, FieldKind.GROUP, tagged[0].type, None, tagged
+        return _new(
+            ByteField, (pos, length, name, _GROUP, tagged[0].type, None, tagged, ())
         )
 
     def tagged_value(self, pos: int, name: str) -> tuple[ByteField, ...]:
@@ -208,7 +216,7 @@ class Walker:
             tag = raw[pos : pos + 1]
             raise MalformedError(f"{name}: {tag!r} is not a field-table type tag")
         type_, layout, letter = found
-        tag_field = ByteField(pos, 1, "type tag", FieldKind.TAG, type_, letter)
+        tag_field = _new(ByteField, (pos, 1, "type tag", _TAG, type_, letter, (), ()))
         start = pos + 1
         if layout is not None:
             if start + layout.size > end:
@@ -216,10 +224,9 @@ class Walker:
             value: object = layout.unpack_from(raw, start)[0]
             if type_ == "boolean":
                 value = bool(value)
-            return (
-                tag_field,
-                ByteField(start, layout.size, "value", FieldKind.VALUE, type_, value),
-            )
+            size = layout.size
+            value_field = (start, size, "value", _VALUE, type_, value, (), ())
+            return (tag_field, _new(ByteField, value_field))
         if type_ == "void":
             return (tag_field,)
         if type_ == "decimal":

@@ -17,7 +17,7 @@ from explorer.protocol.lifecycle import Phase
 from explorer.recording.replay import bundled_recording
 from explorer.ui.app import ExplorerApp, live, replay
 from explorer.ui.question import Choices, QuestionScreen
-from tests.ui.test_app import running, settle
+from tests.ui.conftest import running, settle
 
 #: One short lesson per phase: its footer lists the questions and results.
 COURSE = Course(
@@ -79,7 +79,7 @@ async def steps_until_next(app: ExplorerApp, phase: Phase) -> None:
 
 
 def notes(app: ExplorerApp) -> list[str]:
-    return [n.message for n in app._notifications]
+    return [n.message for n in app.notifications]
 
 
 async def test_predictions_before_tcp_are_graded_when_the_broker_answers(
@@ -113,10 +113,10 @@ async def test_predictions_before_tcp_are_graded_when_the_broker_answers(
         assert "frame_max=131072" in progress.answers["tune-frame-max"]
         assert progress.answers["tune-heartbeat"].startswith("✗ you predicted 30")
         assert any(m.startswith("✗ you predicted 30;") for m in notes(app))
-        app.show_phase_lesson(Phase.TUNE)
+        app.lessons.show_phase(Phase.TUNE)
         await settle(app)
-        assert "✓ you predicted 128 KiB" in app.lesson.source
-        assert "✗ you predicted 30" in app.lesson.source
+        assert "✓ you predicted 128 KiB" in app.panes.lesson.source
+        assert "✗ you predicted 30" in app.panes.lesson.source
         # A new connection asks again only what was predicted wrong.
         await app.action_restart()
         await steps_until_next(app, Phase.TCP)
@@ -155,15 +155,17 @@ async def test_the_quiz_key_asks_about_the_lesson_shown_from_its_frames() -> Non
         app.action_quiz()  # the endpoint lesson: no quiz
         await pilot.pause()
         assert notes(app)[-1] == "No quiz on the endpoint phase."
-        app.quiz(Phase.TUNE)  # before the tune frames exist
+        app.quizzes.quiz(Phase.TUNE)  # before the tune frames exist
         await pilot.pause()
         assert "step through the tune phase first" in notes(app)[-1]
         while app.stepper.next_phase is not Phase.OPEN:
             app.action_step()
             await settle(app)
-        app.show_phase_lesson(Phase.TUNE)
+        app.lessons.show_phase(Phase.TUNE)
         await settle(app)
-        assert "press a" not in app.lesson.source, "no predictions, no results yet"
+        assert "press a" not in app.panes.lesson.source, (
+            "no predictions, no results yet"
+        )
         app.action_quiz()  # the a key
         first = await asked(app)
         assert [q.name for q in first.questions] == ["tune-frame-size"]
@@ -174,13 +176,13 @@ async def test_the_quiz_key_asks_about_the_lesson_shown_from_its_frames() -> Non
         await pilot.press("escape")  # skipped: not graded
         await settle(app)
         assert not isinstance(app.screen, QuestionScreen)
-        graded = [n for n in app._notifications if n.message.startswith(("✓", "✗"))]
+        graded = [n for n in app.notifications if n.message.startswith(("✓", "✗"))]
         assert [n.message.split(";")[0] for n in graded] == ["✓ you answered 20 bytes"]
         assert "recording" in graded[0].title
         assert progress.answers == {}, "a recording never counts"
         await settle(app)
-        assert "✓ you answered 20 bytes" in app.lesson.source  # for this session
-        assert "not answered yet" in app.lesson.source
+        assert "✓ you answered 20 bytes" in app.panes.lesson.source  # for this session
+        assert "not answered yet" in app.panes.lesson.source
 
 
 async def test_an_experiment_prediction_is_a_choice_graded_after_the_run() -> None:
@@ -189,7 +191,7 @@ async def test_an_experiment_prediction_is_a_choice_graded_after_the_run() -> No
         replay(bundled_recording()), source="bundled", progress=progress, predict=True
     )
     async with running(app) as pilot:
-        app.run_worker(app.ask_before_experiment("channel-max-above"))
+        app.run_worker(app.quizmaster.before_experiment("channel-max-above"))
         screen = await asked(app)
         assert screen.questions == (QUESTIONS["channel-max-above"],)
         options = screen.query_one(OptionList)
@@ -213,23 +215,24 @@ async def test_an_experiment_prediction_is_a_choice_graded_after_the_run() -> No
             for frame in FrameDecoder(direction).feed(marshal(payload, 0))
             if isinstance(frame, Frame)
         ]
-        assert app.grade_pending(frames, over=False) == []  # it may still answer
-        (result,) = app.grade_pending(frames)
+        grade = app.quizzes.grade_pending
+        assert grade(frames, over=False) == []  # it may still answer
+        (result,) = grade(frames)
         assert result.right
         assert progress.answers["channel-max-above"].startswith(
             "✓ you predicted it drops"
         )
         # Answered right: not asked again before the next run.
-        await app.ask_before_experiment("channel-max-above")
+        await app.quizmaster.before_experiment("channel-max-above")
         assert not isinstance(app.screen, QuestionScreen)
         # Skipped with escape: not pending, and not asked again this session.
-        app.run_worker(app.ask_before_experiment("unknown-vhost"))
+        app.run_worker(app.quizmaster.before_experiment("unknown-vhost"))
         skipped = await asked(app)
         assert [q.name for q in skipped.questions] == ["unknown-vhost-code"]
         await pilot.press("escape")
         await settle(app)
         assert app.quizmaster.predicted == {}
-        await app.ask_before_experiment("unknown-vhost")
+        await app.quizmaster.before_experiment("unknown-vhost")
         assert not isinstance(app.screen, QuestionScreen)
 
 
