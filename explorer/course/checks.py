@@ -20,15 +20,17 @@ from pamqp import commands
 from explorer.engine.events import PhaseFailed, PhaseReport
 from explorer.protocol.content import publishes
 from explorer.protocol.fields import JSON, table_of
-from explorer.protocol.frames import (
-    B2C,
-    C2B,
-    Frame,
+from explorer.protocol.frames import B2C, C2B, Frame
+from explorer.protocol.lifecycle import Phase
+from explorer.protocol.queries import (
+    all_named,
+    channel_turns,
+    client_channels,
     first_named,
     first_payload,
+    reply_to,
+    tune_pair,
 )
-from explorer.protocol.lifecycle import Phase
-from explorer.protocol.queries import channel_turns, client_channels
 
 #: The race pace (the TCP report's "pace"): the handshake held step by step.
 RACE: Final = "race"
@@ -101,26 +103,6 @@ class Check:
     counts_in: frozenset[str] = frozenset()
 
 
-def _tune_pair(
-    frames: Sequence[Frame],
-) -> tuple[commands.Connection.Tune, commands.Connection.TuneOk] | None:
-    tune = first_payload(frames, B2C, commands.Connection.Tune)
-    tune_ok = first_payload(frames, C2B, commands.Connection.TuneOk)
-    if tune is None or tune_ok is None:
-        return None
-    return tune, tune_ok
-
-
-def _answer(frames: Sequence[Frame], sent: str) -> Frame | None:
-    """The broker's first frame after the client's first `sent`, heartbeats aside."""
-    asked = False
-    for frame in frames:
-        if asked and frame.direction is B2C and frame.name != "Heartbeat":
-            return frame
-        asked = asked or (frame.direction is C2B and frame.name == sent)
-    return None
-
-
 def _tuned(field: str, how: str, *, lowered: bool, unit: str = "") -> Judge:
     """Passes when TuneOk carried the URL's `field` and the broker accepted it.
 
@@ -129,7 +111,7 @@ def _tuned(field: str, how: str, *, lowered: bool, unit: str = "") -> Judge:
     """
 
     def judge(seen: Seen) -> Verdict:
-        pair = _tune_pair(seen.frames)
+        pair = tune_pair(seen.frames)
         if pair is None:
             return Verdict(False, "no Tune/TuneOk on the wire yet")
         proposed, carried = int(getattr(pair[0], field)), int(getattr(pair[1], field))
@@ -159,7 +141,7 @@ def _refused(sent: str, code: int, setting: str, words: str = "") -> Judge:
     """
 
     def judge(seen: Seen) -> Verdict:
-        answer = _answer(seen.frames, sent)
+        answer = reply_to(seen.frames, sent)
         close = answer.payload if answer is not None else None
         if not isinstance(close, commands.Connection.Close) or close.reply_code != code:
             return Verdict(False, f"no Connection.Close {code} in answer to {sent} yet")
@@ -188,7 +170,7 @@ def _named(seen: Seen) -> Verdict:
 
 
 def _heartbeat_seen(frames: Sequence[Frame]) -> Verdict:
-    beats = [f for f in frames if f.name == "Heartbeat" and f.direction is B2C]
+    beats = all_named(frames, B2C, "Heartbeat")
     if beats:
         return Verdict(True, f"the broker sent {len(beats)} heartbeat(s), 8 bytes each")
     return Verdict(False, "no heartbeat from the broker yet: a short ?heartbeat= helps")
@@ -238,7 +220,7 @@ def _interleaved(frames: Sequence[Frame]) -> Verdict:
 
 def _channel_past_max(frames: Sequence[Frame]) -> Verdict:
     """Passes when a Channel.Open beyond TuneOk's channel_max got Close 530."""
-    pair = _tune_pair(frames)
+    pair = tune_pair(frames)
     limit = pair[1].channel_max if pair else 0
     for index, frame in enumerate(frames):
         beyond = frame.name == "Channel.Open" and 0 < limit < frame.channel

@@ -25,8 +25,9 @@ from explorer.lab import broker
 from explorer.net.endpoint import parse
 from explorer.net.raw import Handshake
 from explorer.protocol.fields import JSON
-from explorer.protocol.frames import B2C, C2B, Frame, first_named
+from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import Phase
+from explorer.protocol.queries import first_named, sent_since
 from explorer.protocol.stream import RESET_BY_BROKER
 
 Setup = Callable[[Engine], Awaitable[None]]
@@ -180,14 +181,7 @@ def observe(scenario: Scenario, engine: Engine) -> tuple[dict[str, JSON], list[s
 def _reply(frames: list[Frame], start: float | None) -> Frame | None:
     if start is None:
         return None
-    return next(
-        (
-            f
-            for f in frames
-            if f.direction is B2C and f.t >= start and f.name in REPLIES
-        ),
-        None,
-    )
+    return next((f for f in sent_since(frames, B2C, start) if f.name in REPLIES), None)
 
 
 def _dropped_after(engine: Engine, start: float | None) -> float | None:

@@ -24,9 +24,9 @@ from explorer.lab.experiment import Scenario, rewrite
 from explorer.net.raw import Handshake
 from explorer.protocol.content import publishes
 from explorer.protocol.fields import JSON
-from explorer.protocol.frames import B2C, C2B, Frame, first_named, first_payload
+from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.protocol.queries import channel_turns
+from explorer.protocol.queries import channel_turns, first_named, first_payload
 
 Facts = dict[str, JSON]
 #: Messages sent each way in the channel and push/poll experiments.

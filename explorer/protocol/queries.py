@@ -1,16 +1,109 @@
 """Questions asked of a list of decoded frames, by everyone who reads them.
 
 Owns the frame queries that the engine, the try-it checks, the questions and
-the lab share: which channels the client used, and how often they took turns.
-Sans-I/O: frames in, facts out.
+the lab share: the first frame called X, what the broker said after frame X,
+the negotiated Tune pair, the broker's product and version, and which channels
+the client used. Sans-I/O: frames in, facts out.
 """
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
-from explorer.protocol.frames import C2B, Frame
+from pamqp import commands
+
+from explorer.protocol.fields import table_of
+from explorer.protocol.frames import (
+    B2C,
+    C2B,
+    Direction,
+    Frame,
+    first_named,
+    first_payload,
+)
+
+# first_named and first_payload are still defined in explorer.protocol.frames,
+# where the engine imports them; this module is their home for everyone else.
+# Once explorer.engine imports them from here, move their two definitions here.
+__all__ = [
+    "all_named",
+    "broker_product",
+    "broker_said_after",
+    "channel_turns",
+    "client_channels",
+    "first_named",
+    "first_payload",
+    "reply_to",
+    "sent_since",
+    "server_product",
+    "tune_pair",
+]
+
+
+def all_named(frames: Iterable[Frame], direction: Direction, name: str) -> list[Frame]:
+    """Every frame called `name` that `direction`'s sender sent, in order."""
+    return [f for f in frames if f.direction is direction and f.name == name]
+
+
+def sent_since(frames: Iterable[Frame], direction: Direction, t: float) -> list[Frame]:
+    """The frames `direction`'s sender sent at or after `t` (the capture's clock)."""
+    return [f for f in frames if f.direction is direction and f.t >= t]
+
+
+def broker_said_after(frames: Sequence[Frame], frame: Frame) -> list[Frame]:
+    """What the broker said after `frame`: its frames, heartbeats left out.
+
+    Heartbeats say nothing new. Empty if `frame` is not among `frames`.
+    """
+    for index, seen in enumerate(frames):
+        if seen is frame or seen == frame:
+            return [
+                f
+                for f in frames[index + 1 :]
+                if f.direction is B2C and f.name != "Heartbeat"
+            ]
+    return []
+
+
+def reply_to(frames: Sequence[Frame], sent: str) -> Frame | None:
+    """The broker's first frame after the client's first `sent`, heartbeats aside."""
+    frame = first_named(frames, C2B, sent)
+    if frame is None:
+        return None
+    return next(iter(broker_said_after(frames, frame)), None)
+
+
+def tune_pair(
+    frames: Sequence[Frame],
+) -> tuple[commands.Connection.Tune, commands.Connection.TuneOk] | None:
+    """The broker's Connection.Tune and the client's TuneOk, once both are sent."""
+    tune = first_payload(frames, B2C, commands.Connection.Tune)
+    tune_ok = first_payload(frames, C2B, commands.Connection.TuneOk)
+    if tune is None or tune_ok is None:
+        return None
+    return tune, tune_ok
+
+
+def server_product(start: Frame) -> tuple[str, str]:
+    """The product and version a Connection.Start's server_properties name.
+
+    Each is "" when the broker left it out or sent something other than text.
+    """
+    properties = table_of(start, "server_properties")
+    product, version = properties.get("product"), properties.get("version")
+    return (
+        product if isinstance(product, str) else "",
+        version if isinstance(version, str) else "",
+    )
+
+
+def broker_product(start: Frame) -> str:
+    """``product version`` from a Connection.Start, e.g. "RabbitMQ 3.10.8".
+
+    Either word is left out when the broker did not send it ("" for neither).
+    """
+    return " ".join(word for word in server_product(start) if word)
 
 
 def channel_turns(frames: Sequence[Frame]) -> tuple[dict[int, int], int]:

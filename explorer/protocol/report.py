@@ -22,6 +22,7 @@ from explorer.protocol.explain import (
 )
 from explorer.protocol.fields import JSON, table_of, to_json
 from explorer.protocol.frames import Frame
+from explorer.protocol.queries import broker_product
 
 Facts = dict[str, JSON]
 HIDDEN: Final = "***"
@@ -74,7 +75,7 @@ def start_facts(frame: Frame) -> tuple[Facts, list[str]]:
         "mechanisms": mechanisms,
         "locales": locales,
     }
-    product = f"{_text(properties, 'product')} {_text(properties, 'version')}".strip()
+    product = broker_product(frame)
     platform = _text(properties, "platform") or "an unknown platform"
     notes = [
         f"{product or 'The broker'} on {platform} offers {len(capabilities)} "

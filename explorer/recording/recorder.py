@@ -20,8 +20,8 @@ from explorer.engine.core import Engine
 from explorer.engine.events import EngineEvent, PhaseFailed
 from explorer.lab import lab_engine
 from explorer.net.endpoint import redact
-from explorer.protocol.fields import table_of
 from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.queries import broker_product
 from explorer.recording.capture import Capture, redact_secrets
 from explorer.recording.eventlog import to_record
 from explorer.recording.journal import Journal
@@ -95,7 +95,5 @@ def _broker(capture: Capture) -> str:
     """``product version`` from the broker's Connection.Start, if one came."""
     for item in capture.decode(Direction.BROKER_TO_CLIENT):
         if isinstance(item, Frame) and item.name == "Connection.Start":
-            props = table_of(item, "server_properties")
-            words = (props.get(key) for key in ("product", "version"))
-            return " ".join(w for w in words if isinstance(w, str) and w)
+            return broker_product(item)
     return ""
