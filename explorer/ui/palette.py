@@ -1,7 +1,8 @@
 """The explorer's commands in the command palette (ctrl+p).
 
 Owns the list: restart, the pace, recordings, progress, experiments, lessons,
-quizzes and jumping to a phase. Each command calls an action of the app.
+quizzes and jumping to a phase. Each command calls on the part of the app
+that owns it.
 """
 
 from __future__ import annotations
@@ -36,50 +37,56 @@ def commands(app: ExplorerApp) -> Iterator[SystemCommand]:
     yield SystemCommand(
         "Open the bundled recording",
         "A full lifecycle recorded against a real RabbitMQ",
-        lambda: app.run_worker(app.open_recording(bundled_recording())),
+        lambda: app.run_worker(app.connections.open_recording(bundled_recording())),
     )
     yield SystemCommand(
         "Open the recorded experiment",
         "The no-permission experiment of the failure lab, recorded",
-        lambda: app.run_worker(app.open_recording(recorded_experiment())),
+        lambda: app.run_worker(app.connections.open_recording(recorded_experiment())),
     )
     yield SystemCommand(
         "Reset progress",
         "Forget finished lessons and passed try-it checks",
-        app.reset_progress,
+        lambda: reset_progress(app),
     )
     yield SystemCommand(
         "Plain lifecycle",
         "Leave the experiment: connect again and step the normal lifecycle",
-        lambda: app.run_worker(app.plain_lifecycle()),
+        lambda: app.run_worker(app.connections.plain_lifecycle()),
     )
     for name, scenario in EXPERIMENTS.items():
         yield SystemCommand(
             f"Experiment: {name}",
             scenario.title,
-            lambda name=name: app.run_experiment(name),
+            lambda name=name: app.experiments.run(name),
         )
-    for topic in app.course.topics:
+    for topic in app.lessons.course.topics:
         yield SystemCommand(
             f"Lesson: {topic.title}",
             "A topic lesson",
-            lambda topic=topic: app.show_lesson(topic),
+            lambda topic=topic: app.lessons.show(topic),
         )
     for phase in ORDER:
         yield SystemCommand(
             f"Lesson: {phase.number} {phase.value}",
             f"Show the lesson for the {phase.value} phase",
-            lambda phase=phase: app.show_phase_lesson(phase),
+            lambda phase=phase: app.lessons.show_phase(phase),
         )
         yield SystemCommand(
             f"Jump to phase: {phase.value}",
             f"Step the connection up to the {phase.value} phase and select "
             "its first frame",
-            lambda phase=phase: app.step_to(phase),
+            lambda phase=phase: app.steps.to(phase),
         )
         if questions_for(phase, "quiz"):
             yield SystemCommand(
                 f"Quiz: {phase.value}",
                 f"Questions on the {phase.value} phase, answered from your frames",
-                lambda phase=phase: app.quiz(phase),
+                lambda phase=phase: app.quizzes.quiz(phase),
             )
+
+
+def reset_progress(app: ExplorerApp) -> None:
+    """Forget finished lessons, passed checks and answers."""
+    app.progress.reset()
+    app.notify("Progress reset: no lesson finished, no check passed.")

@@ -1,18 +1,26 @@
-"""Shared by the widget tests: frames of the committed captures, and small apps.
+"""Shared by the UI tests: frames of the committed captures, small apps, and
+running the explorer.
 
-The apps hold one widget each (a FieldTree, a HexView) as the explorer shows
-it, for tests of that widget alone.
+The small apps hold one widget each (a FieldTree, a HexView) as the explorer
+shows it, for tests of that widget alone. `running`, `settle` and `step` drive
+the whole ExplorerApp.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import pytest
 from rich.style import Style
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal
+from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Static
+from textual.worker import WorkerCancelled
 
 from explorer.engine.events import PhaseReport
 from explorer.protocol import ByteField, Direction, Frame, FrameDecoder
@@ -20,10 +28,13 @@ from explorer.protocol.lifecycle import Phase
 from explorer.recording.capture import load
 from explorer.recording.eventlog import from_record
 from explorer.recording.replay import bundled_recording
+from explorer.ui.app import ExplorerApp
 from explorer.ui.widgets import FieldTree, HexView
 from tests.conftest import capture_frames
 
 HEARTBEAT = b"\x08\x00\x00\x00\x00\x00\x00\xce"
+#: The explorer's terminal, unless a test says otherwise.
+SIZE = (120, 40)
 
 
 def heartbeats(
@@ -112,6 +123,47 @@ class PaneApp(App[None]):
         yield Static("the lesson", id="top")
         with Horizontal(id="bottom"):
             yield self.widget()
+
+
+async def settle(app: ExplorerApp) -> None:
+    """Wait until no worker runs (a step, and the lesson updates it starts), then
+    until every event the stepper sent is on screen (`ExplorerApp.flush`)."""
+    while busy := [worker for worker in app.workers if not worker.is_finished]:
+        with contextlib.suppress(WorkerCancelled):  # a newer one replaced it
+            await busy[0].wait()
+    await app.flush()
+
+
+async def step(app: ExplorerApp, pilot: Pilot[int]) -> None:
+    """One step, as the space key runs it, then wait for its work to finish.
+
+    The action is called and the workers awaited, rather than the key pressed and
+    `pilot.pause()` awaited: both of those wait for every widget to answer, and a
+    lesson update replacing its Markdown blocks meanwhile leaves Pilot waiting
+    for a widget that is gone. (The recording test presses the real key once.)
+    """
+    app.action_step()
+    await settle(app)
+
+
+@contextlib.asynccontextmanager
+async def running(
+    app: ExplorerApp, size: tuple[int, int] = SIZE
+) -> AsyncIterator[Pilot[int]]:
+    """`app.run_test`, entered once the app is complete and left only once no
+    lesson update is half done.
+
+    The app paints its status line alone first and mounts its panes right
+    after; `ready` says they are there (a crash before it fails the test
+    rather than hanging it). Shutting down while a lesson update replaces its
+    Markdown blocks cancels those blocks' tasks, and Textual's shutdown then
+    fails the test.
+    """
+    async with app.run_test(size=size) as pilot:
+        async with asyncio.timeout(10):
+            await app.ready.wait()
+        yield pilot
+        await settle(app)
 
 
 @pytest.fixture

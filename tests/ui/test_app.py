@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Markdown
-from textual.worker import WorkerCancelled
 from yarl import URL
 
 from explorer.course.progress import Progress
 from explorer.protocol import Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.recording.replay import bundled_recording
-from explorer.ui.app import FLUSH_INTERVAL, ExplorerApp, live, replay
+from explorer.ui.app import ExplorerApp, live, replay
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.panels import AuthPanel, NegotiationPanel
 from explorer.ui.widgets.phase_rail import PhaseRail
 from tests.conftest import User
-
-SIZE = (120, 40)
+from tests.ui.conftest import running, settle, step
 
 
 def text_of(app: ExplorerApp, widget: type[NegotiationPanel | AuthPanel]) -> str:
@@ -32,46 +27,6 @@ def text_of(app: ExplorerApp, widget: type[NegotiationPanel | AuthPanel]) -> str
     return "\n".join(
         strip.text for strip in panel.render_lines(panel.region.reset_offset)
     )
-
-
-async def step(app: ExplorerApp, pilot: Pilot[int]) -> None:
-    """One step, as the space key runs it, then wait for its work to finish.
-
-    The action is called and the workers awaited, rather than the key pressed and
-    `pilot.pause()` awaited: both of those wait for every widget to answer, and a
-    lesson update replacing its Markdown blocks meanwhile leaves Pilot waiting
-    for a widget that is gone. (The recording test presses the real key once.)
-    """
-    app.action_step()
-    await settle(app)
-
-
-async def settle(app: ExplorerApp) -> None:
-    """Wait until no worker runs: the step, and the lesson updates it starts."""
-    for _ in range(3):
-        with contextlib.suppress(WorkerCancelled):  # a newer lesson replaced it
-            await app.workers.wait_for_complete()
-        await asyncio.sleep(FLUSH_INTERVAL)
-
-
-@contextlib.asynccontextmanager
-async def running(
-    app: ExplorerApp, size: tuple[int, int] = SIZE
-) -> AsyncIterator[Pilot[int]]:
-    """`app.run_test`, entered once the app is complete and left only once no
-    lesson update is half done.
-
-    The app paints its status line alone first and mounts its panes right
-    after; `ready` says they are there (a crash before it fails the test
-    rather than hanging it). Shutting down while a lesson update replaces its
-    Markdown blocks cancels those blocks' tasks, and Textual's shutdown then
-    fails the test.
-    """
-    async with app.run_test(size=size) as pilot:
-        async with asyncio.timeout(10):
-            await app.ready.wait()
-        yield pilot
-        await settle(app)
 
 
 async def step_until(app: ExplorerApp, pilot: Pilot[int], phase: Phase) -> None:
@@ -89,7 +44,7 @@ async def test_recording_steps_through_every_phase_and_says_it_is_a_recording() 
         assert app.sub_title.startswith("RECORDING")
         rail = app.query_one(PhaseRail)
         await pilot.press("space")  # the endpoint step: its lesson is already shown
-        await app.workers.wait_for_complete()
+        await settle(app)
         assert list(rail.states) == [Phase.ENDPOINT]
         while not app.stepper.finished:
             await step(app, pilot)
@@ -119,8 +74,8 @@ async def test_selecting_a_frame_fills_fields_bytes_and_lesson() -> None:
         )
         frames.select(row)
         await pilot.pause()
-        assert app._selected is not None
-        assert app._selected.name == "Connection.Tune"
+        assert app.selected is not None
+        assert app.selected.name == "Connection.Tune"
         lesson = app.query_one("#lesson", Markdown)
         assert lesson.source.strip(), "the tune lesson is shown"
 
@@ -163,11 +118,11 @@ async def test_no_broker_fails_at_tcp_and_offers_the_recording() -> None:
         rail = app.query_one(PhaseRail)
         assert rail.states[Phase.TCP] == "failed"
         assert app.stepper.finished
-        messages = [n.message for n in app._notifications]
+        messages = [n.message for n in app.notifications]
         assert any("refused" in m for m in messages)
         assert any("bundled recording" in m for m in messages)
-        await app.open_recording(bundled_recording())
-        await pilot.pause()
+        await app.connections.open_recording(bundled_recording())
+        await app.flush()
         assert app.sub_title.startswith("RECORDING")
         assert app.query_one(FrameList).row_count == 0
 
@@ -205,7 +160,7 @@ async def test_screenshot_key_writes_an_svg(
     async with running(app) as pilot:
         await pilot.press("s")
         await pilot.pause()
-        saved = [n.message for n in app._notifications if n.message.startswith("Saved")]
+        saved = [n.message for n in app.notifications if n.message.startswith("Saved")]
     (message,) = saved
     assert message.endswith(".svg")
     assert Path(message.removeprefix("Saved ")).parent == tmp_path
@@ -221,7 +176,7 @@ async def test_try_it_passes_on_the_live_broker_and_is_remembered(
         await step_until(app, pilot, Phase.OPEN)
         assert "heartbeat-changed" in progress.passed
         assert "30 s" in progress.passed["heartbeat-changed"]
-        messages = [n.message for n in app._notifications]
+        messages = [n.message for n in app.notifications]
         assert any("use a heartbeat of your own" in m for m in messages)
         await step_until(app, pilot, Phase.CLOSE)
     again = Progress.load()

@@ -20,8 +20,7 @@ from explorer.ui.app import ExplorerApp, replay
 from explorer.ui.widgets import FieldTree, HexView
 from explorer.ui.widgets.frame_list import FrameList
 from tests.conftest import content_header, nested, start_frame
-from tests.ui.conftest import HexApp, TreeApp
-from tests.ui.test_app import running, step
+from tests.ui.conftest import HexApp, TreeApp, running, step
 
 B2C = Direction.BROKER_TO_CLIENT
 #: Deep enough to be cut at MAX_NESTING, shallow enough for pamqp to decode.
@@ -109,8 +108,8 @@ async def test_the_app_shows_a_hostile_start_and_goes_on(tmp_path: Path) -> None
         )
         frames.select(row)
         await pilot.pause()
-        assert app._selected is not None
-        assert app._selected.name == "Connection.Start"
-        app.query_one(FieldTree).select_offset(app._selected.size - 20)
+        assert app.selected is not None
+        assert app.selected.name == "Connection.Start"
+        app.query_one(FieldTree).select_offset(app.selected.size - 20)
         await pilot.pause()
         assert app.is_running

@@ -17,7 +17,7 @@ from explorer.ui.app import ExplorerApp, live, replay
 from explorer.ui.picker import ExperimentPicker
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.panels import ExperimentPanel
-from tests.ui.test_app import running, settle
+from tests.ui.conftest import running, settle
 
 
 def panel_text(app: ExplorerApp) -> str:
@@ -44,11 +44,10 @@ def spoilers(scenario: Scenario, text: str) -> list[str]:
 
 async def run_to_the_end(app: ExplorerApp) -> None:
     app.action_run_all()
-    for _ in range(200):  # the slowest experiment waits about 10 s
+    async with asyncio.timeout(30):  # the slowest experiment waits about 10 s
         await settle(app)
-        if app.stepper.finished and not app._stepping:
-            return
-    raise AssertionError("the experiment never finished")
+    if not app.stepper.finished or app.stepping:
+        raise AssertionError("the experiment never finished")
 
 
 async def test_an_experiment_runs_from_the_app_and_shows_its_outcome(
@@ -57,7 +56,7 @@ async def test_an_experiment_runs_from_the_app_and_shows_its_outcome(
     app = ExplorerApp(live(broker_url), source="live", url=broker_url)
     async with running(app):
         scenario = EXPERIMENTS["unknown-vhost"]
-        app.run_experiment("unknown-vhost")
+        app.experiments.run("unknown-vhost")
         await settle(app)
         assert app.sub_title.startswith("live: experiment unknown-vhost")
         # Before the run: what it changes, never what the broker should answer.
@@ -81,7 +80,7 @@ async def test_the_broker_timer_is_shown_while_the_experiment_waits(
 ) -> None:
     app = ExplorerApp(live(broker_url), source="live", url=broker_url)
     async with running(app):
-        app.run_experiment("wrong-password-silent")
+        app.experiments.run("wrong-password-silent")
         await settle(app)
         app.action_run_all()
         seen: set[str] = set()
@@ -90,7 +89,7 @@ async def test_the_broker_timer_is_shown_while_the_experiment_waits(
             if app.rail.timer is not None:
                 seen.add(app.rail.timer[0])
                 assert "waiting" in app.sub_title
-            if app.stepper.finished and not app._stepping:
+            if app.stepper.finished and not app.stepping:
                 break
         await settle(app)
         assert any("3 s delay" in what for what in seen), seen
@@ -103,7 +102,7 @@ async def test_x_in_a_lesson_offering_several_lists_them(broker_url: str) -> Non
     course = load_course()
     app = ExplorerApp(live(broker_url), source="live", url=broker_url, course=course)
     async with running(app) as pilot:
-        app.show_lesson(course.lesson_for(Phase.AUTH))
+        app.lessons.show(course.lesson_for(Phase.AUTH))
         app.action_experiment()
         await pilot.pause()
         assert isinstance(app.screen, ExperimentPicker)
@@ -121,10 +120,10 @@ async def test_x_in_a_lesson_without_experiments_says_where_they_are() -> None:
     course = load_course()
     app = ExplorerApp(replay(bundled_recording()), source="bundled", course=course)
     async with running(app):
-        app.show_lesson(course.lesson_for(Phase.START))
+        app.lessons.show(course.lesson_for(Phase.START))
         app.action_experiment()
         await settle(app)
-        assert any("offers no experiment" in n.message for n in app._notifications)
+        assert any("offers no experiment" in n.message for n in app.notifications)
 
 
 async def test_the_palette_lists_every_experiment_and_topic_lesson() -> None:
@@ -140,9 +139,9 @@ async def test_the_palette_lists_every_experiment_and_topic_lesson() -> None:
 async def test_back_to_the_plain_lifecycle_after_an_experiment(broker_url: str) -> None:
     app = ExplorerApp(live(broker_url), source="live", url=broker_url)
     async with running(app):
-        app.run_experiment("unknown-vhost")
+        app.experiments.run("unknown-vhost")
         await settle(app)
-        await app.plain_lifecycle()
+        await app.connections.plain_lifecycle()
         await settle(app)
         assert "experiment" not in app.sub_title
         assert "Experiment" not in panel_text(app)
@@ -182,7 +181,7 @@ async def test_nothing_shown_before_an_experiment_runs_gives_its_outcome_away() 
         ]
         assert several
         for lesson in several:
-            app.show_lesson(lesson)
+            app.lessons.show(lesson)
             app.action_experiment()
             await settle(app)
             picker = app.screen
@@ -195,11 +194,11 @@ async def test_nothing_shown_before_an_experiment_runs_gives_its_outcome_away() 
             await settle(app)
         # The panel and the notifications once an experiment is set up.
         for name, scenario in EXPERIMENTS.items():
-            app.run_experiment(name)
+            app.experiments.run(name)
             await settle(app)
             assert app.sub_title.startswith(f"live: experiment {name}")
-            assert app._frames == [], "set up, not run yet"
-            told = [f"{n.title} {n.message}" for n in app._notifications]
+            assert app.pump.seen.frames == [], "set up, not run yet"
+            told = [f"{n.title} {n.message}" for n in app.notifications]
             shown = "\n".join([panel_text(app), *told])
             assert scenario.title in panel_text(app)
             assert spoilers(scenario, shown) == [], shown

@@ -17,7 +17,7 @@ from explorer.ui.app import ExplorerApp, live, replay
 from explorer.ui.preferences import Preferences
 from explorer.ui.widgets.phase_rail import PhaseRail
 from explorer.ui.widgets.status_line import Status, StatusLine, status_text
-from tests.ui.test_app import running, settle, step
+from tests.ui.conftest import running, settle, step
 
 NARROW, WIDE = (80, 24), (120, 40)
 
@@ -62,8 +62,8 @@ async def test_resizing_lays_the_screen_out_again() -> None:
         await pilot.pause()
         assert not left.display
         assert not fields.display
-        assert app.frame_list.region.right <= NARROW[0]
-        assert app.lesson.region.right <= NARROW[0]
+        assert app.panes.frame_list.region.right <= NARROW[0]
+        assert app.panes.lesson.region.right <= NARROW[0]
         await pilot.resize_terminal(*WIDE)
         await pilot.pause()
         assert left.display, "the panes come back"
@@ -91,7 +91,7 @@ async def test_phase_steps_to_that_phase_at_start() -> None:
         rail = app.query_one(PhaseRail)
         assert rail.current is Phase.TUNE
         assert Phase.OPEN not in rail.states
-        selected = app._selected
+        selected = app.selected
         assert isinstance(selected, Frame)
         assert selected.name == "Connection.Tune"
 
@@ -102,13 +102,13 @@ async def test_identical_notifications_collapse_and_quiet_shows_none() -> None:
         for _ in range(3):
             app.action_reveal()  # a recording answers: it was masked
         await pilot.pause()
-        messages = [n.message for n in app._notifications]
+        messages = [n.message for n in app.notifications]
         assert len(messages) == 1
     quiet = ExplorerApp(replay(bundled_recording()), source="bundled", quiet=True)
     async with running(quiet, WIDE) as pilot:
         quiet.action_reveal()
         await pilot.pause()
-        assert not list(quiet._notifications)
+        assert not list(quiet.notifications)
 
 
 async def test_the_theme_chosen_is_the_theme_next_time() -> None:
@@ -129,17 +129,17 @@ async def test_race_mode_reports_the_drop_when_it_happens(broker_url: str) -> No
             await step(app, pilot)
         assert "RACE mode: handshake_timeout" in status_of(app)
         await asyncio.sleep(11)  # reading, past the broker's clock; no key
-        await pilot.pause()
+        await app.flush()
         rail = app.query_one(PhaseRail)
         assert rail.states.get(Phase.HEADER) == "failed"
         assert rail.states.get(Phase.TCP) != "failed"
-        failures = [e for e in app._failures if isinstance(e, PhaseFailed)]
+        failures = [e for e in app.pump.seen.failures if isinstance(e, PhaseFailed)]
         assert [f.phase for f in failures] == [Phase.HEADER]
-        toast = next(n.message for n in app._notifications if "dropped" in n.message)
+        toast = next(n.message for n in app.notifications if "dropped" in n.message)
         assert "after TCP accept" in toast
         assert "Ways on: ctrl+r" in toast
         assert "No broker answered" not in " ".join(
-            n.message for n in app._notifications
+            n.message for n in app.notifications
         )
         assert "closed" in status_of(app)
 
@@ -183,22 +183,24 @@ async def test_frame_names_are_unambiguous_and_reports_have_rows() -> None:
         await pilot.pause()
         lines = [
             strip.text
-            for strip in app.frame_list.render_lines(app.frame_list.region.reset_offset)
+            for strip in app.panes.frame_list.render_lines(
+                app.panes.frame_list.region.reset_offset
+            )
         ]
         names = [line.split()[3] for line in lines if line.split()[1:2] == ["→"]
                  or line.split()[1:2] == ["←"]]  # fmt: skip
         assert "Connection.Start" in names or "Conn.Start" in names
         assert "Connection.StartOk" in names or "Conn.StartOk" in names
         assert not [n for n in names if n.endswith("…")]
-        reports = [i for i, item in enumerate(app.frame_list.items)
+        reports = [i for i, item in enumerate(app.panes.frame_list.items)
                    if isinstance(item, PhaseReport)]  # fmt: skip
-        assert [app.frame_list.items[i].phase for i in reports] == [  # type: ignore[union-attr]
+        assert [app.panes.frame_list.items[i].phase for i in reports] == [  # type: ignore[union-attr]
             Phase.ENDPOINT, Phase.RESOLVE, Phase.TCP,
         ]  # fmt: skip
-        app.frame_list.select(reports[2])
+        app.panes.frame_list.select(reports[2])
         await pilot.pause()
-        assert app.hex.report is not None
-        assert app.hex.report.phase is Phase.TCP
+        assert app.panes.hex.report is not None
+        assert app.panes.hex.report.phase is Phase.TCP
 
 
 async def test_the_handshake_timeout_experiment_marks_no_auth_it_never_did(
@@ -206,13 +208,11 @@ async def test_the_handshake_timeout_experiment_marks_no_auth_it_never_did(
 ) -> None:
     app = ExplorerApp(live(broker_url), source="live", url=broker_url)
     async with running(app, WIDE):
-        app.run_experiment("handshake-timeout")
+        app.experiments.run("handshake-timeout")
         await settle(app)
         app.action_run_all()
-        for _ in range(300):  # the broker's clock: about 10 s
+        async with asyncio.timeout(45):  # the broker's clock: about 10 s
             await settle(app)
-            if app.stepper.finished and not app._stepping:
-                break
         rail = app.query_one(PhaseRail)
         assert rail.states[Phase.START] == "done"
         assert rail.states[Phase.AUTH] == "failed", "the drop, where StartOk was due"
@@ -233,6 +233,6 @@ async def test_notifications_stay_off_the_frames_and_the_bytes() -> None:
                     break
             assert toasts, size
             for toast in toasts:
-                assert toast.region.x >= app.frame_list.region.right, size
-                assert toast.region.bottom <= app.hex.region.y, size
+                assert toast.region.x >= app.panes.frame_list.region.right, size
+                assert toast.region.bottom <= app.panes.hex.region.y, size
             await settle(app)
