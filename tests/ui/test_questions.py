@@ -9,9 +9,10 @@ from pamqp.frame import marshal
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, OptionList
 
+from explorer.course.answers import DROPS, SAYS_NOTHING
 from explorer.course.lessons import Course, Lesson
 from explorer.course.progress import Progress
-from explorer.course.questions import DROPS, QUESTIONS, SAYS_NOTHING, predictions_before
+from explorer.course.questions import QUESTIONS, predictions_before
 from explorer.protocol import Direction, Frame, FrameDecoder
 from explorer.protocol.lifecycle import Phase
 from explorer.recording.replay import bundled_recording

@@ -13,18 +13,19 @@ from pamqp.body import ContentBody
 from pamqp.frame import FrameTypes
 from pamqp.header import ContentHeader
 
-from explorer.course.questions import (
+from explorer.course.answers import (
     CARRIES_ON,
     CLOSES_403,
     CLOSES_530,
     CLOSES_OTHER,
     DROPS,
-    QUESTIONS,
     SAYS_NOTHING,
+)
+from explorer.course.grading import names, number
+from explorer.course.questions import (
+    QUESTIONS,
     Question,
     grade,
-    names,
-    number,
     predictions_before,
     predictions_for,
     questions_for,
