@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import struct
 from collections.abc import Callable
 
 import pytest
@@ -11,6 +12,7 @@ from pamqp import frame as pamqp_frame
 
 from explorer.protocol import ByteField, FieldKind, Frame, FrameDecoder, byte_map
 from explorer.protocol.frames import Direction
+from explorer.protocol.walker import Walker
 from explorer.recording.capture import Capture
 
 B2C = Direction.BROKER_TO_CLIENT
@@ -266,12 +268,38 @@ def stress_header() -> Frame:
     return frame
 
 
+def voids() -> Frame:
+    """The densest map: an array of voids (one byte an item), among other items."""
+    items = b"V" * 3000 + b"b\x07" + b"\x00" + b"t\x01" + b"V"
+    table = b"\x01aA" + struct.pack(">I", len(items)) + items
+    payload = struct.pack(">HHBBI", 10, 10, 0, 9, len(table)) + table
+    payload += struct.pack(">I", 5) + b"PLAIN" + struct.pack(">I", 5) + b"en_US"
+    return decode_one(struct.pack(">BHI", 1, 0, len(payload)) + payload + b"\xce")
+
+
+def test_array_items_read_as_tagged_values() -> None:
+    frame = voids()
+    table = next(c for c in byte_map(frame).children if c.name == "server_properties")
+    array = table.children[1].children[-1]
+    assert array.type == "array"
+    items = array.children[1:]
+    assert len(items) == 3004
+    walker = Walker(frame.raw, len(frame.raw) - 1, 1)
+    for index, item in enumerate(items):
+        tagged = walker.tagged_value(item.offset, item.name)
+        assert item.name == f"[{index}]"
+        assert item.children == tagged
+        assert (item.kind, item.type, item.length) == (
+            FieldKind.GROUP, tagged[0].type, tagged[-1].end - item.offset,
+        )  # fmt: skip
+
+
 def deliver() -> Frame:
     method = commands.Basic.Deliver("ctag", 9, True, "amq.direct", "rk")
     return decode_one(pamqp_frame.marshal(method, 1))
 
 
-@pytest.mark.parametrize("make", [nested_start, stress_header, deliver])
+@pytest.mark.parametrize("make", [nested_start, stress_header, voids, deliver])
 def test_the_lazy_map_reads_as_a_full_walk(make: Callable[[], Frame]) -> None:
     """Whatever is looked at first (the first screen, the byte at an offset,
     the end before the start), the map gives the fields, offsets and values
