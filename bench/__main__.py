@@ -1,4 +1,4 @@
-"""``python -m bench [decode|tap|app]``: run the benchmarks and print the goals table.
+"""``python -m bench [decode|tap|app|cli]``: run the benchmarks, print the goals.
 
 Owns the command line: which benchmarks run, the summary with the machine, and
 the exit status (1 when the broker cannot be used, 2 for a bad argument).
@@ -9,22 +9,27 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from typing import Final
 
-from bench import app, decode, tap
+from bench import app, cli, decode, tap
 from bench.report import Check, heading, machine, summary
 
 BENCHMARKS: dict[str, Callable[[], list[Check]]] = {
     "decode": decode.run,
     "tap": tap.run,
     "app": app.run,
+    "cli": cli.run,
 }
+#: The benchmarks that cannot run without the broker at $AMQP_URL.
+NEED_BROKER: Final = ("tap", "cli")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen benchmarks (all by default) and print the summary."""
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Decoder, byte-map, tap and app benchmarks. Never run by pytest.",
+        description="Decoder, byte-map, tap, app and command-line benchmarks. "
+        "Never run by pytest.",
     )
     parser.add_argument(
         "which",
@@ -32,12 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=[*BENCHMARKS, "all"],
         default="all",
         help="decode (no broker needed), tap (needs $AMQP_URL), app (records "
-        "its flood from $AMQP_URL if it answers, else builds it) or all",
+        "its flood from $AMQP_URL if it answers, else builds it), cli (needs "
+        "$AMQP_URL) or all",
     )
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if args.which == "all" else [args.which]
     try:
-        if "tap" in names:  # before anything else, so that it fails at once
+        if set(names) & set(NEED_BROKER):  # before anything, to fail at once
             tap.check_broker()
         checks: list[Check] = []
         print(f"machine: {machine()}")

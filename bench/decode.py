@@ -1,6 +1,6 @@
 """Decoder and byte-map speed on a seeded 100,000-frame stream, no broker needed.
 
-Owns the benchmark stream (built with pamqp.frame.marshal), the comparison of
+Owns the benchmark stream (planned here, built by bench.stream), the comparison of
 FrameDecoder.feed with bare pamqp.frame.unmarshal, and the byte-map timings.
 The byte map reads tables only when looked at, so each frame is timed three
 ways: byte_map alone, the first screen the hex view paints (the leaves of the
@@ -10,7 +10,6 @@ first SCREEN_BYTES), and every leaf (what a walk of the whole map costs).
 from __future__ import annotations
 
 import datetime
-import gc
 import random
 from collections import defaultdict
 from collections.abc import Callable
@@ -26,6 +25,7 @@ from bench.report import (
     Samples,
     as_ratio,
     heading,
+    interleaved,
     megabytes_per_second,
     microseconds,
     milliseconds,
@@ -34,6 +34,7 @@ from bench.report import (
     table,
     time_check,
 )
+from bench.stream import ACK, DELIVER, Item, marshalled
 from bench.stress import (
     decoded,
     flag_words_header,
@@ -43,7 +44,7 @@ from bench.stress import (
 )
 from explorer.protocol.bytemap import byte_map
 from explorer.protocol.decoder import FrameDecoder
-from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.frames import B2C, C2B, Direction, Frame
 
 SEED: Final = 91
 ROUNDS: Final = 5
@@ -67,6 +68,8 @@ SCREEN_BYTES: Final = 1024
 RETIME: Final = 10
 #: How many times each byte map that is timed again is built.
 REPEATS: Final = 21
+#: When the first delivery was sent: each one after it is a second later.
+SENT: Final = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 
 #: What RabbitMQ 3.10.8 sends in Connection.Start (from tests/captures).
 SERVER_PROPERTIES: Final[dict[str, object]] = {
@@ -90,14 +93,13 @@ SERVER_PROPERTIES: Final[dict[str, object]] = {
 }
 
 
-def connection_start() -> bytes:
-    """The Connection.Start frame RabbitMQ 3.10.8 sends, at its real size."""
-    start = commands.Connection.Start(
+def connection_start() -> commands.Connection.Start:
+    """The Connection.Start RabbitMQ 3.10.8 sends, at its real size."""
+    return commands.Connection.Start(
         server_properties=SERVER_PROPERTIES,  # type: ignore[arg-type]
         mechanisms="PLAIN AMQPLAIN",
         locales="en_US",
     )
-    return pamqp_frame.marshal(start, 0)
 
 
 def build_stream(seed: int = SEED) -> list[bytes]:
@@ -109,65 +111,55 @@ def build_stream(seed: int = SEED) -> list[bytes]:
     """
     rng = random.Random(seed)
     kinds = (
-        ["deliver"] * DELIVERIES
-        + ["ack"] * ACKS
+        [DELIVER] * DELIVERIES
+        + [ACK] * ACKS
         + ["heartbeat"] * HEARTBEATS
         + ["misc"] * (MISC - 1)
     )
     rng.shuffle(kinds)
-    small = round(DELIVERIES * SMALL_SHARE)
-    sizes = [SMALL_BODY] * small + [LARGE_BODY] * (DELIVERIES - small)
-    rng.shuffle(sizes)
     misc = _misc_methods()
-    tags = [0] * (CHANNELS + 1)
-    sent = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-    frames = [connection_start()]
+    plan: list[Item] = [(B2C, 0, connection_start())]
     for index, kind in enumerate(kinds):
         channel = rng.randint(1, CHANNELS)
-        if kind == "deliver":
-            tags[channel] += 1
-            size = sizes.pop()
-            frames += _delivery(rng, channel, tags[channel], size, sent, index)
-        elif kind == "ack":
-            ack = commands.Basic.Ack(delivery_tag=max(tags[channel], 1))
-            frames.append(pamqp_frame.marshal(ack, channel))
-        elif kind == "heartbeat":
-            frames.append(pamqp_frame.marshal(heartbeat.Heartbeat(), 0))
+        if kind == "heartbeat":
+            plan.append((B2C, 0, heartbeat.Heartbeat()))
+        elif kind == "misc":
+            plan.append((B2C, channel, misc[index % len(misc)]))
         else:
-            method = misc[index % len(misc)]
-            frames.append(pamqp_frame.marshal(method, channel))
+            plan.append((C2B if kind == ACK else B2C, channel, kind))
+    frames = [raw for _, sent in marshalled(plan, Orders(rng)) for raw in sent]
     assert len(frames) == FRAME_COUNT, len(frames)
     return frames
 
 
-def _delivery(
-    rng: random.Random,
-    channel: int,
-    tag: int,
-    size: int,
-    sent: datetime.datetime,
-    index: int,
-) -> list[bytes]:
-    """Basic.Deliver, its ContentHeader (6 properties) and one ContentBody."""
-    deliver = commands.Basic.Deliver(
-        consumer_tag=f"amq.ctag-bench{channel}",
-        delivery_tag=tag,
-        exchange="",
-        routing_key="amq.gen-JzTY20BRgKO-HjmUJj0wLg",
-    )
-    properties = commands.Basic.Properties(
-        content_type="application/json",
-        delivery_mode=2,
-        headers={"attempt": 1 + index % 3, "source": "bench", "traced": True},
-        correlation_id=f"corr-{index:08d}",
-        message_id=f"msg-{index:08d}",
-        timestamp=sent + datetime.timedelta(seconds=index),
-    )
-    return [
-        pamqp_frame.marshal(deliver, channel),
-        pamqp_frame.marshal(header.ContentHeader(0, size, properties), channel),
-        pamqp_frame.marshal(body.ContentBody(rng.randbytes(size)), channel),
-    ]
+class Orders:
+    """The stream's deliveries: 70 % of bodies small, six properties each."""
+
+    def __init__(self, rng: random.Random) -> None:
+        """Bodies of shuffled sizes and random bytes from `rng`."""
+        small = round(DELIVERIES * SMALL_SHARE)
+        self.sizes = [SMALL_BODY] * small + [LARGE_BODY] * (DELIVERIES - small)
+        rng.shuffle(self.sizes)
+        self.rng = rng
+
+    def consumer_tag(self, channel: int) -> str:
+        """A consumer per channel."""
+        return f"amq.ctag-bench{channel}"
+
+    def body(self, index: int) -> bytes:
+        """Random bytes, small or large."""
+        return self.rng.randbytes(self.sizes[index])
+
+    def properties(self, index: int) -> commands.Basic.Properties:
+        """JSON, persistent, with headers, ids and a timestamp."""
+        return commands.Basic.Properties(
+            content_type="application/json",
+            delivery_mode=2,
+            headers={"attempt": 1 + index % 3, "source": "bench", "traced": True},
+            correlation_id=f"corr-{index:08d}",
+            message_id=f"msg-{index:08d}",
+            timestamp=SENT + datetime.timedelta(seconds=index),
+        )
 
 
 def _misc_methods() -> list[base.Frame]:
@@ -232,24 +224,6 @@ def time_decoder(pieces: list[bytes]) -> float:
     if count != FRAME_COUNT or decoder.pending or decoder.failure is not None:
         raise RuntimeError(f"the decoder returned {count} of {FRAME_COUNT} frames")
     return elapsed
-
-
-def interleaved(
-    modes: dict[str, Callable[[], float]], rounds: int
-) -> dict[str, Samples]:
-    """Run every mode once per round, rotating which goes first.
-
-    The garbage collector stays on, as it is in the app, so its cost counts;
-    a collection before each run only makes every run start from the same state.
-    """
-    names = list(modes)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for round_ in range(rounds):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            gc.collect()
-            times[name].append(modes[name]())
-    return {name: Samples(tuple(values)) for name, values in times.items()}
 
 
 def decode_rows(frames: list[bytes], stream: bytes) -> list[Check]:
@@ -372,7 +346,7 @@ def byte_map_rows(stream: bytes) -> list[Check]:
     slowest, samples = stream_byte_maps(stream)
     # Timed after the stream's frames are freed: a garbage collection that has
     # to walk 100,000 live frames would otherwise land in these timings.
-    (start,) = decoded(connection_start())
+    (start,) = decoded(pamqp_frame.marshal(connection_start(), 0))
     stress = frame_max_headers()
     assert isinstance(stress.payload, header.ContentHeader)
     entries = len(stress.payload.properties.headers or {})

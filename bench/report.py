@@ -1,16 +1,18 @@
 """What the benchmarks share: sample summaries, aligned tables, goal checks.
 
-Owns the formatting of every number the benchmarks print, the Check rows the
-summary table is made of, and the description of the machine they ran on.
+Owns the rotation every side-by-side measurement runs in, the formatting of
+every number the benchmarks print, the Check rows the summary table is made of,
+and the description of the machine they ran on.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import platform
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -71,6 +73,29 @@ class Check:
             f"{relation} {_with_unit(self.goal, self.unit)}",
             "pass" if self.passed else "MISS",
         ]
+
+
+def rotation(names: Sequence[str], rounds: int) -> Iterator[str]:
+    """Every name once per round, each round starting one name later, so that
+    none always runs first (or always right after the same one)."""
+    for round_ in range(rounds):
+        shift = round_ % len(names)
+        yield from [*names[shift:], *names[:shift]]
+
+
+def interleaved(
+    modes: dict[str, Callable[[], float]], rounds: int
+) -> dict[str, Samples]:
+    """Run every mode once per round, in rotation; each returns its measurement.
+
+    The garbage collector stays on, as it is in the app, so its cost counts;
+    a collection before each run only makes every run start from the same state.
+    """
+    times: dict[str, list[float]] = {name: [] for name in modes}
+    for name in rotation(list(modes), rounds):
+        gc.collect()
+        times[name].append(modes[name]())
+    return {name: Samples(tuple(values)) for name, values in times.items()}
 
 
 def _with_unit(value: float, unit: str) -> str:

@@ -29,6 +29,7 @@ from bench.report import (
     microseconds,
     per_second,
     ratio_check,
+    rotation,
     table,
 )
 from explorer.net.endpoint import redact
@@ -167,12 +168,10 @@ async def measure(address: str) -> dict[tuple[str, str], Samples]:
     seconds: dict[tuple[str, str], list[float]] = {
         (mode, pattern): [] for mode in MODES for pattern in PATTERNS
     }
-    for round_ in range(ROUNDS):
-        order = MODES if round_ % 2 == 0 else MODES[::-1]
-        for mode in order:
-            times = await one_round(address, tapped=mode == "tap")
-            for pattern, value in times.items():
-                seconds[mode, pattern].append(value)
+    for mode in rotation(MODES, ROUNDS):
+        times = await one_round(address, tapped=mode == "tap")
+        for pattern, value in times.items():
+            seconds[mode, pattern].append(value)
     return {key: Samples(tuple(values)) for key, values in seconds.items()}
 
 
