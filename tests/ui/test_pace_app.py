@@ -223,11 +223,11 @@ async def test_the_handshake_timeout_experiment_marks_no_auth_it_never_did(
 async def test_notifications_stay_off_the_frames_and_the_bytes() -> None:
     for size in (WIDE, NARROW):
         app = recording()
-        async with app.run_test(size=size, notifications=True) as pilot:
+        async with app.run_test(size=size, notifications=True):
             await app.ready.wait()
             app.notify("a long notification " * 8, title="Predict, then see")
-            for _ in range(20):
-                await pilot.pause(0.05)
+            for _ in range(20):  # the toast is mounted, then laid out
+                await app.flush()
                 toasts = list(app.screen.query(Toast))
                 if toasts and all(t.region.width for t in toasts):
                     break
