@@ -9,7 +9,14 @@ import pytest
 from yarl import URL
 
 from explorer.engine.core import Engine
-from explorer.engine.events import EngineEvent, FrameObserved, PhaseFailed, PhaseReport
+from explorer.engine.events import (
+    EngineEvent,
+    FrameObserved,
+    LifecycleEnded,
+    PhaseFailed,
+    PhaseReport,
+    PhaseStarted,
+)
 from explorer.protocol import Direction
 from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import Phase
@@ -214,3 +221,30 @@ async def test_holding_the_handshake_too_long_meets_handshake_timeout(
     assert failure.phase is Phase.TUNE, "TuneOk was held when the broker gave up"
     assert "handshake_timeout" in failure.message
     assert engine.next_phase is Phase.CLOSE
+
+
+async def test_the_engine_runs_the_step_table_it_is_given() -> None:
+    ran: list[tuple[Phase, str]] = []
+
+    async def note(engine: Engine) -> None:
+        phase = engine.next_phase or Phase.CLOSE
+        ran.append(
+            (phase, engine.operations.pop(0) if phase is Phase.OPERATIONS else "")
+        )
+
+    recorder = Recorder()
+    engine = Engine("amqp://127.0.0.1/", recorder, steps=dict.fromkeys(Phase, note))
+    assert await engine.run()
+    operations = [
+        (Phase.OPERATIONS, n) for n in ("declare", "publish", "consume", "get")
+    ]
+    phases = list(Phase)  # nothing connected, and no step of the table's dropped tls
+    at = phases.index(Phase.OPERATIONS)
+    assert ran == [(p, "") for p in phases[:at]] + operations + [
+        (p, "") for p in phases[at + 1 :]
+    ]
+    started = [
+        (e.phase, e.step) for e in recorder.events if isinstance(e, PhaseStarted)
+    ]
+    assert started == ran
+    assert recorder.events[-1] == LifecycleEnded(False)  # no Connection.CloseOk came
