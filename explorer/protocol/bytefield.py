@@ -198,11 +198,23 @@ class ByteField(NamedTuple):
                 if node.offset >= stop:  # spans come in byte order
                     levels.pop()
                     break
-                if node.offset + node.length > start:
-                    if node.children:
-                        levels.append(iter(node.children))
-                        break
+                if node.offset + node.length <= start:
+                    continue
+                kids = node.children
+                if not kids:
                     yield node
+                    continue
+                if type(kids) is tuple:
+                    for kid in kids:
+                        if kid.children:
+                            break
+                    else:  # leaves only (an entry's parts): no level of their own
+                        for kid in kids:
+                            if kid.offset < stop and kid.offset + kid.length > start:
+                                yield kid
+                        continue
+                levels.append(iter(kids))
+                break
             else:
                 levels.pop()
 

@@ -66,6 +66,11 @@ _TAGS: Final[dict[int, tuple[str, struct.Struct | None, str]]] = {
     tag[0]: (type_, layout, tag.decode("latin-1"))
     for tag, (type_, layout) in _TAG_TYPES.items()
 }
+#: The names of an array's first items, made once: a screenful of an array is
+#: at most 1,024 of them.
+_ITEM_NAMES: Final = tuple(f"[{index}]" for index in range(4096))
+#: The tags of a void, by octet, as their type-tag leaf shows them.
+_VOIDS: Final = {octet: info[2] for octet, info in _TAGS.items() if info[0] == "void"}
 _LONG: Final = struct.Struct(">I")
 #: Builds a ByteField from all eight of its fields in order, without the
 #: Python-level __new__ NamedTuple gives ByteField(...): half the cost, on the
@@ -78,6 +83,8 @@ _DECIMAL: Final = struct.Struct(">BI")
 
 class Walker:
     """Reads fields from a frame's bytes, recording where each one lies."""
+
+    __slots__ = ("depth", "end", "raw")
 
     def __init__(self, raw: bytes, end: int, depth: int = 0) -> None:
         self.raw = raw
@@ -198,13 +205,13 @@ class Walker:
         )
 
     def _array_item(self, pos: int, index: int) -> ByteField:
-        name = f"[{index}]"
+        name = _ITEM_NAMES[index] if index < len(_ITEM_NAMES) else f"[{index}]"
         # A void is its tag alone: an array of them, an item a byte, is the
         # densest map a frame can hold (2 spans a byte), so it is read here
         # without the call to tagged_value, to keep a screenful under 1 ms.
-        found = _TAGS.get(self.raw[pos]) if pos < self.end else None
-        if found is not None and found[0] == "void":
-            tag = (pos, 1, "type tag", _TAG, "void", found[2], (), ())
+        letter = _VOIDS.get(self.raw[pos]) if pos < self.end else None
+        if letter is not None:
+            tag = (pos, 1, "type tag", _TAG, "void", letter, (), ())
             tagged: tuple[ByteField, ...] = (_new(ByteField, tag),)
             return _new(ByteField, (pos, 1, name, _GROUP, "void", None, tagged, ()))
         tagged = self.tagged_value(pos, name)
