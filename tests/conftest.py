@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import shutil
 import socket
 import struct
 import subprocess
@@ -28,6 +27,7 @@ from yarl import URL
 
 from explorer.course.checks import Seen
 from explorer.engine.events import EngineEvent, FrameObserved, PhaseFailed, PhaseReport
+from explorer.lab.broker import ctl_command
 from explorer.protocol import Direction
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Frame
@@ -237,11 +237,16 @@ def broker_url(request: pytest.FixtureRequest) -> str:
 
 
 def rabbitmqctl(*args: str) -> str:
-    """Run rabbitmqctl quietly and return its output; raise if it fails."""
-    binary = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    """Run the broker's rabbitmqctl (the lab's: $RABBITMQCTL, else PATH's) quietly.
+
+    Raises:
+        RuntimeError: it failed.
+    """
+    command = ctl_command() or ["/usr/sbin/rabbitmqctl"]
     result = subprocess.run(
-        [binary, "-q", *args], capture_output=True, text=True, timeout=60, check=False
-    )
+        [*command, "-q", *args], capture_output=True, text=True, timeout=60,
+        check=False,
+    )  # fmt: skip
     if result.returncode != 0:
         raise RuntimeError(
             f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip()}"
@@ -252,8 +257,7 @@ def rabbitmqctl(*args: str) -> str:
 @pytest.fixture(scope="session")
 def ctl(broker_url: str) -> Callable[..., str]:
     """rabbitmqctl, when this machine has it (the broker is local)."""
-    binary = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    if not os.path.exists(binary):
+    if ctl_command() is None and not os.path.exists("/usr/sbin/rabbitmqctl"):
         if os.environ.get("CI"):
             pytest.fail("rabbitmqctl is required in CI")
         pytest.skip("rabbitmqctl is not installed here")

@@ -30,6 +30,7 @@ from explorer.protocol.decoder import (
 )
 from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import Phase
+from explorer.protocol.queries import sent_since
 from explorer.protocol.stream import Chunk, StreamEnd
 
 if TYPE_CHECKING:
@@ -142,9 +143,7 @@ def stalled(
 def _since(engine: Engine, sent: Frame | None) -> str:
     """What the broker sent after `sent`: frames, then a frame cut short."""
     after = sent.t if sent is not None else 0.0
-    frames = _listed(
-        [f.name for f in engine.frames if f.direction is B2C and f.t >= after]
-    )
+    frames = _listed([f.name for f in sent_since(engine.frames, B2C, after)])
     rest = _unframed(engine)
     if rest:
         came = f"{len(rest)} bytes came back, {_partial(rest, engine)}"

@@ -8,8 +8,9 @@ answered, whether the handshake is over.
 
 from __future__ import annotations
 
-from explorer.protocol.frames import B2C, C2B, Direction, Frame, first_named
+from explorer.protocol.frames import B2C, C2B, Direction, Frame
 from explorer.protocol.lifecycle import HANDSHAKE_END
+from explorer.protocol.queries import all_named, first_named, sent_since
 
 
 class FrameLog:
@@ -45,9 +46,7 @@ class FrameLog:
 
     def count(self, direction: Direction, name: str) -> int:
         """How many frames called `name` were sent in `direction`."""
-        return sum(
-            1 for f in self.frames if f.direction is direction and f.name == name
-        )
+        return len(all_named(self.frames, direction, name))
 
     def last_time(self, direction: Direction) -> float:
         """When the last frame in `direction` arrived (0 if none)."""
@@ -58,7 +57,5 @@ class FrameLog:
         """Whether the broker answered the client's `name` with one of `replies`."""
         sent = self.frame(C2B, name)
         return sent is not None and any(
-            f.name in replies and f.t >= sent.t
-            for f in self.frames
-            if f.direction is B2C
+            f.name in replies for f in sent_since(self.frames, B2C, sent.t)
         )

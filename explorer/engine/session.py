@@ -18,8 +18,9 @@ from explorer.engine import diagnosis
 from explorer.engine.experiment import Operation
 from explorer.protocol import report
 from explorer.protocol.fields import JSON
-from explorer.protocol.frames import B2C, C2B, Direction, first_payload
+from explorer.protocol.frames import B2C, C2B, Direction
 from explorer.protocol.lifecycle import PERMISSIONS, Phase
+from explorer.protocol.queries import first_payload
 
 if TYPE_CHECKING:
     from explorer.engine.core import Engine

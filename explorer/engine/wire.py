@@ -16,8 +16,9 @@ from explorer.engine.events import Clock, FrameObserved
 from explorer.protocol import report
 from explorer.protocol.explain import advice_for, reply_code
 from explorer.protocol.fields import shown
-from explorer.protocol.frames import B2C, C2B, DecodeFailure, Frame, first_payload
+from explorer.protocol.frames import B2C, C2B, DecodeFailure, Frame
 from explorer.protocol.lifecycle import ORDER, Phase
+from explorer.protocol.queries import first_payload
 from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
 
 if TYPE_CHECKING:

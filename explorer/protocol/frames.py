@@ -7,9 +7,8 @@ socket or Textual.
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import NamedTuple, TypeVar
+from typing import NamedTuple
 
 from pamqp.frame import FrameTypes
 
@@ -85,28 +84,3 @@ class DecodeFailure:
     t: float = 0.0
 
     name = "DecodeFailure"
-
-
-P = TypeVar("P")
-
-
-def first_payload(
-    frames: Iterable[Frame], direction: Direction, kind: type[P]
-) -> P | None:
-    """The pamqp object of the first `kind` frame `direction`'s sender sent, if any.
-
-    `kind` is a pamqp method class, e.g. ``commands.Connection.TuneOk``.
-    """
-    frame = first_named(frames, direction, getattr(kind, "name", kind.__name__))
-    return (
-        frame.payload if frame is not None and isinstance(frame.payload, kind) else None
-    )
-
-
-def first_named(
-    frames: Iterable[Frame], direction: Direction, name: str
-) -> Frame | None:
-    """The first frame called `name` that `direction`'s sender sent, if any."""
-    return next(
-        (f for f in frames if f.direction is direction and f.name == name), None
-    )

@@ -10,22 +10,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from pamqp import commands
 
 from explorer.protocol.fields import table_of
-from explorer.protocol.frames import (
-    B2C,
-    C2B,
-    Direction,
-    Frame,
-    first_named,
-    first_payload,
-)
+from explorer.protocol.frames import B2C, C2B, Direction, Frame
 
-# first_named and first_payload are still defined in explorer.protocol.frames,
-# where the engine imports them; this module is their home for everyone else.
-# Once explorer.engine imports them from here, move their two definitions here.
 __all__ = [
     "all_named",
     "broker_product",
@@ -39,6 +30,31 @@ __all__ = [
     "server_product",
     "tune_pair",
 ]
+
+
+P = TypeVar("P")
+
+
+def first_payload(
+    frames: Iterable[Frame], direction: Direction, kind: type[P]
+) -> P | None:
+    """The pamqp object of the first `kind` frame `direction`'s sender sent, if any.
+
+    `kind` is a pamqp method class, e.g. ``commands.Connection.TuneOk``.
+    """
+    frame = first_named(frames, direction, getattr(kind, "name", kind.__name__))
+    return (
+        frame.payload if frame is not None and isinstance(frame.payload, kind) else None
+    )
+
+
+def first_named(
+    frames: Iterable[Frame], direction: Direction, name: str
+) -> Frame | None:
+    """The first frame called `name` that `direction`'s sender sent, if any."""
+    return next(
+        (f for f in frames if f.direction is direction and f.name == name), None
+    )
 
 
 def all_named(frames: Iterable[Frame], direction: Direction, name: str) -> list[Frame]:

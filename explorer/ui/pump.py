@@ -27,8 +27,9 @@ from explorer.engine.events import (
     PhaseStarted,
     Waiting,
 )
-from explorer.protocol.frames import Direction, Frame, first_named
+from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.lifecycle import BELOW_AMQP, Phase
+from explorer.protocol.queries import first_named
 from explorer.ui.widgets.frame_list import FrameListItem
 
 if TYPE_CHECKING:

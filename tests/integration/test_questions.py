@@ -10,7 +10,8 @@ from yarl import URL
 from explorer.course.questions import QUESTIONS, grade
 from explorer.engine.core import Engine
 from explorer.lab import lab_engine
-from explorer.protocol.frames import Direction, Frame, first_named
+from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.queries import first_named
 
 B2C = Direction.BROKER_TO_CLIENT
 
