@@ -73,7 +73,7 @@ class Session:
     construct: float
     #: Frames told by the biggest step.
     step_frames: int
-    #: Biggest step: "n" pressed -> stepper.step() done -> _apply_pending()
+    #: Biggest step: "n" pressed -> stepper.step() done -> pump.drain()
     #: done -> first repaint after it, in seconds from the press.
     stepped: float
     applied: float
@@ -107,15 +107,15 @@ async def explore(capture: Capture, frames: int, last: int | None = None) -> Ses
     # count as the key's last repaint.
     app.animation_level = "none"
     clock = PaintClock(app)
-    pending = app._pending
-    applies = clock_method(app, "_apply_pending", lambda: bool(pending))
+    pump = app.pump
+    drains = clock_method(pump, "drain", lambda: pump.pending > 0)
     steps = clock_coroutine(app.stepper, "step")
     #: Per step: pressed, done, frames in the list before and after.
     presses: list[tuple[float, float, int, int]] = []
     async with app.run_test(size=SIZE) as pilot:
         await app.ready.wait()
         frame_list = app.query_one(FrameList)
-        listed = app._frames  # the frames among the list's rows
+        listed = pump.seen.frames  # the frames among the list's rows
         rss_built = settled_rss()
         with FullCollections() as stepping:
             while not app.stepper.finished:
@@ -124,15 +124,15 @@ async def explore(capture: Capture, frames: int, last: int | None = None) -> Ses
                 await app.workers.wait_for_complete()
                 await pilot.pause()
                 presses.append((pressed, perf_counter(), before, len(listed)))
-        if app._pending or len(listed) != frames:
+        if pump.pending or len(listed) != frames:
             raise RuntimeError(
                 f"the frame list holds {len(listed):,} frames of "
-                f"{frames:,}, {len(app._pending)} events pending"
+                f"{frames:,}, {pump.pending} events pending"
             )
         rss_after = settled_rss()
         pressed, done, before, after = max(presses, key=lambda p: p[3] - p[2])
         step = steps.during(pressed, done)[-1]
-        applied = applies.during(pressed, done)[-1]
+        applied = drains.during(pressed, done)[-1]
         frame_list.focus()
         frame_list.select(
             frame_list.row_count - 1
@@ -220,7 +220,7 @@ def session_rows(sessions: Sequence[Session]) -> list[list[str]]:
         row("construct the app (decodes)", lambda s: milliseconds(s.construct)),
         row("biggest step: frames", lambda s: f"{s.step_frames:,}"),
         row("  n -> stepper.step() done", lambda s: milliseconds(s.stepped)),
-        row("  n -> _apply_pending() done", lambda s: milliseconds(s.applied)),
+        row("  n -> pump.drain() done", lambda s: milliseconds(s.applied)),
         row("  n -> next repaint (ingested)", lambda s: milliseconds(s.ingested)),
         row("  ingest rate", lambda s: per_second(s.step_frames, s.ingested)),
         row(

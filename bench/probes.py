@@ -68,7 +68,11 @@ def complete(app: App[Any]) -> bool:
     mounted shows them all; any other app here composes all its widgets
     before its first paint.
     """
-    return not isinstance(app, ExplorerApp) or app.frame_list.is_mounted
+    if not isinstance(app, ExplorerApp):
+        return True
+    # Its panes are built when first needed: asking for them here would build
+    # them before the app does.
+    return "panes" in vars(app) and app.panes.frame_list.is_mounted
 
 
 @dataclass(slots=True)
