@@ -1,8 +1,9 @@
 """Shared fixtures: the committed captures, the live broker and its users.
 
-Live-broker tests use the `broker_url` fixture. Without a broker they are
-skipped with the reason, except in CI (CI set) or with --require-broker, where
-a missing broker fails the run instead.
+Live-broker tests use the `broker_url` fixture, which runs each of them on
+every broker in BROKERS: the machine's, and the project's RabbitMQ 4.0. Without
+a broker they are skipped with the reason, except in CI (CI set) or with
+--require-broker, where a missing broker fails the run instead.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from explorer.engine.events import EngineEvent, FrameObserved, PhaseFailed, Phas
 from explorer.lab.broker import ctl_command
 from explorer.protocol import Direction
 from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.fields import table_of
 from explorer.protocol.frames import Frame
 from explorer.recording.capture import Capture, load
 
@@ -38,6 +40,7 @@ from explorer.recording.capture import Capture, load
 settings.register_profile("explorer", deadline=None)
 settings.load_profile("explorer")
 
+ROOT = Path(__file__).resolve().parents[1]
 CAPTURES = Path(__file__).parent / "captures"
 CAPTURE_FILES = sorted(CAPTURES.glob("*.jsonl"))
 DEFAULT_BROKER_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -223,17 +226,94 @@ def probe(host: str, port: int) -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
-def broker_url(request: pytest.FixtureRequest) -> str:
-    """The URL of a live broker that answers, from $AMQP_URL or the default."""
-    url = os.environ.get("AMQP_URL", DEFAULT_BROKER_URL)
-    parsed = URL(url)
+@dataclass(frozen=True)
+class Broker:
+    """A live broker the suite runs on, and how the lab reaches its tools."""
+
+    #: The name a test's id carries: which broker it ran on.
+    name: str
+    url: str
+    #: Environment under which the lab finds its rabbitmqctl and its log.
+    tools: dict[str, str]
+    #: How to start it when it does not answer.
+    start: str
+
+
+#: The project's RabbitMQ 4.0 in its chroot (scripts/rabbitmq4).
+RABBITMQ4_LOG = (
+    ROOT / ".rabbitmq4" / "var" / "log" / "rabbitmq" / "rabbit4@localhost.log"
+)
+BROKERS: Final = (
+    Broker(
+        "rabbitmq",
+        os.environ.get("AMQP_URL", DEFAULT_BROKER_URL),
+        {},
+        "rabbitmq-server -detached (as root), or set AMQP_URL",
+    ),
+    Broker(
+        "rabbitmq4",
+        "amqp://guest:guest@127.0.0.1:5673/",
+        {
+            "RABBITMQCTL": f"{ROOT / 'scripts' / 'rabbitmq4'} ctl",
+            "RABBITMQ_LOGS": str(RABBITMQ4_LOG),
+        },
+        "sudo scripts/rabbitmq4 start",
+    ),
+)
+
+
+def answering(broker: Broker, request: pytest.FixtureRequest) -> str:
+    """The broker's URL once it answers; skip (fail in CI) when it does not."""
+    parsed = URL(broker.url)
     problem = probe(parsed.host or "127.0.0.1", parsed.port or 5672)
     if problem is not None:
+        problem += f" (start it: {broker.start})"
         if os.environ.get("CI") or request.config.getoption("--require-broker"):
-            pytest.fail(f"live-broker tests cannot run: {problem}")
+            pytest.fail(f"live-broker tests cannot run on {broker.name}: {problem}")
         pytest.skip(problem)
-    return url
+    return broker.url
+
+
+@pytest.fixture(scope="session", params=BROKERS, ids=[b.name for b in BROKERS])
+def broker_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """The URL of each live broker in turn: every live test runs on both.
+
+    While a broker's tests run, the lab's environment names its tools, so an
+    experiment's rabbitmqctl and log lines are that broker's.
+    """
+    broker: Broker = request.param
+    url = answering(broker, request)
+    saved = {name: os.environ.get(name) for name in broker.tools}
+    os.environ.update(broker.tools)
+    yield url
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
+@pytest.fixture(scope="session")
+def broker_major(broker_url: str) -> int:
+    """The major version the broker under test names in its Connection.Start."""
+    parsed = URL(broker_url)
+    with socket.create_connection(
+        (parsed.host or "127.0.0.1", parsed.port or 5672), timeout=5
+    ) as sock:
+        sock.settimeout(5)
+        sock.sendall(b"AMQP\x00\x00\x09\x01")
+        decoder = FrameDecoder(Direction.BROKER_TO_CLIENT)
+        while not (decoded := decoder.feed(sock.recv(4096))):
+            pass
+    (start,) = [d for d in decoded if isinstance(d, Frame)][:1]
+    version = str(table_of(start, "server_properties").get("version", "0"))
+    return int(version.split(".")[0])
+
+
+@pytest.fixture(scope="session")
+def reference_url(request: pytest.FixtureRequest) -> str:
+    """The machine's own broker, which tests compare another broker with."""
+    return answering(BROKERS[0], request)
 
 
 def rabbitmqctl(*args: str) -> str:

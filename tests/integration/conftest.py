@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import shutil
 import ssl
 import subprocess
@@ -20,7 +19,7 @@ from typing import Any
 import pytest
 from yarl import URL
 
-from tests.conftest import probe, run_cli_async
+from tests.conftest import run_cli_async
 
 #: The first frames of every lifecycle, as (sender, name), heartbeats left out.
 HANDSHAKE = [
@@ -140,18 +139,3 @@ async def tls_relay(
         await asyncio.gather(*relays, return_exceptions=True)
         await server.wait_closed()
 
-
-#: The project's own RabbitMQ 4.0 (scripts/rabbitmq4), beside the shared broker.
-BROKER4_URL = "amqp://guest:guest@127.0.0.1:5673/"
-
-
-@pytest.fixture(scope="session")
-def broker4_url(request: pytest.FixtureRequest) -> str:
-    """The URL of the RabbitMQ 4.0 that `scripts/rabbitmq4 start` runs."""
-    problem = probe("127.0.0.1", 5673)
-    if problem is not None:
-        problem += " (start it with: sudo scripts/rabbitmq4 start)"
-        if os.environ.get("CI") or request.config.getoption("--require-broker"):
-            pytest.fail(f"RabbitMQ 4.0 tests cannot run: {problem}")
-        pytest.skip(problem)
-    return BROKER4_URL

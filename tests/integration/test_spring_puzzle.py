@@ -179,6 +179,7 @@ async def test_the_log_names_the_same_client_port(broker_url: str) -> None:
             await asyncio.sleep(0.2)
             lines = log_lines(path, client)
         broker = f"{ends.peername[0]}:{ends.peername[1]}"
-        assert any(f"({client} -> {broker})" in line for line in lines), lines
+        # 3.10.8 writes "(client -> broker)", 4.0.5 "client -> broker".
+        assert any(f"{client} -> {broker}" in line for line in lines), lines
     finally:
         await connection.close()

@@ -89,6 +89,7 @@ def test_a_rabbitmqctl_that_hangs_slows_no_start(
     )
     fake.chmod(0o755)
     monkeypatch.setenv("PATH", f"{tmp_path}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.delenv("RABBITMQCTL", raising=False)
     if not broker.ctl_available():
         pytest.skip("rabbitmqctl is not available to this user: no sweep starts")
     env = dict(os.environ)
@@ -112,6 +113,7 @@ def test_no_sweep_is_started_without_rabbitmqctl(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr("shutil.which", lambda name: None)
+    monkeypatch.delenv("RABBITMQCTL", raising=False)
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("a sweep was started")

@@ -26,11 +26,17 @@ COURSE = Course(
     tuple(Lesson(p, p.value, f"{p.value}.md", (), f"# {p.value}\n") for p in Phase),
 )
 #: What the learner answers to each prediction asked before the tcp step.
-PREDICTIONS = {
-    "start-mechanisms": "amqplain, PLAIN",
-    "tune-frame-max": "128 KiB",
-    "tune-heartbeat": "30",  # RabbitMQ proposes 60: graded wrong
-}
+
+
+def predictions(broker_major: int) -> dict[str, str]:
+    """The learner's predictions: right about the mechanisms and frame_max."""
+    return {
+        # 4.x adds ANONYMOUS to the mechanisms 3.x offers.
+        "start-mechanisms": "amqplain, PLAIN"
+        + (", anonymous" if broker_major >= 4 else ""),
+        "tune-frame-max": "128 KiB",
+        "tune-heartbeat": "30",  # RabbitMQ proposes 60: graded wrong
+    }
 
 
 async def asked(
@@ -84,8 +90,9 @@ def notes(app: ExplorerApp) -> list[str]:
 
 
 async def test_predictions_before_tcp_are_graded_when_the_broker_answers(
-    broker_url: str,
+    broker_url: str, broker_major: int
 ) -> None:
+    guesses = predictions(broker_major)
     progress = Progress.load()
     app = ExplorerApp(
         live(broker_url), source="live", course=COURSE, progress=progress, predict=True
@@ -93,17 +100,17 @@ async def test_predictions_before_tcp_are_graded_when_the_broker_answers(
     async with running(app) as pilot:
         await steps_until_next(app, Phase.TCP)
         app.action_step()  # the tcp step: its predictions are asked first, together
-        assert await answer(app, pilot, PREDICTIONS) == list(PREDICTIONS)
-        assert list(PREDICTIONS) == [q.name for q in predictions_before(Phase.TCP)]
+        assert await answer(app, pilot, guesses) == list(guesses)
+        assert list(guesses) == [q.name for q in predictions_before(Phase.TCP)]
         await settle(app)
         assert app.stepper.next_phase is Phase.HEADER, "the tcp step ran after"
-        assert set(app.quizmaster.predicted) == set(PREDICTIONS), "nothing to grade yet"
+        assert set(app.quizmaster.predicted) == set(guesses), "nothing to grade yet"
         # Header and start: the broker's Connection.Start is on screen by now
         # (at its own pace or racing the clock, it arrives at one or the other).
         await steps_until_next(app, Phase.AUTH)
         assert "start-mechanisms" in progress.answers
         assert progress.answers["start-mechanisms"].startswith(
-            "✓ you predicted amqplain, PLAIN; your broker's Connection.Start"
+            f"✓ you predicted {guesses['start-mechanisms']}; your broker's"
         )
         assert "tune-frame-max" in app.quizmaster.predicted, (
             "no Tune yet: still waiting"
@@ -128,7 +135,7 @@ async def test_predictions_before_tcp_are_graded_when_the_broker_answers(
         assert progress.answers["tune-heartbeat"].startswith("✓ you predicted 60 s")
         assert not isinstance(app.screen, QuestionScreen)
     saved = Progress.load()
-    assert set(saved.answers) == set(PREDICTIONS)
+    assert set(saved.answers) == set(guesses)
 
 
 async def test_a_recording_is_never_asked_to_predict() -> None:
