@@ -22,6 +22,7 @@ from typing import Final
 
 import pytest
 from hypothesis import settings
+from hypothesis import strategies as st
 from pamqp import base, commands
 from pamqp.frame import FrameTypes, marshal
 from yarl import URL
@@ -133,6 +134,21 @@ STREAMS = [
     for name in ("happy-path", "wrong-password", "unknown-vhost")
     for direction in Direction
 ]
+
+
+def _mutated(stream: bytes, mutations: list[tuple[int, int]]) -> bytes:
+    data = bytearray(stream)
+    for position, value in mutations:
+        data[position % len(data)] = value
+    return bytes(data)
+
+
+#: A committed stream with up to four of its bytes overwritten.
+MUTATED_STREAMS = st.builds(
+    _mutated,
+    st.sampled_from(STREAMS),
+    st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=4),
+)
 
 
 # Frames written byte by byte, for what pamqp would refuse to write ---

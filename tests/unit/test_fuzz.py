@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from explorer.protocol import DecodeFailure, Direction, Frame, FrameDecoder, byte_map
-from tests.conftest import STREAMS
+from tests.conftest import MUTATED_STREAMS, STREAMS
 
 B2C = Direction.BROKER_TO_CLIENT
 
@@ -50,18 +50,9 @@ def test_arbitrary_bytes_never_raise(data: bytes, cuts: list[int]) -> None:
 
 
 @settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.sampled_from(STREAMS),
-    st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=4),
-    st.lists(st.integers(min_value=0), max_size=8),
-)
-def test_mutated_captures_never_raise(
-    stream: bytes, mutations: list[tuple[int, int]], cuts: list[int]
-) -> None:
-    data = bytearray(stream)
-    for position, value in mutations:
-        data[position % len(data)] = value
-    check_stream(bytes(data), cuts)
+@given(MUTATED_STREAMS, st.lists(st.integers(min_value=0), max_size=8))
+def test_mutated_captures_never_raise(data: bytes, cuts: list[int]) -> None:
+    check_stream(data, cuts)
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])

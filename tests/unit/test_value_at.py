@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 from pamqp import commands, header
 from pamqp import frame as pamqp_frame
 
@@ -18,7 +17,13 @@ from explorer.protocol.fields import JSON
 from explorer.protocol.values import frame_values, value_at
 from explorer.protocol.walker import Walker
 from explorer.recording.capture import load
-from tests.conftest import CAPTURE_FILES, STREAMS, entry, longstr, start_with
+from tests.conftest import (
+    CAPTURE_FILES,
+    MUTATED_STREAMS,
+    entry,
+    longstr,
+    start_with,
+)
 
 B2C = Direction.BROKER_TO_CLIENT
 RECORDINGS = sorted((Path(explorer.__file__).parent / "recordings").glob("*.jsonl"))
@@ -70,17 +75,9 @@ def test_value_at_agrees_with_frame_values_on_tables(table: bytes) -> None:
 
 
 @settings(max_examples=100, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    st.sampled_from(STREAMS),
-    st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=4),
-)
-def test_value_at_agrees_on_mutated_captures(
-    stream: bytes, mutations: list[tuple[int, int]]
-) -> None:
-    data = bytearray(stream)
-    for position, value in mutations:
-        data[position % len(data)] = value
-    for item in FrameDecoder(B2C).feed(bytes(data)):
+@given(MUTATED_STREAMS)
+def test_value_at_agrees_on_mutated_captures(data: bytes) -> None:
+    for item in FrameDecoder(B2C).feed(data):
         if isinstance(item, Frame):
             assert_value_at_agrees(item)
 
