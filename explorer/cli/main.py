@@ -70,7 +70,7 @@ class _Choices:
 
 
 def _experiment_names() -> list[str]:
-    from explorer.lab import EXPERIMENTS
+    from explorer.lab.registry import EXPERIMENTS
 
     return sorted(EXPERIMENTS)
 

@@ -49,7 +49,7 @@ async def trace(
     """
     printer = Printer(JsonPrinter(out) if as_json else TextPrinter(out))
     if experiment:  # the lab only for an experiment, aiormq only live
-        from explorer.lab import lab_engine
+        from explorer.lab.registry import lab_engine
 
         engine = lab_engine(
             url,

@@ -1,45 +1,8 @@
 """Experiments: the failure lab and the topic lessons' experiments.
 
-Owns the registry of experiments by name and making an Engine that runs one.
+`registry` names every experiment and makes the Engine that runs one;
+`failures` and `topics` hold the scenarios, `faults` the steps they replace,
+`experiment` what an experiment is and how its outcome is read from the wire,
+and `broker` the broker's own tools (rabbitmqctl, its log). Importing the
+package loads none of them, so a command that only sweeps stays light.
 """
-
-from __future__ import annotations
-
-from typing import Final
-
-from explorer.engine.core import Engine
-from explorer.engine.events import Listener
-from explorer.lab import failures, topics
-from explorer.lab.experiment import Scenario
-
-EXPERIMENTS: Final[dict[str, Scenario]] = {
-    s.name: s for s in (*failures.EXPERIMENTS, *topics.EXPERIMENTS)
-}
-
-
-def lab_engine(
-    url: str,
-    name: str,
-    listener: Listener,
-    *,
-    live_handshake: bool = False,
-    reveal_secrets: bool = False,
-    wait: float = 5.0,
-) -> Engine:
-    """An Engine that runs the experiment called `name` against `url`.
-
-    The handshake is held step by step when `live_handshake` is set, and
-    always for an experiment that needs it held.
-
-    Raises:
-        KeyError: no experiment has that name.
-    """
-    scenario = EXPERIMENTS[name]
-    return Engine(
-        url,
-        listener,
-        live_handshake=live_handshake or scenario.held,
-        reveal_secrets=reveal_secrets,
-        wait=wait,
-        experiment=scenario,
-    )

@@ -18,7 +18,7 @@ from typing import TextIO
 
 from explorer.engine.core import Engine
 from explorer.engine.events import EngineEvent, PhaseFailed
-from explorer.lab import lab_engine
+from explorer.lab.registry import lab_engine
 from explorer.net.endpoint import redact
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.queries import broker_product

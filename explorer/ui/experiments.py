@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from textual.worker import Worker
 
 from explorer.engine.events import PhaseReport
-from explorer.lab import EXPERIMENTS, lab_engine
+from explorer.lab.registry import EXPERIMENTS, lab_engine
 from explorer.net.endpoint import redact
 from explorer.ui.connections import StepperFactory
 from explorer.ui.picker import ExperimentPicker

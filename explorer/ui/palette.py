@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from textual.app import SystemCommand
 
 from explorer.course.questions import questions_for
-from explorer.lab import EXPERIMENTS
+from explorer.lab.registry import EXPERIMENTS
 from explorer.protocol.lifecycle import ORDER
 from explorer.recording.replay import bundled_recording, recorded_experiment
 

@@ -9,7 +9,7 @@ from yarl import URL
 from explorer.course.checks import CHECKS, Seen, judge
 from explorer.engine.core import Engine
 from explorer.engine.events import EngineEvent, PhaseFailed, PhaseReport
-from explorer.lab import lab_engine
+from explorer.lab.registry import lab_engine
 from tests.conftest import seen_of
 
 

@@ -1,6 +1,6 @@
 """The failure lab against the live broker: each experiment, and what it leaves.
 
-Every failure experiment of `explorer.lab.EXPERIMENTS` runs once (cached for
+Every failure experiment of `explorer.lab.registry.EXPERIMENTS` runs once (cached for
 the module) and is checked against a table written from RabbitMQ 3.10.8's real
 behaviour (amqp-facts.md §2.7, §3.1-3.4, §4.2, §4.4-4.6, §5): the reply frame,
 code and text, or the silent drop and when it came; the broker's log; the
@@ -34,8 +34,9 @@ from explorer.engine.events import (
     PhaseReport,
     Waiting,
 )
-from explorer.lab import EXPERIMENTS, broker, lab_engine
+from explorer.lab import broker
 from explorer.lab.experiment import LOG_WAIT
+from explorer.lab.registry import EXPERIMENTS, lab_engine
 from explorer.net.endpoint import parse
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import B2C, C2B

@@ -9,7 +9,7 @@ from yarl import URL
 
 from explorer.course.questions import QUESTIONS, grade
 from explorer.engine.core import Engine
-from explorer.lab import lab_engine
+from explorer.lab.registry import lab_engine
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.queries import first_named
 

@@ -6,7 +6,7 @@ import pytest
 from yarl import URL
 
 from explorer.engine.events import EngineEvent, PhaseReport
-from explorer.lab import EXPERIMENTS, lab_engine
+from explorer.lab.registry import EXPERIMENTS, lab_engine
 from explorer.lab.topics import MESSAGES, SASL_HEADER
 from explorer.protocol.content import publishes
 from explorer.protocol.fields import JSON

@@ -8,8 +8,8 @@ import re
 from textual.widgets import Markdown, OptionList
 
 from explorer.course.lessons import experiment_title, load_course
-from explorer.lab import EXPERIMENTS
 from explorer.lab.experiment import Scenario
+from explorer.lab.registry import EXPERIMENTS
 from explorer.protocol import Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.recording.replay import bundled_recording, recorded_experiment

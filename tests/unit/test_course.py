@@ -26,7 +26,7 @@ from explorer.course.lessons import (
     placeholders,
     render,
 )
-from explorer.lab import EXPERIMENTS
+from explorer.lab.registry import EXPERIMENTS
 from explorer.protocol import Direction
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import LifecycleModel, Phase

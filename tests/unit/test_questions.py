@@ -31,7 +31,7 @@ from explorer.course.questions import (
     questions_for,
     was_right,
 )
-from explorer.lab import EXPERIMENTS
+from explorer.lab.registry import EXPERIMENTS
 from explorer.protocol import Direction, Frame, FrameDecoder
 from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import Phase

@@ -32,7 +32,7 @@ def test_readme_run_command_installs_and_starts_the_explorer() -> None:
 
 
 def test_readme_lists_every_experiment() -> None:
-    from explorer.lab import EXPERIMENTS
+    from explorer.lab.registry import EXPERIMENTS
 
     readme = (ROOT / "README.md").read_text()
     missing = [name for name in EXPERIMENTS if f"| `{name}` |" not in readme]
