@@ -16,10 +16,14 @@ import time
 from typing import NamedTuple
 
 import pytest
+from pamqp import base, commands
+from pamqp.frame import marshal
+from pamqp.header import ProtocolHeader
 
 from explorer.engine.core import Engine
 from explorer.engine.events import EngineEvent, FrameObserved, PhaseStarted
 from explorer.lab.broker import ctl_command, log_file, log_lines
+from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.fields import table_of
 from explorer.protocol.frames import B2C, Frame
 from explorer.protocol.lifecycle import Phase
@@ -47,15 +51,66 @@ def port_of(url: str) -> int:
     return int(url.rsplit(":", 1)[1].split("/")[0])
 
 
-def answer_to(port: int, header: bytes) -> bytes:
-    """The bytes the broker sends back to a header, until it closes."""
+def answer_to(port: int, header: bytes) -> tuple[bytes, str]:
+    """The bytes the broker sends back to a header, and the client's address."""
     with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
         sock.settimeout(5)
+        client = "{}:{}".format(*sock.getsockname())
         sock.sendall(header)
         answer = b""
         while len(answer) < 8 and (chunk := sock.recv(8 - len(answer))):
             answer += chunk
-        return answer
+        return answer, client
+
+
+async def logged(client: str, text: str) -> list[str]:
+    """The broker's log lines about `client` once one holds `text` (15 s at most)."""
+    log = log_file()
+    assert log is not None, "the broker's log is not readable here"
+    lines: list[str] = []
+    deadline = time.monotonic() + 15  # the log handler writes a few seconds late
+    while time.monotonic() < deadline:
+        lines = log_lines(log, client)
+        if any(text in line for line in lines):
+            break
+        await asyncio.sleep(0.5)
+    return lines
+
+
+def login_anonymously(port: int) -> list[str]:
+    """StartOk with mechanism ANONYMOUS: the frames the broker answers, or "reset"."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.settimeout(5)
+        decoder = FrameDecoder(B2C)
+        sock.sendall(ProtocolHeader().marshal())
+        said: list[str] = []
+
+        def send(method: base.Frame) -> None:
+            sock.sendall(marshal(method, 0))
+
+        while not said or said[-1] not in ("Connection.OpenOk", "Connection.Close"):
+            try:
+                data = sock.recv(65536)
+            except ConnectionResetError:
+                data = b""
+            if not data:
+                return [*said, "reset"]
+            for frame in decoder.feed(data):
+                if not isinstance(frame, Frame):
+                    continue
+                said.append(frame.name)
+                if frame.name == "Connection.Start":
+                    send(commands.Connection.StartOk(
+                        client_properties={}, mechanism="ANONYMOUS", response="",
+                    ))  # fmt: skip
+                elif frame.name == "Connection.Tune":
+                    tune = frame.payload
+                    assert isinstance(tune, commands.Connection.Tune)
+                    send(commands.Connection.TuneOk(
+                        tune.channel_max, tune.frame_max, 0
+                    ))  # fmt: skip
+                    send(commands.Connection.Open(virtual_host="/"))
+        return said
 
 
 class Walked(NamedTuple):
@@ -129,7 +184,7 @@ async def test_the_header_answer(broker_url: str, header: str) -> None:
     """3.x answers every other header with 0-9-1; 4.x answers 1.0 unless 0-9/0-10."""
     major, _ = major_minor(start_of((await walk(broker_url)).events))
     sent = HEADERS[header]
-    answer = answer_to(port_of(broker_url), sent)
+    answer, _ = answer_to(port_of(broker_url), sent)
     if sent == ANSWER_091:  # the header it speaks: Connection.Start, channel 0
         assert answer[:3] == b"\x01\x00\x00"
         return
@@ -187,3 +242,23 @@ async def test_the_close_log_line_says_its_duration_from_4(broker_url: str) -> N
         ]
     assert closing, f"no close of {client} logged in {log}"
     assert ("duration:" in closing[0]) is (major >= 4)
+
+
+async def test_a_header_that_is_not_amqp_is_logged_as_bad_header(
+    broker_url: str,
+) -> None:
+    """3.10.8 and 4.0.5 log {bad_header,...}; 4.1's own wording is not seen here."""
+    _, client = answer_to(port_of(broker_url), HEADERS["not AMQP"])
+    lines = await logged(client, "bad_header")
+    assert any('{bad_header,<<"HELLO   ">>}' in line for line in lines), lines
+
+
+async def test_anonymous_logs_guest_in_from_4(broker_url: str) -> None:
+    """4.x takes ANONYMOUS as its anonymous_login_user, guest; 3.10 resets."""
+    major, _ = major_minor(start_of((await walk(broker_url)).events))
+    said = login_anonymously(port_of(broker_url))
+    assert said[0] == "Connection.Start"
+    if major >= 4:
+        assert said[1:] == ["Connection.Tune", "Connection.OpenOk"]
+    else:  # no Close: the mechanism is not one it offered
+        assert said[1:] == ["reset"]
