@@ -12,6 +12,7 @@ from textual.widgets._toast import Toast
 from explorer.engine.events import Clock, PhaseFailed, PhaseReport
 from explorer.protocol import Frame
 from explorer.protocol.lifecycle import Phase
+from explorer.recording.capture import load
 from explorer.recording.replay import bundled_recording
 from explorer.ui.app import ExplorerApp, live, replay
 from explorer.ui.preferences import Preferences
@@ -37,9 +38,12 @@ def test_the_status_line_keeps_phase_pace_and_clock_and_drops_the_rest() -> None
         Clock("race", 3.2, "handshake_timeout 3.2 s left"),
         "waiting 2.0/13 s",
         "live: amqp://guest:***@a-long-host-name.example:5672/some-vhost",
+        "RabbitMQ 4.0.5",
     )
     wide = status_text(status, 200)
     assert wide.endswith("some-vhost")
+    assert "│ RabbitMQ 4.0.5 │" in wide
+    assert "RabbitMQ 4.0.5" in status_text(status, 90)
     for width in (78, 70):
         line = status_text(status, width)
         assert len(line) <= width
@@ -80,7 +84,8 @@ async def test_at_80x24_the_status_line_names_the_phase_and_the_clock() -> None:
         assert rail.current is not None
         text = status_of(app)
         assert text.startswith(f"▶ {rail.current.number}/13 {rail.current.value}")
-        assert "RECORDING: no broker clock runs │ bundled" in text
+        broker = load(bundled_recording()).broker  # "RabbitMQ 3.10.8"
+        assert f"RECORDING: no broker clock runs │ {broker} │ bundled" in text
         assert app.query_one(StatusLine).region.width == NARROW[0]
 
 
@@ -157,6 +162,18 @@ async def test_c_switches_between_the_pace_and_the_race(broker_url: str) -> None
         await app.action_race()
         await settle(app)
         assert app.stepper.clock().pace == "learner"
+
+
+async def test_the_status_line_names_the_broker_once_start_came(
+    broker_url: str, broker_major: int
+) -> None:
+    app = ExplorerApp(live(broker_url), source="live")
+    async with running(app, WIDE) as pilot:
+        assert "RabbitMQ" not in status_of(app)
+        while app.stepper.next_phase is not Phase.AUTH:
+            await step(app, pilot)
+        await app.flush()
+        assert f"│ RabbitMQ {broker_major}." in status_of(app)
 
 
 def test_the_rail_marks_done_only_what_happened() -> None:

@@ -3,7 +3,7 @@
 Owns the one line at the top of the screen. At any width from 80 columns up
 it says the current phase and its number, the pace in force and what the
 broker's clock is doing; the other parts (a timer the engine waits for, the
-source) give way first, and the clock is shortened last.
+broker's version, the source) give way first, and the clock is shortened last.
 """
 
 from __future__ import annotations
@@ -37,17 +37,20 @@ class Status:
     waiting: str = ""
     #: Where the connection goes, or which recording ("" for none).
     source: str = ""
+    #: The broker's product and version from its Connection.Start, once seen.
+    broker: str = ""
 
 
 def status_text(status: Status, width: int) -> str:
     """The line for `status`, fitted to `width` columns.
 
     The phase, the pace and the clock always stay; the source goes first,
-    then the timer; a clock too long for what is left ends in "…".
+    then the broker's version, then the timer; a clock too long for what is
+    left ends in "…".
     """
     pace = PACES.get(status.clock.pace, status.clock.pace)
     must = [p for p in (status.phase, f"{pace}: {status.clock.state}") if p]
-    optional = [p for p in (status.waiting, status.source) if p]
+    optional = [p for p in (status.waiting, status.broker, status.source) if p]
     while optional:
         line = SEPARATOR.join(must + optional)
         if len(line) <= width:
