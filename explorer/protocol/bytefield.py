@@ -46,9 +46,10 @@ class FieldKind(enum.Enum):
 class Parts(Sequence["ByteField"]):
     """A span's children, read from the frame as they are first used.
 
-    Iterating reads only as far as the loop goes; `len`, a negative index or a
-    slice read them all. What is read is kept, so each is read once, and
-    `child_at` finds one among those read by bisection.
+    Iterating reads only as far as the loop goes, `count_upto` only as far as
+    its limit; `len`, a negative index or a slice read them all. What is read
+    is kept, so each is read once, and `child_at` finds one among those read
+    by bisection.
     """
 
     __slots__ = ("_read", "_unread")
@@ -83,6 +84,17 @@ class Parts(Sequence["ByteField"]):
     def __len__(self) -> int:
         """How many children there are (reads them all)."""
         return len(self._all())
+
+    def count_upto(self, limit: int) -> int | None:
+        """How many children there are, if at most `limit`; None if more.
+
+        Reads at most `limit` + 1 of them, so a view can say how many entries a
+        table has when that is cheap, and that it has more than it shows when
+        it is not.
+        """
+        while len(self._read) <= limit and self._read_one():
+            pass
+        return len(self._read) if len(self._read) <= limit else None
 
     def __bool__(self) -> bool:
         """Whether there is a child (reads at most the first)."""

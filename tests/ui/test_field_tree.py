@@ -1,15 +1,22 @@
-"""FieldTree: labels, bits, finding the field that holds a byte, reports, height."""
+"""FieldTree: labels, bits, finding the field that holds a byte, reports, height.
+
+And big lazy groups (a table of hundreds of entries, a run of flag words): read
+only when opened, then a page at a time.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
+import pytest
 from textual.widgets.tree import TreeNode
 
-from explorer.protocol import ByteField, Frame, byte_map
+from explorer.protocol import ByteField, Direction, Frame, FrameDecoder, byte_map
 from explorer.protocol.lifecycle import Phase
+from explorer.protocol.walker import Walker
 from explorer.ui.widgets import FieldTree
-from tests.conftest import entry, longstr, start_with
+from explorer.ui.widgets.field_tree import PAGE
+from tests.conftest import content_header, entry, longstr, start_with
 from tests.ui.conftest import (
     PaneApp,
     TreeApp,
@@ -218,3 +225,110 @@ async def test_the_tree_is_as_tall_as_its_open_lines(happy: list[Frame]) -> None
         await pilot.pause()
         assert tree.outer_size.height == top.size.height == 20
         assert tree.show_vertical_scrollbar
+
+
+def big_start(entries: int) -> Frame:
+    """Connection.Start whose server_properties hold `entries` int8 entries."""
+    table = b"".join(
+        entry(f"k{i:04d}", b"b" + bytes([i % 100])) for i in range(entries)
+    )
+    return start_with(longstr(table))
+
+
+def top(tree: FieldTree, name: str) -> TreeNode[ByteField]:
+    return next(n for n in tree.root.children if n.data and n.data.name == name)
+
+
+async def test_a_big_table_opens_a_page_at_a_time() -> None:
+    assert PAGE == 100
+    app = TreeApp(big_start(250))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        tree = app.query_one(FieldTree)
+        table = top(tree, "server_properties")
+        assert str(table.label).split("  ")[1:3] == ["table", "100+ entries"]
+        assert table.allow_expand
+        assert not table.children  # its parts wait for it to open
+
+        table.expand()
+        await pilot.pause()
+        shown = [str(child.label) for child in table.children]
+        assert len(shown) == PAGE + 1  # the length and 99 entries, then "more"
+        assert shown[0].startswith("length  long")
+        assert shown[1] == "k0000  int8  0  @17+8"
+        assert shown[PAGE - 1].startswith("k0098  int8  98  @")
+        assert shown[PAGE] == "… more: the next 100"
+        assert table.children[1].children  # an entry's parts, ready to open
+
+        tree.focus()
+        tree.move_cursor(table.children[PAGE])
+        await pilot.press("enter")
+        shown = [str(child.label) for child in table.children]
+        assert len(shown) == 2 * PAGE + 1
+        assert shown[PAGE].startswith("k0099  int8  99  @")
+        assert shown[-1] == "… 51 more"
+        assert tree.cursor_node is table.children[PAGE]
+        assert app.fields[-1] is table.children[PAGE].data
+
+        tree.move_cursor(table.children[-1])
+        await pilot.press("enter")
+        shown = [str(child.label) for child in table.children]
+        assert len(shown) == 251
+        assert shown[-1].startswith("k0249  int8  49  @")
+        assert not [label for label in shown if label.startswith("…")]
+
+
+async def test_a_big_table_is_read_only_a_page_deep_until_opened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    read: list[int] = []
+    table_entry = Walker._table_entry
+
+    def counted(walker: Walker, pos: int, index: int) -> ByteField:
+        read.append(index)
+        return table_entry(walker, pos, index)
+
+    monkeypatch.setattr(Walker, "_table_entry", counted)
+    async with TreeApp(big_start(5_000)).run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        assert read == list(range(PAGE))  # to know there are more than PAGE
+        top(pilot.app.query_one(FieldTree), "server_properties").expand()
+        await pilot.pause()
+        assert read == list(range(2 * PAGE))  # a page, and whether "more" is all
+
+
+async def test_select_offset_adds_the_pages_before_the_field() -> None:
+    frame = big_start(250)
+    properties = next(
+        f for f in byte_map(frame).children if f.name == "server_properties"
+    )
+    app = TreeApp(frame)
+    async with app.run_test(size=(120, 40)) as pilot:
+        tree = app.query_one(FieldTree)
+        tree.select_offset(properties.end - 1)  # the last entry's value
+        await pilot.pause()
+        node = tree.cursor_node
+        assert node is not None
+        assert node.data is not None
+        assert node.data.name == "value"
+        assert node.parent is not None
+        assert str(node.parent.label).startswith("k0249  int8  49  @")
+        assert app.fields[-1] is node.data
+
+
+async def test_many_flag_words_wait_to_be_opened() -> None:
+    (frame,) = FrameDecoder(Direction.BROKER_TO_CLIENT).feed(
+        content_header([1] * 600 + [0], b"")
+    )
+    assert isinstance(frame, Frame)
+    async with TreeApp(frame).run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        tree = pilot.app.query_one(FieldTree)
+        words = top(tree, "more property flags")
+        assert str(words.label) == "more property flags  short  @21+1200"
+        assert not words.children
+        words.expand()
+        await pilot.pause()
+        shown = [str(child.label) for child in words.children]
+        assert shown[0] == "property flags  short  0000000000000001  @21+2"
+        assert shown[PAGE:] == ["… more: the next 100"]

@@ -154,6 +154,10 @@ def test_table_entries_are_read_only_as_far_as_something_looks(
     assert sum(leaf.length for leaf in first_line) >= 64
     assert len(read) < 16
     headers = next(child for child in root.children if child.name == "headers")
+    assert isinstance(headers.children, Parts)
+    assert headers.children.count_upto(200) is None  # more than 200 parts ...
+    assert read == list(range(200)), "... found by reading 200 entries"
+    assert headers.children.count_upto(20_000) == 13_101
     assert len(headers.children) == 13_101  # the length, then each entry
     assert read == list(range(13_100))
     assert root.path_to(frame.size - 2)[-1].name == "value"
@@ -176,6 +180,11 @@ def test_parts_read_as_far_as_used_and_compare_as_tuples() -> None:
     assert taken == [0, 1, 2]
     assert next(iter(parts)) is fields[0]
     assert taken == [0, 1, 2]
+    assert parts.count_upto(2) is None
+    assert taken == [0, 1, 2]
+    assert parts.count_upto(3) is None
+    assert taken == [0, 1, 2, 3]
+    assert parts.count_upto(5) == 5
     assert parts[1:3] == (fields[1], fields[2])
     assert len(parts) == 5
     assert parts == tuple(fields)
