@@ -21,6 +21,7 @@ from typing import Final
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase
+from explorer.protocol.queries import server_product
 from explorer.protocol.values import value_at
 
 FORMAT_VERSION: Final = 1
@@ -37,6 +38,9 @@ SENTENCE_END: Final = re.compile(
 )
 LIST_ITEM: Final = re.compile(r"^\s*(?:[-*+]|\d+\.)\s+")
 FENCE: Final = re.compile(r"^\s*(```|~~~)")
+#: A paragraph or list item about one major version of RabbitMQ starts with
+#: its tag, e.g. ``[4.x] RabbitMQ 4.x also offers ANONYMOUS ...``.
+VERSION_TAG: Final = re.compile(r"\[(\d+)\.x\]\s*")
 CODE_SPAN: Final = re.compile(r"`[^`\n]*`")
 
 
@@ -225,11 +229,15 @@ def _filled(text: str, seen: dict[str, Frame]) -> str:
 def _prose(text: str, seen: dict[str, Frame]) -> str:
     """Prose filled in, each sentence with a value not seen replaced whole.
 
-    Sentences in a row that lose their values to the same note say it once.
+    Sentences in a row that lose their values to the same note say it once. A
+    unit tagged for a version says whether it is the learner's broker's.
     """
-    masked = CODE_SPAN.sub(lambda m: "`" + "x" * (len(m.group()) - 2) + "`", text)
     marker = LIST_ITEM.match(text)
     start = marker.end() if marker else 0
+    tag = VERSION_TAG.match(text, start)
+    if tag is not None:
+        text = text[:start] + _version_note(int(tag.group(1)), seen) + text[tag.end() :]
+    masked = CODE_SPAN.sub(lambda m: "`" + "x" * (len(m.group()) - 2) + "`", text)
     pieces, said = [text[:start]], ""
     for end in [m.end() for m in SENTENCE_END.finditer(masked)] + [len(text)]:
         if end <= start:
@@ -241,6 +249,17 @@ def _prose(text: str, seen: dict[str, Frame]) -> str:
             pieces.append(segment[: len(segment) - len(sentence)] + rendered)
         said, start = rendered, end
     return "".join(pieces)
+
+
+def _version_note(major: int, seen: dict[str, Frame]) -> str:
+    """What a `[major.x]` tag becomes: whether it speaks of the learner's broker."""
+    start = seen.get("Connection.Start")
+    product, version = server_product(start) if start is not None else ("", "")
+    if not version:
+        return f"**RabbitMQ {major}.x:** "
+    if version.split(".")[0] == str(major):
+        return f"**Your broker, {product or 'RabbitMQ'} {version}:** "
+    return f"*(RabbitMQ {major}.x; yours is {version})* "
 
 
 def _sentence(sentence: str, seen: dict[str, Frame]) -> str:

@@ -20,6 +20,7 @@ from typing import Final
 
 import pytest
 from pamqp import commands
+from pamqp.common import FieldTable
 
 from explorer.course.lessons import (
     NO_FIELD,
@@ -188,3 +189,36 @@ def test_misplaced_finds_a_note_in_the_middle_of_a_sentence() -> None:
     assert misplaced(f"Bytes 11-12 hold the reply code, {note} (`00 C8` is 200).")
     assert misplaced(f"reply code {NOT_SEEN}, text")
     assert not misplaced(f"Bytes 11-12 hold the reply code. {note}\n\nNext.")
+
+
+def started_by(version: str) -> list[Frame]:
+    """A broker's Connection.Start naming RabbitMQ `version`."""
+    properties: FieldTable = {"product": "RabbitMQ", "version": version}
+    return wire((B2C, commands.Connection.Start(server_properties=properties)))
+
+
+@pytest.mark.parametrize(
+    ("frames", "shown"),
+    [
+        ([], "**RabbitMQ 4.x:** ANONYMOUS is offered."),
+        (started_by("4.0.5"), "**Your broker, RabbitMQ 4.0.5:** ANONYMOUS is offered."),
+        (
+            started_by("3.10.8"),
+            "*(RabbitMQ 4.x; yours is 3.10.8)* ANONYMOUS is offered.",
+        ),
+    ],
+    ids=["no-start-yet", "the-learners-version", "another-version"],
+)
+def test_a_version_tag_says_whether_it_is_the_learners_broker(
+    frames: list[Frame], shown: str
+) -> None:
+    assert render("[4.x] ANONYMOUS is offered.", frames) == shown
+    assert render("- [4.x] ANONYMOUS is offered.", frames) == f"- {shown}"
+
+
+@pytest.mark.parametrize("run", RUNS)
+def test_every_version_tag_opens_its_paragraph(course: Course, run: str) -> None:
+    """No `[N.x]` is left in a rendered lesson: each starts a paragraph or item."""
+    for lesson in course.everything:
+        rendered = render(lesson.text, frames_of(run))
+        assert not re.search(r"\[\d+\.x\]", rendered), lesson.file
