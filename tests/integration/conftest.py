@@ -138,4 +138,3 @@ async def tls_relay(
             task.cancel()
         await asyncio.gather(*relays, return_exceptions=True)
         await server.wait_closed()
-
