@@ -28,9 +28,9 @@ from explorer.engine.events import (
     Waiting,
 )
 from explorer.protocol.frames import Direction, Frame
-from explorer.protocol.lifecycle import BELOW_AMQP, Phase
+from explorer.protocol.lifecycle import Phase
 from explorer.protocol.queries import first_named
-from explorer.ui.widgets.frame_list import FrameListItem
+from explorer.ui.widgets.frame_list import FrameListItem, listed
 
 if TYPE_CHECKING:
     from explorer.ui.app import ExplorerApp
@@ -175,7 +175,7 @@ class EventPump:
 
     def _report(self, report: PhaseReport) -> None:
         app = self.app
-        if report.phase in BELOW_AMQP:
+        if listed(report):
             self._add_rows([report])  # no frame shows these phases: their report does
         if not app.stepper.recording and app.progress.finish(report.phase.value):
             app.progress.save()

@@ -21,7 +21,7 @@ from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
 from explorer.course.progress import Progress
-from explorer.engine.events import EngineEvent, FrameObserved, PhaseFailed
+from explorer.engine.events import EngineEvent
 from explorer.protocol.lifecycle import Phase
 from explorer.recording.capture import load
 from explorer.recording.replay import (
@@ -30,7 +30,7 @@ from explorer.recording.replay import (
     recorded_experiment,
 )
 from explorer.ui.app import ExplorerApp, replay
-from explorer.ui.widgets.frame_list import FrameList
+from explorer.ui.widgets.frame_list import FrameList, listed
 
 #: What the title bar names the recording: fixed, so the pictures never change.
 SOURCE = "bundled recording"
@@ -144,7 +144,7 @@ def _run_now(step: Coroutine[Any, Any, bool]) -> bool:
 
 def _rows(events: list[EngineEvent]) -> int:
     """How many items these events add to the frame list."""
-    return sum(isinstance(e, FrameObserved | PhaseFailed) for e in events)
+    return sum(map(listed, events))
 
 
 async def show_phase(pilot: Pilot[Any], shot: Shot) -> None:

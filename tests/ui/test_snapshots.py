@@ -14,6 +14,8 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input, TextArea
 
+from explorer.engine.events import PhaseReport
+from explorer.protocol.frames import Frame
 from explorer.ui.shots import (
     NARROW,
     WIDE,
@@ -23,6 +25,7 @@ from explorer.ui.shots import (
     bundled_app,
     show_phase,
 )
+from explorer.ui.widgets.frame_list import FrameList
 
 SHOTS = all_shots()
 SnapCompare = Callable[..., bool]
@@ -45,3 +48,21 @@ def test_phase(snap_compare: SnapCompare, shot: Shot, size: TerminalSize) -> Non
         await show_phase(pilot, shot)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+@pytest.mark.parametrize("shot", SHOTS[:-1], ids=[shot.name for shot in SHOTS[:-1]])
+async def test_each_picture_shows_its_phases_first_item(shot: Shot) -> None:
+    """The frame list's cursor is on the phase's first frame (or its report)."""
+    if shot.frame is None:
+        pytest.skip(f"{shot.name}: the recording shows nothing in this phase")
+    app = bundled_app(shot)
+    async with app.run_test(size=WIDE) as pilot:
+        await show_phase(pilot, shot)
+        frames = app.query_one(FrameList)
+        item = frames.items[shot.frame]
+        if isinstance(item, PhaseReport):
+            assert item.phase is shot.phase
+        else:
+            assert isinstance(item, Frame)
+            assert app.selected is item
+            assert app.pump.phase_of(item) is shot.phase

@@ -21,14 +21,27 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from explorer.engine.events import PhaseFailed, PhaseReport
+from explorer.engine.events import EngineEvent, FrameObserved, PhaseFailed, PhaseReport
 from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.lifecycle import BELOW_AMQP
 from explorer.ui.widgets.folding import Rows, is_heartbeat
 from explorer.ui.widgets.labels import CLOSES, frame_row, header_text, note_row
 
 #: What a row shows: a frame from the wire, a phase that failed, or what a
 #: phase reported (the phases below AMQP have nothing else to show).
 FrameListItem = Frame | PhaseFailed | PhaseReport
+
+
+def listed(event: EngineEvent) -> bool:
+    """Whether the frame list shows this event of the engine as an item.
+
+    Every frame and every failure; a report only for a phase below AMQP,
+    which no frame shows.
+    """
+    if isinstance(event, PhaseReport):
+        return event.phase in BELOW_AMQP
+    return isinstance(event, FrameObserved | PhaseFailed)
+
 
 #: The column titles take the first line of the view and never scroll.
 HEADER_LINES: Final = 1
