@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib.metadata import version
 from time import perf_counter
@@ -142,16 +142,7 @@ def synthetic_flood(
         events.append(Chunk(t, direction, b"".join(sent)))
     events.append(StreamEnd(t + 1e-3, C2B, "closed by the client"))
     events.append(StreamEnd(t + 1e-3, B2C, "the TCP connection closed"))
-    capture = Capture(
-        url=recording.url,
-        recorded=recording.recorded,
-        broker=recording.broker,
-        client=recording.client,
-        client_address=recording.client_address,
-        broker_address=recording.broker_address,
-        redactions=list(recording.redactions),
-        events=events,
-    )
+    capture = replace(recording, redactions=list(recording.redactions), events=events)
     assert frame_count(capture) == frames, frame_count(capture)
     return capture
 
@@ -216,16 +207,7 @@ def excerpt(capture: Capture) -> Excerpt:
         Chunk(index * 1e-5, frame.direction, frame.raw)
         for index, frame in enumerate(kept)
     ]
-    small = Capture(
-        url=capture.url,
-        recorded=capture.recorded,
-        broker=capture.broker,
-        client=capture.client,
-        client_address=capture.client_address,
-        broker_address=capture.broker_address,
-        redactions=list(capture.redactions),
-        events=events,
-    )
+    small = replace(capture, redactions=list(capture.redactions), events=events)
     return Excerpt(small, len(kept), opened + WINDOW, middle + WINDOW - 1)
 
 
