@@ -255,10 +255,11 @@ class Broker:
     start: str
 
 
-#: The project's RabbitMQ 4.0 in its chroot (scripts/rabbitmq4).
-RABBITMQ4_LOG = (
-    ROOT / ".rabbitmq4" / "var" / "log" / "rabbitmq" / "rabbit4@localhost.log"
-)
+#: The project's RabbitMQ 4.0 in its chroot, and where that script keeps its log.
+RABBITMQ4 = ROOT / "scripts" / "rabbitmq4"
+RABBITMQ4_LOG = subprocess.run(
+    [RABBITMQ4, "log"], capture_output=True, text=True, check=True
+).stdout.strip()
 BROKERS: Final = (
     Broker(
         "rabbitmq",
@@ -270,8 +271,8 @@ BROKERS: Final = (
         "rabbitmq4",
         "amqp://guest:guest@127.0.0.1:5673/",
         {
-            "RABBITMQCTL": f"{ROOT / 'scripts' / 'rabbitmq4'} ctl",
-            "RABBITMQ_LOGS": str(RABBITMQ4_LOG),
+            "RABBITMQCTL": f"{RABBITMQ4} ctl",
+            "RABBITMQ_LOGS": RABBITMQ4_LOG,
         },
         "sudo scripts/rabbitmq4 start",
     ),
