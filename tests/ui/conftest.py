@@ -30,6 +30,7 @@ from explorer.recording.eventlog import from_record
 from explorer.recording.replay import bundled_recording
 from explorer.ui.app import ExplorerApp
 from explorer.ui.widgets import FieldTree, HexView
+from explorer.ui.widgets.frame_list import FrameList
 from tests.conftest import capture_frames
 
 HEARTBEAT = b"\x08\x00\x00\x00\x00\x00\x00\xce"
@@ -144,6 +145,21 @@ async def step(app: ExplorerApp, pilot: Pilot[int]) -> None:
     """
     app.action_step()
     await settle(app)
+
+
+async def select_frame(app: ExplorerApp, pilot: Pilot[int], name: str) -> Frame:
+    """Move the frame list's cursor to the first row showing a frame called `name`."""
+    frames = app.query_one(FrameList)
+    row = next(
+        r
+        for r in range(frames.row_count)
+        if getattr(frames.item_at(r), "name", "") == name
+    )
+    frames.select(row)
+    await pilot.pause()
+    assert app.selected is not None
+    assert app.selected.name == name
+    return app.selected
 
 
 @contextlib.asynccontextmanager

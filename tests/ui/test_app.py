@@ -18,7 +18,7 @@ from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.panels import AuthPanel, NegotiationPanel
 from explorer.ui.widgets.phase_rail import PhaseRail
 from tests.conftest import User
-from tests.ui.conftest import running, settle, step
+from tests.ui.conftest import running, select_frame, settle, step
 
 
 def text_of(app: ExplorerApp, widget: type[NegotiationPanel | AuthPanel]) -> str:
@@ -66,16 +66,7 @@ async def test_selecting_a_frame_fills_fields_bytes_and_lesson() -> None:
     app = ExplorerApp(replay(bundled_recording()), source="bundled")
     async with running(app) as pilot:
         await step_until(app, pilot, Phase.TUNE)
-        frames = app.query_one(FrameList)
-        row = next(
-            r
-            for r in range(frames.row_count)
-            if getattr(frames.item_at(r), "name", "") == "Connection.Tune"
-        )
-        frames.select(row)
-        await pilot.pause()
-        assert app.selected is not None
-        assert app.selected.name == "Connection.Tune"
+        await select_frame(app, pilot, "Connection.Tune")
         lesson = app.query_one("#lesson", Markdown)
         assert lesson.source.strip(), "the tune lesson is shown"
 

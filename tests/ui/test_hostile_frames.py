@@ -18,9 +18,8 @@ from explorer.protocol.stream import Chunk
 from explorer.recording.capture import Capture, save
 from explorer.ui.app import ExplorerApp, replay
 from explorer.ui.widgets import FieldTree, HexView
-from explorer.ui.widgets.frame_list import FrameList
 from tests.conftest import content_header, nested, start_frame
-from tests.ui.conftest import HexApp, TreeApp, running, step
+from tests.ui.conftest import HexApp, TreeApp, running, select_frame, step
 
 B2C = Direction.BROKER_TO_CLIENT
 #: Deep enough to be cut at MAX_NESTING, shallow enough for pamqp to decode.
@@ -100,16 +99,7 @@ async def test_the_app_shows_a_hostile_start_and_goes_on(tmp_path: Path) -> None
     async with running(app) as pilot:
         for _ in range(3):
             await step(app, pilot)
-        frames = app.query_one(FrameList)
-        row = next(
-            r
-            for r in range(frames.row_count)
-            if getattr(frames.item_at(r), "name", "") == "Connection.Start"
-        )
-        frames.select(row)
-        await pilot.pause()
-        assert app.selected is not None
-        assert app.selected.name == "Connection.Start"
-        app.query_one(FieldTree).select_offset(app.selected.size - 20)
+        selected = await select_frame(app, pilot, "Connection.Start")
+        app.query_one(FieldTree).select_offset(selected.size - 20)
         await pilot.pause()
         assert app.is_running
