@@ -31,9 +31,8 @@ from explorer.course.progress import Progress
 from explorer.engine.events import PhaseReport, Stepper
 from explorer.net.endpoint import chosen_url
 from explorer.protocol.fields import shown
-from explorer.protocol.frames import B2C, Frame
+from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.protocol.queries import broker_product, first_named
 from explorer.ui import palette
 from explorer.ui.connections import Connections, StepperFactory, live, replay
 from explorer.ui.experiments import Experiments
@@ -214,13 +213,8 @@ class ExplorerApp(App[int]):
         self.sub_title = f"{kind}: {self.source}{where}{budget}" + (
             f" · {waiting}" if waiting else ""
         )
-        start = first_named(self.pump.seen.frames, B2C, "Connection.Start")
         self.status_line.status = Status(
-            rail.position,
-            self.stepper.clock(),
-            waiting,
-            self.source,
-            broker_product(start) if start is not None else "",
+            rail.position, self.stepper.clock(), waiting, self.source, self.pump.broker
         )
 
     def _keep_theme(self) -> None:

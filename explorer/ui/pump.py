@@ -29,12 +29,14 @@ from explorer.engine.events import (
 )
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.protocol.queries import first_named
+from explorer.protocol.queries import broker_product, first_named
 from explorer.ui.widgets.frame_list import FrameListItem, listed
 
 if TYPE_CHECKING:
     from explorer.ui.app import ExplorerApp
 
+#: The frame that names the broker: its Connection.Start.
+START: Final = (Direction.BROKER_TO_CLIENT, "Connection.Start")
 #: How often queued events are applied to the screen.
 FLUSH_INTERVAL: Final = 1 / 20
 
@@ -66,6 +68,8 @@ class EventPump:
         self._waiting: tuple[Waiting, float] | None = None
         #: What the events applied so far showed (it grows with them).
         self.seen = Seen(self._frames, self._failures, self._reports)
+        #: The broker's product and version, once its Connection.Start is shown.
+        self.broker = ""
 
     def receive(self, event: EngineEvent) -> None:
         """Queue an event of the stepper, to be applied at the next drain."""
@@ -88,6 +92,7 @@ class EventPump:
         self._reports.clear()
         self._phase_of.clear()
         self._waiting = None
+        self.broker = ""
 
     async def flush(self) -> None:
         """Apply every event received so far, and return once the screen shows them.
@@ -111,6 +116,8 @@ class EventPump:
                 frame = event.frame
                 self._frames.append(frame)
                 self._phase_of[(frame.direction, frame.offset)] = event.phase
+                if not self.broker and (frame.direction, frame.name) == START:
+                    self.broker = broker_product(frame)
                 self.app.rail.saw(event.phase)
                 batch.append(frame)
                 continue
