@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import subprocess
 import time
+from collections.abc import Callable
 from typing import NamedTuple
 
 import pytest
@@ -22,7 +22,7 @@ from pamqp.header import ProtocolHeader
 
 from explorer.engine.core import Engine
 from explorer.engine.events import EngineEvent, FrameObserved, PhaseStarted
-from explorer.lab.broker import ctl_command, log_file, log_lines
+from explorer.lab.broker import log_file, log_lines
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.fields import table_of
 from explorer.protocol.frames import B2C, Frame
@@ -142,12 +142,6 @@ def start_of(events: list[EngineEvent]) -> Frame:
     )
 
 
-def major_minor(start: Frame) -> tuple[int, int]:
-    version = str(table_of(start, "server_properties").get("version", ""))
-    major, minor = version.split(".")[:2]
-    return int(major), int(minor)
-
-
 def mechanisms(start: Frame) -> list[str]:
     raw = getattr(start.payload, "mechanisms", b"")
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -180,34 +174,27 @@ async def test_the_whole_lifecycle_runs_alike(
 
 
 @pytest.mark.parametrize("header", list(HEADERS), ids=list(HEADERS))
-async def test_the_header_answer(broker_url: str, header: str) -> None:
+async def test_the_header_answer(
+    broker_url: str, broker_major: int, header: str
+) -> None:
     """3.x answers every other header with 0-9-1; 4.x answers 1.0 unless 0-9/0-10."""
-    major, _ = major_minor(start_of((await walk(broker_url)).events))
     sent = HEADERS[header]
     answer, _ = answer_to(port_of(broker_url), sent)
     if sent == ANSWER_091:  # the header it speaks: Connection.Start, channel 0
         assert answer[:3] == b"\x01\x00\x00"
         return
     zero_nine_or_later = sent[:6] == b"AMQP\x00\x00" and sent[6] >= 9
-    assert answer == (ANSWER_091 if major < 4 or zero_nine_or_later else ANSWER_10)
+    expected = ANSWER_091 if broker_major < 4 or zero_nine_or_later else ANSWER_10
+    assert answer == expected
 
 
-async def test_anonymous_is_offered_from_4(broker_url: str) -> None:
+async def test_anonymous_is_offered_from_4(broker_url: str, broker_major: int) -> None:
     """4.x lists ANONYMOUS among Connection.Start's mechanisms; 3.10 does not."""
     start = start_of((await walk(broker_url)).events)
     offered = mechanisms(start)
     assert "PLAIN" in offered
     assert "AMQPLAIN" in offered
-    assert ("ANONYMOUS" in offered) is (major_minor(start)[0] >= 4)
-
-
-def ctl(*args: str) -> str:
-    """The broker's rabbitmqctl, as the lab runs it for the broker under test."""
-    command = ctl_command()
-    assert command is not None, "no rabbitmqctl here"
-    return subprocess.run(
-        [*command, *args], capture_output=True, text=True, timeout=60, check=True
-    ).stdout
+    assert ("ANONYMOUS" in offered) is (broker_major >= 4)
 
 
 async def test_the_capabilities_lesson_06_names(broker_url: str) -> None:
@@ -218,30 +205,24 @@ async def test_the_capabilities_lesson_06_names(broker_url: str) -> None:
         assert capabilities.get(name) is True, name
 
 
-async def test_the_sockets_line_is_gone_from_4(broker_url: str) -> None:
+def test_the_sockets_line_is_gone_from_4(
+    broker_major: int, ctl: Callable[..., str]
+) -> None:
     """rabbitmqctl status counts sockets on 3.x; 4.x shows file descriptors only."""
-    major, _ = major_minor(start_of((await walk(broker_url)).events))
     status = ctl("status")
     assert "File Descriptors" in status
-    assert ("Sockets:" in status) is (major < 4)
+    assert ("Sockets:" in status) is (broker_major < 4)
 
 
-async def test_the_close_log_line_says_its_duration_from_4(broker_url: str) -> None:
+async def test_the_close_log_line_says_its_duration_from_4(
+    broker_url: str, broker_major: int
+) -> None:
     """4.x ends "closing AMQP connection" with `duration: '16ms'`; 3.10 does not."""
-    log = log_file()
-    assert log is not None, "the broker's log is not readable here"
-    walked = await walk(broker_url)
-    major, _ = major_minor(start_of(walked.events))
-    client = walked.client
-    closing: list[str] = []
-    deadline = time.monotonic() + 15  # the log handler writes a few seconds late
-    while not closing and time.monotonic() < deadline:
-        await asyncio.sleep(0.5)
-        closing = [
-            line for line in log_lines(log, client) if "closing AMQP connection" in line
-        ]
-    assert closing, f"no close of {client} logged in {log}"
-    assert ("duration:" in closing[0]) is (major >= 4)
+    client = (await walk(broker_url)).client
+    lines = await logged(client, "closing AMQP connection")
+    closing = [line for line in lines if "closing AMQP connection" in line]
+    assert closing, f"no close of {client} logged: {lines}"
+    assert ("duration:" in closing[0]) is (broker_major >= 4)
 
 
 async def test_a_header_that_is_not_amqp_is_logged_as_bad_header(
@@ -253,12 +234,11 @@ async def test_a_header_that_is_not_amqp_is_logged_as_bad_header(
     assert any('{bad_header,<<"HELLO   ">>}' in line for line in lines), lines
 
 
-async def test_anonymous_logs_guest_in_from_4(broker_url: str) -> None:
+def test_anonymous_logs_guest_in_from_4(broker_url: str, broker_major: int) -> None:
     """4.x takes ANONYMOUS as its anonymous_login_user, guest; 3.10 resets."""
-    major, _ = major_minor(start_of((await walk(broker_url)).events))
     said = login_anonymously(port_of(broker_url))
     assert said[0] == "Connection.Start"
-    if major >= 4:
+    if broker_major >= 4:
         assert said[1:] == ["Connection.Tune", "Connection.OpenOk"]
     else:  # no Close: the mechanism is not one it offered
         assert said[1:] == ["reset"]
