@@ -60,10 +60,18 @@ def ctl_command() -> list[str] | None:
     $RABBITMQCTL is a command line, split as a shell would, for a broker whose
     rabbitmqctl is not the one on PATH (`scripts/rabbitmq4 ctl` for the
     project's RabbitMQ 4.0 in its chroot).
+
+    Raises:
+        LabError: $RABBITMQCTL cannot be read as a command line.
     """
     configured = os.environ.get("RABBITMQCTL", "").strip()
     if configured:
-        return shlex.split(configured)
+        try:
+            return shlex.split(configured)
+        except ValueError as exc:
+            raise LabError(
+                f"$RABBITMQCTL is not a command line ({exc}): {configured}"
+            ) from None
     found = shutil.which("rabbitmqctl")
     return None if found is None else [found]
 
@@ -80,13 +88,18 @@ async def rabbitmqctl(*args: str, stdin: str = "") -> str:
             "this experiment needs rabbitmqctl (it comes with RabbitMQ) on this "
             "machine, for a broker running here"
         )
-    process = await asyncio.create_subprocess_exec(
-        *command,
-        *args,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            *args,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+    except OSError as exc:  # $RABBITMQCTL names a program that is not there
+        raise LabError(
+            f"rabbitmqctl could not be started ({command[0]}: {exc.strerror or exc})"
+        ) from None
     try:
         async with asyncio.timeout(CTL_TIMEOUT):
             out, _ = await process.communicate(stdin.encode())

@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from explorer.lab.broker import ctl_available, ctl_command
+from explorer.lab.broker import LabError, ctl_available, ctl_command, rabbitmqctl
 
 
 def test_a_configured_command_is_split_as_a_shell_would(
@@ -30,3 +30,19 @@ def test_no_rabbitmqctl_anywhere_is_none(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("PATH", "/nonexistent")
     assert ctl_command() is None
     assert not ctl_available()
+
+
+def test_a_configured_command_that_is_not_one_is_a_clear_lab_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RABBITMQCTL", "'unbalanced")
+    with pytest.raises(LabError, match=r"\$RABBITMQCTL is not a command line"):
+        ctl_command()
+
+
+async def test_a_configured_program_that_is_not_there_is_a_clear_lab_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("RABBITMQCTL", "/nonexistent/rabbitmqctl")
+    with pytest.raises(LabError, match=r"could not be started \(/nonexistent/"):
+        await rabbitmqctl("list_users")
