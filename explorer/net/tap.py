@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from contextlib import suppress
-from typing import Any, Final, SupportsIndex
+from typing import Any, Final, Protocol, SupportsIndex
 
 from aiormq.connection import DEFAULT_PORTS, TransportFactory
 from aiormq.exceptions import AMQPConnectionError
@@ -30,6 +30,13 @@ from explorer.protocol.lifecycle import ends_handshake
 from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd, WireEvent
 
 WireListener = Callable[[WireEvent], None]
+
+
+class Sender(Protocol):
+    """Where a released client write goes: the writer toward the broker."""
+
+    def send(self, data: bytes) -> None:
+        """Record `data` and hand it to the broker's transport."""
 #: Seconds the tap waits, after the client's FIN, for the broker's FIN or reset
 #: before it closes the socket anyway.
 CLOSE_GRACE: Final = 1.0
@@ -58,7 +65,7 @@ class Tap:
         self._holding = False
         self._held: deque[bytes] = deque()
         self._held_changed = asyncio.Event()
-        self._writer: TapWriter | None = None
+        self._writer: Sender | None = None
         #: The transport aiormq reads and writes, once connected.
         self.transport: asyncio.BaseTransport | None = None
         #: Why the transport could not be made (a TLS failure, say), if it could not.
@@ -120,7 +127,11 @@ class Tap:
             self._held_changed.clear()
             await self._held_changed.wait()
 
-    def _client_wrote(self, data: bytes) -> bool:
+    def attach(self, writer: Sender) -> None:
+        """Send released writes through `writer` (once the broker is reached)."""
+        self._writer = writer
+
+    def client_wrote(self, data: bytes) -> bool:
         """Hold a client write if holding; True when it may go out now."""
         if not self._holding:
             return True
@@ -190,7 +201,7 @@ class TapWriter(asyncio.StreamWriter):
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         """Send the bytes now, or hold them if the tap is holding."""
-        if self._tap._client_wrote(bytes(data)):
+        if self._tap.client_wrote(bytes(data)):
             self.send(bytes(data))
 
     def writelines(self, data: Any) -> None:
@@ -292,14 +303,14 @@ class TapTransportFactory(TransportFactory):
             self.tap.connect_error = exc
             raise AMQPConnectionError(*exc.args) from exc
         writer = TapWriter(self.tap, transport, protocol, reader, loop)
-        self.tap._writer = writer
+        self.tap.attach(writer)
         self.tap.transport = transport
-        self.tap.client_address = _address(transport.get_extra_info("sockname"))
-        self.tap.broker_address = _address(transport.get_extra_info("peername"))
+        self.tap.client_address = address_of(transport.get_extra_info("sockname"))
+        self.tap.broker_address = address_of(transport.get_extra_info("peername"))
         return reader, writer
 
 
-def _address(sockaddr: Any) -> str:
+def address_of(sockaddr: Any) -> str:
     """``host:port`` (``[host]:port`` for IPv6) of a socket address tuple."""
     if not sockaddr:
         return ""

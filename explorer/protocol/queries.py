@@ -106,12 +106,7 @@ def server_product(start: Frame) -> tuple[str, str]:
 
     Each is "" when the broker left it out or sent something other than text.
     """
-    properties = table_of(start, "server_properties")
-    product, version = properties.get("product"), properties.get("version")
-    return (
-        product if isinstance(product, str) else "",
-        version if isinstance(version, str) else "",
-    )
+    return _product(start, "server_properties")
 
 
 def broker_product(start: Frame) -> str:
@@ -120,6 +115,20 @@ def broker_product(start: Frame) -> str:
     Either word is left out when the broker did not send it ("" for neither).
     """
     return " ".join(word for word in server_product(start) if word)
+
+
+def client_product(start_ok: Frame) -> str:
+    """``product version`` from a Connection.StartOk, e.g. "pika 1.4.4"."""
+    return " ".join(word for word in _product(start_ok, "client_properties") if word)
+
+
+def _product(frame: Frame, properties_name: str) -> tuple[str, str]:
+    properties = table_of(frame, properties_name)
+    product, version = properties.get("product"), properties.get("version")
+    return (
+        product if isinstance(product, str) else "",
+        version if isinstance(version, str) else "",
+    )
 
 
 def channel_turns(frames: Sequence[Frame]) -> tuple[dict[int, int], int]:

@@ -23,8 +23,9 @@ from explorer.engine.events import (
     PhaseStarted,
     walk,
 )
+from explorer.engine.inference import Inference
 from explorer.protocol.frames import DecodeFailure, Direction, Frame
-from explorer.protocol.lifecycle import LifecycleModel, Phase
+from explorer.protocol.lifecycle import Phase
 from explorer.recording.capture import Capture, CaptureError
 from explorer.recording.eventlog import LogError, from_record
 
@@ -155,15 +156,10 @@ def _plan(steps: list[list[EngineEvent]]) -> list[Phase]:
 def _bare_events(
     frames: list[Frame], failures: list[DecodeFailure]
 ) -> Iterator[EngineEvent]:
-    """Events for a capture without an engine log: frames, phase by phase."""
-    model = LifecycleModel(Phase.HEADER)
-    current: Phase | None = None
+    """Events for a capture without an engine log, as the lifecycle rules place them."""
+    inference = Inference()
     for frame in frames:
-        transition = model.observe(frame)
-        if transition.phase is not current:
-            current = transition.phase
-            yield PhaseStarted(current, frame.t)
-        yield FrameObserved(frame, current, transition.note, transition.violation)
+        yield from inference.frame(frame)
     for failure in failures:
-        yield PhaseFailed(model.phase, f"{failure.direction.sender}: {failure.reason}")
+        yield inference.unreadable(failure)
     yield LifecycleEnded(False)

@@ -1,0 +1,338 @@
+"""A connection the explorer watches but did not make: an application's, via `watch`.
+
+Owns `WatchedConnection`, the Stepper of one relayed client: its bytes decoded
+as they cross the proxy, its phases inferred by the lifecycle table
+(explorer.engine.inference), and its events kept in steps, one per phase, so
+that a learner steps through what their application did at their own pace
+while it goes on at its own; `follow` tells every event the moment it happens
+(`watch --json`). And `Watch`, the proxy with the connections it has seen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Final
+
+from pamqp import commands
+
+from explorer.engine.events import (
+    Clock,
+    EngineEvent,
+    LifecycleEnded,
+    Listener,
+    PhaseFailed,
+    PhaseReport,
+    PhaseStarted,
+)
+from explorer.engine.inference import Inference
+from explorer.net.proxy import Proxy, Relay, Upstream
+from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.fields import JSON
+from explorer.protocol.frames import B2C, C2B, Direction, Frame
+from explorer.protocol.lifecycle import ORDER, Phase, ends_handshake
+from explorer.protocol.queries import client_product, first_named, first_payload
+from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
+
+#: RabbitMQ's default handshake_timeout, from TCP accept to Connection.Open.
+HANDSHAKE_TIMEOUT: Final = 10.0
+#: The phases a watched connection can show: the proxy sees neither the
+#: application's endpoint nor its name lookup, and its client speaks plain AMQP.
+WATCHED_PLAN: Final = [
+    p for p in ORDER if p not in (Phase.ENDPOINT, Phase.RESOLVE, Phase.TLS)
+]
+
+
+class WatchedConnection:
+    """One relayed client's lifecycle, inferred from its frames, stepped or followed."""
+
+    recording = False
+    watched = True
+
+    def __init__(
+        self, relay: Relay, listener: Listener, *, follow: bool = False
+    ) -> None:
+        """Watch `relay`, telling `listener` each step (every event, if `follow`)."""
+        self.relay = relay
+        self.listener = listener
+        self.follow = follow
+        self.plan = list(WATCHED_PLAN)
+        self.finished = False
+        #: Every event so far, and the index in `events` where each step starts.
+        self.events: list[EngineEvent] = []
+        self._starts: list[int] = []
+        self._told = 0
+        self._revealed = 0
+        self._changed = asyncio.Event()
+        self._inference = Inference()
+        self._decoders = {d: FrameDecoder(d) for d in Direction}
+        self._opened: Frame | None = None
+        self._tcp_task = asyncio.get_running_loop().create_task(self._tcp())
+
+    def attach(self, listener: Listener) -> WatchedConnection:
+        """Tell `listener` from now on, starting with every step shown so far."""
+        self.listener = listener
+        self._told = 0
+        self._tell()
+        return self
+
+    # What the proxy saw -----------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        """The client's address, as the proxy saw it: the connection's name."""
+        return self.relay.name
+
+    @property
+    def frames(self) -> list[Frame]:
+        """Every frame so far, as it crossed (secrets not masked)."""
+        return self._inference.frames
+
+    @property
+    def client(self) -> str:
+        """The client library, from its StartOk ("" before it)."""
+        start_ok = first_named(self.frames, C2B, "Connection.StartOk")
+        return client_product(start_ok) if start_ok is not None else ""
+
+    @property
+    def state(self) -> str:
+        """Where the connection is, in a word or two, for a list of connections."""
+        if self.relay.connect_error is not None:
+            return "broker unreachable"
+        if self.relay.closed:
+            return "closed"
+        phase = self._inference.phase
+        return phase.value if phase is not None else "tcp open"
+
+    async def _tcp(self) -> None:
+        await self.relay.connected.wait()
+        relay = self.relay
+        self._add(PhaseStarted(Phase.TCP, 0.0))
+        if relay.connect_error is not None:
+            self._add(
+                PhaseFailed(
+                    Phase.TCP,
+                    f"the proxy could not reach the broker at {relay.upstream.address}"
+                    f": {relay.connect_error.strerror or relay.connect_error}",
+                    advice="check the upstream URL given to `amqp-explorer watch`, "
+                    "and that the broker is running",
+                )
+            )
+            self._end(clean=False)
+            return
+        self._add(PhaseReport(Phase.TCP, *_tcp_facts(relay)))
+        relay.tap.listeners.append(self._wire)
+        for event in list(relay.tap.events):
+            self._wire(event)
+
+    def _wire(self, event: WireEvent) -> None:
+        decoder = self._decoders[event.direction]
+        if isinstance(event, Chunk):
+            items = decoder.feed(event.data, event.t)
+        else:
+            end = decoder.close(event.t)
+            items = [end] if end is not None else []
+        for item in items:
+            if isinstance(item, Frame):
+                if ends_handshake(item):
+                    self._opened = item
+                for told in self._inference.frame(item):
+                    self._add(told)
+            else:
+                self._add(self._inference.unreadable(item))
+        if isinstance(event, StreamEnd):
+            self._stream_ended(event)
+
+    def _stream_ended(self, end: StreamEnd) -> None:
+        ended = self.relay.tap.ended
+        closed = first_named(self.frames, B2C, "Connection.CloseOk") or first_named(
+            self.frames, C2B, "Connection.CloseOk"
+        )
+        if end.direction is B2C and C2B not in ended and closed is None:
+            self._add(self._dropped(end))
+        elif end.direction is C2B and B2C not in ended and closed is None:
+            self._add(
+                PhaseFailed(
+                    self._inference.model.phase,
+                    f"the client ended its side {end.t:.1f} s after TCP accept "
+                    f"({end.reason}) without Connection.Close",
+                    advice="a client that closes cleanly sends Connection.Close and "
+                    "waits for Close-Ok",
+                    fatal=False,
+                )
+            )
+        if len(ended) == 2:
+            self._end(clean=closed is not None and not self._inference.failed)
+
+    def _dropped(self, end: StreamEnd) -> PhaseFailed:
+        phase = self._inference.model.phase
+        if self._opened is None and end.t >= HANDSHAKE_TIMEOUT - 0.5:
+            return PhaseFailed(
+                phase,
+                f"the broker dropped the connection {end.t:.1f} s after TCP accept "
+                f"({end.reason}): its handshake_timeout (10 s by default) ran out "
+                "before Connection.Open",
+                advice="the client must finish its handshake in time after it "
+                "opens TCP: is it stuck, or slow to send its next frame?",
+            )
+        return PhaseFailed(
+            phase,
+            f"the broker ended the connection {end.t:.1f} s after TCP accept "
+            f"({end.reason})",
+            advice="the broker's log says why (`rabbitmq-diagnostics log_tail`)",
+        )
+
+    def _end(self, *, clean: bool) -> None:
+        self._add(LifecycleEnded(clean))
+
+    # Steps ---------------------------------------------------------------------
+
+    def _add(self, event: EngineEvent) -> None:
+        if isinstance(event, PhaseStarted) or not self._starts:
+            self._starts.append(len(self.events))
+        self.events.append(event)
+        self._tell()
+        self._changed.set()
+
+    def _tell(self) -> None:
+        """Tell every event of the steps revealed so far (of all, when following)."""
+        if self.follow:
+            upto = len(self.events)
+        elif self._revealed < len(self._starts):
+            upto = self._starts[self._revealed]
+        else:
+            upto = len(self.events)
+        while self._told < upto:
+            event = self.events[self._told]
+            self._told += 1
+            self.listener(event)
+        self.finished = self._done() and self._told == len(self.events)
+
+    def _done(self) -> bool:
+        return bool(self.events) and isinstance(self.events[-1], LifecycleEnded)
+
+    @property
+    def next_phase(self) -> Phase | None:
+        """The phase the next step shows: known once its first frame has crossed."""
+        if self.finished or self._revealed >= len(self._starts):
+            return None
+        first = self.events[self._starts[self._revealed]]
+        return first.phase if isinstance(first, PhaseStarted) else None
+
+    async def step(self) -> bool:
+        """Show the next phase the client went through, waiting for it if need be."""
+        while self._revealed >= len(self._starts) and not self._done():
+            self._changed.clear()
+            await self._changed.wait()
+        self._revealed += 1
+        self._tell()
+        return not self.finished
+
+    # The clock -------------------------------------------------------------------
+
+    def handshake_time_left(self) -> float | None:
+        """Seconds of the broker's handshake_timeout left, while the handshake runs."""
+        if self._opened is not None or self.relay.closed:
+            return None
+        return max(0.0, HANDSHAKE_TIMEOUT - self.relay.tap.now())
+
+    def clock(self) -> Clock:
+        """The client sets the pace; the broker's clock runs on its connection."""
+        relay = self.relay
+        end = relay.tap.events[-1] if relay.closed else None
+        if end is not None:
+            state = f"closed {end.t:.1f} s after TCP accept"
+        elif self._opened is None:
+            left = self.handshake_time_left() or 0.0
+            state = f"handshake: the broker's handshake_timeout has {left:.1f} s left"
+        else:
+            tune_ok = first_payload(self.frames, C2B, commands.Connection.TuneOk)
+            beat = int(tune_ok.heartbeat) if tune_ok is not None else 0
+            state = f"open (handshake {self._opened.t * 1000:.0f} ms); " + (
+                f"heartbeat {beat} s" if beat else "heartbeats off"
+            )
+        return Clock("watched", self.handshake_time_left(), state)
+
+    def unmasked(self, frame: Frame) -> Frame:
+        """The frame as the client sent it, password included."""
+        for seen in self.frames:
+            if seen.direction is frame.direction and seen.offset == frame.offset:
+                return seen
+        return frame
+
+    async def aclose(self) -> None:
+        """Stop watching; the application's connection is left to it."""
+        self._tcp_task.cancel()
+        if self._wire in self.relay.tap.listeners:
+            self.relay.tap.listeners.remove(self._wire)
+
+
+def _tcp_facts(relay: Relay) -> tuple[dict[str, JSON], tuple[str, ...]]:
+    """The two TCP connections a watched client makes through the proxy."""
+    tls = relay.upstream.tls is not None
+    facts: dict[str, JSON] = {
+        "client": relay.tap.client_address,
+        "proxy_to_broker": relay.upstream_address,
+        "broker": relay.tap.broker_address,
+        "upstream_tls": tls,
+    }
+    notes = [
+        f"Your application connected from {relay.tap.client_address} to the "
+        "explorer's proxy; the proxy opened its own TCP connection to the broker "
+        f"at {relay.tap.broker_address} from {relay.upstream_address}, and relays "
+        "every byte both ways unchanged.",
+        f"The broker sees {relay.upstream_address} as the client: that is the peer "
+        "its list_connections and log name, not your application's address.",
+    ]
+    if tls:
+        notes.append(
+            "The application speaks plain AMQP to the proxy; the proxy speaks TLS "
+            "to the broker (amqps), so the bytes shown are the plaintext inside it."
+        )
+    return facts, tuple(notes)
+
+
+class Watch:
+    """The watch proxy and the connections it has relayed, in order of arrival."""
+
+    def __init__(
+        self,
+        upstream: Upstream,
+        on_connection: Callable[[WatchedConnection], None],
+        listener_for: Callable[[Relay], Listener],
+        *,
+        follow: bool = False,
+        hold: bool = False,
+    ) -> None:
+        """A proxy to `upstream`; each client becomes a WatchedConnection.
+
+        `listener_for` gives each new connection its listener; `on_connection`
+        is told of it once it exists.
+        """
+        self.connections: list[WatchedConnection] = []
+        self._on_connection = on_connection
+        self._listener_for = listener_for
+        self._follow = follow
+        self.proxy = Proxy(upstream, self._arrived, hold=hold)
+
+    @property
+    def address(self) -> str:
+        """Where the proxy listens (``host:port``), once started."""
+        return self.proxy.address
+
+    async def start(self, host: str, port: int) -> None:
+        """Listen for clients (raises OSError when the address cannot be used)."""
+        await self.proxy.start(host, port)
+
+    def _arrived(self, relay: Relay) -> None:
+        connection = WatchedConnection(
+            relay, self._listener_for(relay), follow=self._follow
+        )
+        self.connections.append(connection)
+        self._on_connection(connection)
+
+    async def aclose(self) -> None:
+        """Stop listening and close every relayed connection."""
+        for connection in self.connections:
+            await connection.aclose()
+        await self.proxy.aclose()
