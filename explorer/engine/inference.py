@@ -44,6 +44,7 @@ class Inference:
         self.frames: list[Frame] = []
         self.phase: Phase | None = None
         self.failed = False
+        self._reported: set[Phase] = set()
 
     def frame(self, frame: Frame) -> list[EngineEvent]:
         """What one frame tells: a phase's report and start, the frame, a failure.
@@ -66,6 +67,8 @@ class Inference:
         if frame.direction is B2C and isinstance(
             frame.payload, commands.Connection.Close | commands.Channel.Close
         ):
+            # A Close interrupts the phase: what it had established, then why.
+            events += self._report(transition.phase, frame)
             events += self._refused(frame, transition.before)
         return events
 
@@ -79,8 +82,9 @@ class Inference:
     def _report(self, ended: Phase, next_frame: Frame) -> list[EngineEvent]:
         """The report of the phase `next_frame` ends, when it has one."""
         found = _facts(ended, self.frames, next_frame)
-        if found is None:
+        if found is None or ended in self._reported:
             return []
+        self._reported.add(ended)
         facts, notes = found
         return [PhaseReport(ended, facts, tuple(notes))]
 
