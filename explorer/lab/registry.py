@@ -6,11 +6,11 @@ from typing import Final
 
 from explorer.engine.core import Engine
 from explorer.engine.events import Listener
-from explorer.lab import failures, topics
+from explorer.lab import failures, lazy, topics
 from explorer.lab.experiment import Scenario
 
 EXPERIMENTS: Final[dict[str, Scenario]] = {
-    s.name: s for s in (*failures.EXPERIMENTS, *topics.EXPERIMENTS)
+    s.name: s for s in (*failures.EXPERIMENTS, *topics.EXPERIMENTS, *lazy.EXPERIMENTS)
 }
 
 

@@ -47,7 +47,7 @@ async def run(url: str, name: str) -> Run:
 def test_every_topic_experiment_is_tested_here() -> None:
     tested = {
         "two-channels", "push-vs-poll", "socket-limit", "body-split", "broker-log",
-        "amqp-1.0",
+        "amqp-1.0", "lazy-client",  # lazy-client: test_lazy_client.py
     }  # fmt: skip
     assert set(TOPICS) == tested
 
