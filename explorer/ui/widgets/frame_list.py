@@ -36,10 +36,11 @@ def listed(event: EngineEvent) -> bool:
     """Whether the frame list shows this event of the engine as an item.
 
     Every frame and every failure; a report only for a phase below AMQP,
-    which no frame shows.
+    which no frame shows, or for an experiment's stage (what the broker
+    recorded at that moment, which no frame shows either).
     """
     if isinstance(event, PhaseReport):
-        return event.phase in BELOW_AMQP
+        return event.phase in BELOW_AMQP or "stage" in event.facts
     return isinstance(event, FrameObserved | PhaseFailed)
 
 

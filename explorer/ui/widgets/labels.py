@@ -160,7 +160,13 @@ def _resolve(facts: dict[str, JSON]) -> str:
 
 
 def _tcp(facts: dict[str, JSON]) -> str:
-    """``127.0.0.1:41236 → :5672``: the remote host only when it is another."""
+    """``127.0.0.1:41236 → :5672``: the remote host only when it is another.
+
+    A report of another TCP connection (an experiment's, a watched client's)
+    names its ends otherwise: its facts are listed as they are.
+    """
+    if "local" not in facts:
+        return _scalars(facts)
     local, remote = fact_text(facts.get("local")), fact_text(facts.get("remote"))
     host, _, port = remote.rpartition(":")
     if host == local.rpartition(":")[0]:
