@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from explorer.protocol.decoder import Decoded, FrameDecoder
-from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.frames import DecodeFailure, Direction, Frame
 from explorer.protocol.secrets import MASK, secrets_in
 from explorer.protocol.stream import Chunk, WireEvent
 
@@ -27,6 +27,30 @@ class Redaction:
     length: int
     #: What was hidden, e.g. "password".
     what: str
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """Bytes of one direction that a packet capture never saw.
+
+    Where the next frame starts is lost with them, so nothing of that
+    direction after a gap is kept (its bytes would decode as garbage); a
+    replay tells the gap as a failure.
+    """
+
+    #: Seconds on the capture's clock when a packet showed bytes were missing.
+    t: float
+    direction: Direction
+    #: Offset in that direction's stream of the first missing byte.
+    offset: int
+    #: How many bytes are missing.
+    missing: int
+    #: What was lost, what it means and what to do, in words.
+    reason: str
+
+    def failure(self) -> DecodeFailure:
+        """The gap as the decoding failure it is: the direction stops here."""
+        return DecodeFailure(self.direction, self.offset, b"", self.reason, self.t)
 
 
 @dataclass(slots=True)
@@ -53,6 +77,11 @@ class Capture:
     cut: bool = False
     #: The line of the file each `log` record was read from.
     log_lines: list[int] = field(default_factory=list)
+    #: Why it was cut, when the file says (a packet file that ends inside a
+    #: record); "" for a recorder that was stopped.
+    cut_reason: str = ""
+    #: Where a capture read from a packet file lost bytes (see Gap).
+    gaps: list[Gap] = field(default_factory=list)
 
     def chunks(self, direction: Direction) -> Iterator[Chunk]:
         """The chunks sent in one direction, in order."""

@@ -60,6 +60,7 @@ class ReplayEngine:
         decoded = [item for d in Direction for item in capture.decode(d)]
         frames = {(f.direction, f.offset): f for f in decoded if isinstance(f, Frame)}
         failures = [f for f in decoded if isinstance(f, DecodeFailure)]
+        failures += [gap.failure() for gap in capture.gaps]
         events = []
         for index, record in enumerate(capture.log):
             try:
@@ -121,11 +122,14 @@ def _cut(capture: Capture, events: list[EngineEvent]) -> PhaseFailed:
     times = [event.t for event in capture.events]
     times += [float(record["t"]) for record in capture.log]
     phases = [e.phase for e in events if isinstance(e, PhaseStarted | FrameObserved)]
+    why = capture.cut_reason or (
+        "the recorder was stopped (interrupted or killed) before the lifecycle "
+        "ended, and what it saw up to then is all there is"
+    )
     return PhaseFailed(
         phases[-1] if phases else Phase.ENDPOINT,
         f"the capture was cut {max(times, default=0.0):.1f} s into its recording: "
-        "the recorder was stopped (interrupted or killed) before the lifecycle "
-        "ended, and what it saw up to then is all there is",
+        + why,
         advice="record again and let it finish",
     )
 
