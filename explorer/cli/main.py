@@ -112,6 +112,7 @@ _COMMANDS: Final = {
     "export": "convert a capture for other tools (a pcap for Wireshark)",
     "trace": "walk every lifecycle phase against the broker and print it",
     "replay": "step through a capture in the explorer, as if it were live",
+    "watch": "relay any application's connection to the broker and show it",
 }
 
 
@@ -227,6 +228,9 @@ def _command_parser() -> argparse.ArgumentParser:
     export.add_argument("capture", type=Path, help="a capture file")
     export.add_argument("--pcap", type=Path, required=True, help="pcap file to write")
     export.set_defaults(command=_export)
+    from explorer.cli.watch import add_parser
+
+    add_parser(commands, _COMMANDS["watch"])
     return parser
 
 

@@ -11,6 +11,9 @@ while it goes on at its own; `follow` tells every event the moment it happens
 from __future__ import annotations
 
 import asyncio
+import os
+import socket
+import ssl
 from collections.abc import Callable
 from typing import Final
 
@@ -38,7 +41,7 @@ from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
 HANDSHAKE_TIMEOUT: Final = 10.0
 #: The phases a watched connection can show: the proxy sees neither the
 #: application's endpoint nor its name lookup, and its client speaks plain AMQP.
-WATCHED_PLAN: Final = [
+WATCHED_PLAN: Final[list[Phase]] = [
     p for p in ORDER if p not in (Phase.ENDPOINT, Phase.RESOLVE, Phase.TLS)
 ]
 
@@ -113,7 +116,7 @@ class WatchedConnection:
                 PhaseFailed(
                     Phase.TCP,
                     f"the proxy could not reach the broker at {relay.upstream.address}"
-                    f": {relay.connect_error.strerror or relay.connect_error}",
+                    f": {_why(relay.connect_error)}",
                     advice="check the upstream URL given to `amqp-explorer watch`, "
                     "and that the broker is running",
                 )
@@ -267,6 +270,17 @@ class WatchedConnection:
             self.relay.tap.listeners.remove(self._wire)
 
 
+def _why(error: OSError) -> str:
+    """Why a connect failed, in the system's words ("Connection refused").
+
+    asyncio words a refused connect "Connect call failed ('127.0.0.1', 5672)",
+    which hides the reason its errno gives.
+    """
+    if isinstance(error, socket.gaierror | ssl.SSLError) or not error.errno:
+        return str(error.strerror or error)
+    return os.strerror(error.errno)
+
+
 def _tcp_facts(relay: Relay) -> tuple[dict[str, JSON], tuple[str, ...]]:
     """The two TCP connections a watched client makes through the proxy."""
     tls = relay.upstream.tls is not None
@@ -289,6 +303,11 @@ def _tcp_facts(relay: Relay) -> tuple[dict[str, JSON], tuple[str, ...]]:
             "The application speaks plain AMQP to the proxy; the proxy speaks TLS "
             "to the broker (amqps), so the bytes shown are the plaintext inside it."
         )
+        transport = relay.tap.transport
+        secured = transport.get_extra_info("ssl_object") if transport else None
+        if secured is not None:
+            facts["upstream_tls_version"] = secured.version()
+            facts["upstream_cipher"] = (secured.cipher() or ("",))[0]
     return facts, tuple(notes)
 
 
