@@ -150,8 +150,11 @@ class PacketFile:
                 return
             kind = struct.unpack_from("<I", data, at)[0]
             if kind == PCAPNG_SHB:
-                magic = struct.unpack_from("<I", data, at + 8)[0]
-                order = "<" if magic == PCAPNG_BYTE_ORDER else ">"
+                magic = data[at + 8 : at + 12]
+                if magic not in (struct.pack(o + "I", PCAPNG_BYTE_ORDER) for o in "<>"):
+                    self._stop(at, number, "a section header has no byte-order magic")
+                    return
+                order = "<" if magic == struct.pack("<I", PCAPNG_BYTE_ORDER) else ">"
                 interfaces = []
             kind, size = struct.unpack_from(order + "II", data, at)
             if size < 12 or size % 4:

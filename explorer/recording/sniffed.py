@@ -20,7 +20,7 @@ from typing import Final
 
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
-from explorer.protocol.queries import broker_product, client_product, first_named
+from explorer.protocol.queries import broker_product, client_product
 from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd, WireEvent
 from explorer.recording.capture import CaptureError, load
 from explorer.recording.model import Capture, Gap, redact_secrets
@@ -125,14 +125,23 @@ def _capture(connection: Connection, client: int, problem: str) -> Capture:
         gaps=[_gap(d, half, start) for d, half in halves.items() if half.hole],
     )
     redact_secrets(capture)
-    frames = [
-        item for d in Direction for item in capture.decode(d) if isinstance(item, Frame)
-    ]
-    if (start_frame := first_named(frames, B2C, "Connection.Start")) is not None:
+    if (start_frame := _first(capture, B2C, "Connection.Start")) is not None:
         capture.broker = broker_product(start_frame)
-    if (start_ok := first_named(frames, C2B, "Connection.StartOk")) is not None:
+    if (start_ok := _first(capture, C2B, "Connection.StartOk")) is not None:
         capture.client = client_product(start_ok)
     return capture
+
+
+def _first(capture: Capture, direction: Direction, name: str) -> Frame | None:
+    """The first frame called `name` in a direction, decoded no further than it."""
+    decoder = FrameDecoder(direction)
+    for chunk in capture.chunks(direction):
+        for item in decoder.feed(chunk.data):
+            if isinstance(item, Frame) and item.name == name:
+                return item
+        if decoder.stopped:
+            break
+    return None
 
 
 def _whole_frames(half: Half) -> Half:
@@ -194,8 +203,8 @@ def _gap(direction: Direction, half: Half, start: float) -> Gap:
     why = (
         f"packet {hole.before} was cut short by the capture's snap length"
         if hole.snapped
-        else "the capture never saw them (packets dropped under load, or a "
-        "capture filter or a start that missed them)"
+        else "the capture never saw them (dropped under load, or kept out by a "
+        "capture filter)"
     )
     then = (
         f"packet {hole.after}, the {direction.sender}'s {hole.closing}, shows "
@@ -208,7 +217,7 @@ def _gap(direction: Direction, half: Half, start: float) -> Gap:
         "capture again with the whole packet kept (tcpdump -s 0)"
         if hole.snapped
         else "capture again, with a larger buffer if packets were dropped "
-        "(tcpdump -B 8192; the 'packets dropped by kernel' count says)"
+        "(tcpdump -B 8192; it tells how many the kernel dropped when it stops)"
     )
     return Gap(
         _since(start, hole.t),

@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import struct
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 import dpkt  # type: ignore[import-untyped]
@@ -26,20 +26,20 @@ from explorer.recording.packetfile import Packet
 LINKTYPE_NULL, LINKTYPE_ETHERNET, LINKTYPE_RAW, LINKTYPE_LOOP = 0, 1, 101, 108
 LINKTYPE_LINUX_SLL, LINKTYPE_IPV4, LINKTYPE_IPV6 = 113, 228, 229
 LINKTYPE_LINUX_SLL2: Final = 276
-#: The link layers dpkt unwraps, and those that are only a 4-byte family
-#: word (BSD loopback, in either byte order) or nothing before the IP header.
+#: The link layers dpkt unwraps down to the IP packet.
 LINK_LAYERS: Final[dict[int, Any]] = {
     LINKTYPE_ETHERNET: dpkt.ethernet.Ethernet,
     LINKTYPE_LINUX_SLL: dpkt.sll.SLL,
     LINKTYPE_LINUX_SLL2: dpkt.sll2.SLL2,
 }
+#: The link layers that are only so many bytes before the IP packet: BSD
+#: loopback's address family (in the writer's byte order), or nothing.
 BARE_IP: Final = {
     LINKTYPE_NULL: 4, LINKTYPE_LOOP: 4, LINKTYPE_RAW: 0, LINKTYPE_IPV4: 0,
     LINKTYPE_IPV6: 0,
 }  # fmt: skip
 #: The link types this module reads, in words, for a message about the others.
 READ_LINKS: Final = "Ethernet, Linux cooked (SLL, SLL2), loopback and raw IP"
-PROTO_TCP: Final = 6
 IPV6_FRAGMENT: Final = 44
 FIN, SYN, RST, ACK = 0x01, 0x02, 0x04, 0x10
 SEQUENCE: Final = 2**32
@@ -126,10 +126,6 @@ class Half:
     hole: Hole | None = None
     end: End | None = None
 
-    def data(self) -> bytes:
-        """The bytes placed, joined."""
-        return b"".join(piece.data for piece in self.pieces)
-
     def head(self, size: int) -> bytes:
         """The first `size` bytes placed (fewer when fewer came)."""
         out = b""
@@ -174,9 +170,11 @@ class _Flow:
             self.first = segment.packet
         if segment.flags & SYN:
             self.syn[side] = segment.seq
+            # Data on a SYN (TCP Fast Open) starts after the SYN's own number.
+            segment = replace(segment, seq=segment.seq + 1)
         if segment.flags & ACK and self.acks[1 - side] is None:
             self.acks[1 - side] = segment.ack
-        if segment.payload:
+        if segment.payload and not segment.flags & RST:  # an RST's is no data
             self.segments[side].append(segment)
         if segment.flags & (FIN | RST):
             self.stops[side].append(segment)
@@ -305,11 +303,11 @@ class TcpReader:
                 return None
             tcp = ip.data
             if isinstance(ip, dpkt.ip.IP):
-                if ip.p != PROTO_TCP or ip.mf or ip.offset:
-                    return None  # a fragment: its bytes are left out
+                if ip.mf or ip.offset:
+                    return None  # a fragment: IP fragments are not put together
                 carried = ip.len - ip.hl * 4 if ip.len else len(tcp)
             else:
-                if ip.p != PROTO_TCP or IPV6_FRAGMENT in ip.extension_hdrs:
+                if IPV6_FRAGMENT in ip.extension_hdrs:
                     return None
                 extensions = sum(h.length for h in ip.all_extension_headers)
                 carried = ip.plen - extensions if ip.plen else len(tcp)

@@ -105,7 +105,7 @@ def through_relay(login: Login, tmp_path: Path, client: Callable[[Login], T]) ->
     assert sorted(streams) == sorted(c.client_port for c in relay.connections)
     for relayed in relay.connections:
         stream = streams[relayed.client_port]
-        chunks = {d: stream.chunks(d) for d in Direction}
+        chunks = stream.chunks
         for direction in Direction:  # the capture lost nothing
             assert b"".join(chunks[direction]) == relayed.stream(direction)
         found, frames[relayed.client_port] = compare.connection(
@@ -247,7 +247,7 @@ def test_hand_encoder_offline(case: str, tmp_path: Path) -> None:
     streams = tcp_streams(pcap, 5672)
     (stream,) = streams.values()
     assert stream.stream(C2B) == b"".join(w.raw for w in frames)
-    chunks = {d: stream.chunks(d) for d in Direction}
+    chunks = stream.chunks
     check, ours = compare.connection(dissect(pcap, 5672), stream.client_port, chunks)
     check.add(compare.against_intent(ours[C2B][1:], [w.intent for w in frames[1:]]))
     summary(f"offline {case}", check)
@@ -313,7 +313,7 @@ def test_the_comparison_sees_one_changed_field(change: str, tmp_path: Path) -> N
         for item in header.items
         for changed in (CHANGES[change](item) if item.path == path else [item])
     ]
-    chunks = {d: stream.chunks(d) for d in Direction}
+    chunks = stream.chunks
     check, _ = compare.connection(dissection, stream.client_port, chunks)
     if change == "none":
         assert not check.disagreements, check.report()

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from explorer.engine.events import EngineEvent, PhaseFailed
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
@@ -339,3 +341,29 @@ def test_a_json_lines_capture_opens_as_one(tmp_path: Path) -> None:
     assert found.events == HAPPY.events
     with pytest.raises(CaptureError, match="cannot read"):
         open_captures(tmp_path / "missing.pcap")
+
+
+FILES = [pcap(wire(size=60).packets), pcapng(wire(size=60).packets, "sll2")]
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.sampled_from(FILES),
+    st.lists(st.tuples(st.integers(min_value=0), st.integers(0, 255)), max_size=12),
+    st.integers(min_value=0),
+)
+def test_a_damaged_file_reads_or_says_why(
+    data: bytes, changes: list[tuple[int, int]], keep: int
+) -> None:
+    damaged = bytearray(data)
+    for at, value in changes:
+        damaged[at % len(damaged)] = value
+    found: list[Capture] = []
+    message = ""
+    try:
+        found = sniffed(bytes(damaged[: keep % (len(damaged) + 1)]), "damaged.pcap")
+    except CaptureError as exc:
+        message = str(exc)
+    assert found or message.startswith("damaged.pcap: ")
+    for capture in found:
+        ReplayEngine(capture, lambda _: None)  # it tells what it can, and why not

@@ -3,8 +3,8 @@
 The relay listens on a port of its own on 127.0.0.1 and forwards to the
 broker, so a capture filtered on that port holds only the connections the test
 made (never another test's, nor the broker's own). tshark writes the pcap; the
-streams are reassembled from it here, segment by segment, by TCP sequence
-number, and checked against what the relay itself forwarded.
+streams are reassembled from it by the explorer's own packet reader
+(explorer.recording.tcpflow), and checked against what the relay forwarded.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import threading
 import time
@@ -28,22 +27,12 @@ import pytest
 
 from explorer.protocol import Direction
 from explorer.protocol.frames import B2C, C2B
+from explorer.recording.packetfile import PacketFile
+from explorer.recording.tcpflow import TcpReader
 
 #: How long tshark may take to start capturing, and to write its file on stop.
 TSHARK_START: Final = 30.0
 TSHARK_STOP: Final = 15.0
-#: Classic pcap, microsecond or nanosecond timestamps, either byte order.
-PCAP_MAGICS: Final = {
-    b"\xd4\xc3\xb2\xa1": "<",
-    b"\xa1\xb2\xc3\xd4": ">",
-    b"\x4d\x3c\xb2\xa1": "<",
-    b"\xa1\xb2\x3c\x4d": ">",
-}
-LINKTYPE_ETHERNET: Final = 1
-LINKTYPE_LINUX_SLL: Final = 113
-ETHERTYPE_IPV4: Final = 0x0800
-PROTO_TCP: Final = 6
-TCP_SYN: Final = 0x02
 
 
 def unavailable(what: str, fix: str) -> NoReturn:
@@ -151,8 +140,10 @@ def _pump(src: socket.socket, dst: socket.socket, record: list[bytes]) -> None:
 
 
 @contextmanager
-def tshark_capture(port: int, pcap: Path) -> Iterator[None]:
-    """Capture TCP port `port` on loopback into `pcap` (classic pcap) meanwhile.
+def tshark_capture(port: int, pcap: Path, kind: str = "pcap") -> Iterator[None]:
+    """Capture TCP port `port` on loopback into `pcap` meanwhile.
+
+    `kind` is the file format tshark writes (``-F``): "pcap" or "pcapng".
 
     tshark is started first and the block runs only once it captures; on the
     way out it is stopped with SIGINT and its file is complete.
@@ -160,7 +151,7 @@ def tshark_capture(port: int, pcap: Path) -> Iterator[None]:
     binary = tool("tshark", "tshark")
     log = pcap.with_suffix(".log")
     command = [
-        binary, "-i", "lo", "-f", f"tcp port {port}", "-w", str(pcap), "-F", "pcap",
+        binary, "-i", "lo", "-f", f"tcp port {port}", "-w", str(pcap), "-F", kind,
     ]  # fmt: skip
     with log.open("w") as err:
         process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err)
@@ -188,107 +179,46 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-@dataclass(frozen=True, slots=True)
-class Segment:
-    """One TCP segment's payload, at its offset in its direction's stream."""
-
-    offset: int
-    data: bytes
-    #: Number of the packet in the pcap, counted from 1 as tshark counts.
-    packet: int
-
-
 @dataclass
 class TcpStream:
-    """Both directions of one TCP connection to `server_port`, from the pcap."""
+    """Both directions of one TCP connection to the server port, from the pcap."""
 
     client_port: int
-    segments: dict[Direction, list[Segment]] = field(
-        default_factory=lambda: {C2B: [], B2C: []}
-    )
-
-    def chunks(self, direction: Direction) -> list[bytes]:
-        """The direction's bytes as the segments brought them, in stream order.
-
-        Raises:
-            ValueError: A byte is missing (the capture dropped a segment), or
-                a retransmission carries different bytes.
-        """
-        out: list[bytes] = []
-        at = 0
-        for segment in sorted(self.segments[direction], key=lambda s: s.offset):
-            end = segment.offset + len(segment.data)
-            if segment.offset > at:
-                raise ValueError(
-                    f"{direction.sender}'s stream on port {self.client_port} lacks "
-                    f"bytes {at}..{segment.offset} (packet {segment.packet})"
-                )
-            if end <= at:  # a retransmission of bytes already placed
-                continue
-            out.append(segment.data[at - segment.offset :])
-            at = end
-        return out
+    #: Each direction's bytes as the segments brought them, in stream order.
+    chunks: dict[Direction, list[bytes]]
 
     def stream(self, direction: Direction) -> bytes:
         """The direction's bytes, joined."""
-        return b"".join(self.chunks(direction))
+        return b"".join(self.chunks[direction])
 
 
 def tcp_streams(pcap: Path, server_port: int) -> dict[int, TcpStream]:
-    """Every TCP connection to `server_port` in a classic pcap, by client port.
+    """Every TCP connection to `server_port` in a pcap, by client port.
 
-    Reads Ethernet (loopback) or Linux cooked frames carrying IPv4; offsets
-    count from each direction's SYN, so the first data byte is at offset 0.
+    Reassembled by the explorer's own reader (explorer.recording.tcpflow, what
+    `replay` reads a pcap with), with no masking: the bytes as they were sent.
+
+    Raises:
+        ValueError: A direction lacks bytes (the capture dropped a segment).
     """
-    data = pcap.read_bytes()
-    order = PCAP_MAGICS.get(data[:4])
-    if order is None:
-        raise ValueError(f"{pcap} is not a classic pcap file")
-    linktype = struct.unpack_from(order + "I", data, 20)[0]
+    reader = TcpReader()
+    reader.add(PacketFile(pcap.read_bytes()))
     streams: dict[int, TcpStream] = {}
-    initial: dict[tuple[int, Direction], int] = {}
-    position, packet = 24, 0
-    while position < len(data):
-        _, _, caplen, wirelen = struct.unpack_from(order + "IIII", data, position)
-        frame = data[position + 16 : position + 16 + caplen]
-        position += 16 + caplen
-        packet += 1
-        if caplen != wirelen:
-            raise ValueError(f"packet {packet} was cut to {caplen} of {wirelen} bytes")
-        parsed = _tcp(frame, linktype)
-        if parsed is None:
+    for connection in reader.connections():
+        ends = (connection.a.port, connection.b.port)
+        if server_port not in ends:
             continue
-        sport, dport, seq, flags, payload = parsed
-        if server_port not in (sport, dport):
-            continue
-        direction = C2B if dport == server_port else B2C
-        client = sport if direction is C2B else dport
-        stream = streams.setdefault(client, TcpStream(client))
-        if flags & TCP_SYN:
-            initial[client, direction] = seq + 1
-            continue
-        if not payload:
-            continue
-        if (client, direction) not in initial:
-            raise ValueError(f"packet {packet}: data before the SYN on port {client}")
-        offset = (seq - initial[client, direction]) % 2**32
-        stream.segments[direction].append(Segment(offset, payload, packet))
+        client = ends.index(server_port) ^ 1
+        halves = {C2B: connection.halves[client], B2C: connection.halves[1 - client]}
+        for direction, half in halves.items():
+            if half.hole is not None:
+                raise ValueError(
+                    f"{direction.sender}'s stream on port {ends[client]} lacks "
+                    f"{half.hole.missing} bytes at offset {half.hole.offset} "
+                    f"(packet {half.hole.after})"
+                )
+        chunks = {
+            d: [piece.data for piece in half.pieces] for d, half in halves.items()
+        }
+        streams[ends[client]] = TcpStream(ends[client], chunks)
     return streams
-
-
-def _tcp(frame: bytes, linktype: int) -> tuple[int, int, int, int, bytes] | None:
-    """(source port, destination port, seq, flags, payload) of an IPv4 TCP frame."""
-    if linktype == LINKTYPE_ETHERNET:
-        ethertype, ip = struct.unpack_from("!H", frame, 12)[0], frame[14:]
-    elif linktype == LINKTYPE_LINUX_SLL:
-        ethertype, ip = struct.unpack_from("!H", frame, 14)[0], frame[16:]
-    else:
-        raise ValueError(f"link type {linktype} is not read here")
-    if ethertype != ETHERTYPE_IPV4 or ip[9] != PROTO_TCP:
-        return None
-    header = (ip[0] & 0x0F) * 4
-    total = struct.unpack_from("!H", ip, 2)[0]
-    tcp = ip[header:total]
-    sport, dport, seq = struct.unpack_from("!HHI", tcp, 0)
-    data_offset, flags = (tcp[12] >> 4) * 4, tcp[13]
-    return sport, dport, seq, flags, tcp[data_offset:]
