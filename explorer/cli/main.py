@@ -322,18 +322,10 @@ def _trace(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
-    from explorer.recording.capture import load
+    from explorer.cli.several import replay_file
 
-    capture = load(args.capture)
-    if args.print or args.json:
-        import asyncio
-
-        from explorer.cli.trace import replay_trace
-
-        return asyncio.run(replay_trace(capture, as_json=args.json))
-    from explorer.ui.app import ExplorerApp, replay
-
-    return _run_app(ExplorerApp(replay(args.capture), source=str(args.capture)))
+    printing = args.print or args.json
+    return replay_file(args.capture, printing=printing, as_json=args.json)
 
 
 def _app(args: argparse.Namespace) -> int:

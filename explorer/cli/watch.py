@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import io
 import json
 import sys
 from pathlib import Path
@@ -101,12 +100,13 @@ def run(args: argparse.Namespace) -> int:
     """Run `watch`: the explorer on the proxy, or the proxy printing (--print/--json).
 
     Raises:
-        EndpointError: UPSTREAM_URL names no AMQP endpoint (main exits 2).
+        EndpointError: UPSTREAM_URL names no AMQP endpoint, or its TLS files
+            cannot be read (main exits 2).
+        CaptureError: -o names no directory that can hold captures (exit 2).
     """
-    from explorer.net.endpoint import chosen_url, parse
+    from explorer.net.endpoint import chosen_url
 
     url = chosen_url(args.url)
-    parse(url)
     host, port = args.listen
     if not (args.print or args.json):
         from explorer.ui.watching import watch_app
@@ -114,20 +114,12 @@ def run(args: argparse.Namespace) -> int:
         return watch_app(url, host, port, args.output).run() or EXIT_OK
     from explorer.net.proxy import upstream_for
 
-    try:
-        upstream = upstream_for(url)
-    except OSError as exc:  # a cafile or certificate that cannot be read
-        _error(f"cannot set up TLS to the upstream broker: {exc.strerror or exc}")
-        return EXIT_FAILED
+    upstream = upstream_for(url)
     keeper = None
     if args.output is not None:
         from explorer.recording.relayed import Keeper
 
-        try:
-            keeper = Keeper(args.output, url)
-        except OSError as exc:
-            _error(f"cannot keep captures in {args.output}: {exc.strerror or exc}")
-            return EXIT_FAILED
+        keeper = Keeper(args.output, url)
     watching = Watching(url, upstream, args.json, keeper, args.connections)
     return asyncio.run(watching.run(host, port))
 
@@ -208,27 +200,10 @@ class Watching:
 
     def _listener_for(self, relay: Relay) -> Listener:
         """What prints one connection's events, each naming it."""
-        from explorer.cli.trace import JsonPrinter, TextPrinter
+        from explorer.cli.several import connection_printer
         from explorer.engine.events import LifecycleEnded
-        from explorer.recording.eventlog import to_record
 
-        name = relay.name
-        if self.as_json:
-            named = _Named(self.out, name)
-            printer = JsonPrinter(named)
-
-            def render(event: EngineEvent) -> None:
-                printer(event)
-                if isinstance(event, LifecycleEnded):  # trace prints no end
-                    print(json.dumps(to_record(event, printer.t)), file=named)
-                    named.flush()
-
-        else:
-            text = TextPrinter(self.out)
-
-            def render(event: EngineEvent) -> None:
-                for line in text.lines(event):
-                    print(f"{name}  {line}".rstrip(), file=self.out, flush=True)
+        render = connection_printer(relay.name, self.as_json, self.out)
 
         def tell(event: EngineEvent) -> None:
             if self.stopping:
@@ -269,27 +244,6 @@ class Watching:
             print(json.dumps(record), file=self.out, flush=True)
         elif text is not None:
             print(text, file=self.out, flush=True)
-
-
-class _Named(io.StringIO):
-    """Where one connection's JsonPrinter prints: each record gains its name."""
-
-    def __init__(self, out: TextIO, name: str) -> None:
-        """Pass records on to `out`, each with "connection": `name` first."""
-        super().__init__()
-        self.target = out
-        self.name = name
-
-    def flush(self) -> None:
-        """Write the complete lines printed so far, named."""
-        lines, _, rest = self.getvalue().rpartition("\n")
-        self.seek(0)
-        self.truncate()
-        self.write(rest)
-        for line in filter(None, lines.splitlines()):
-            record = {"connection": self.name, **json.loads(line)}
-            print(json.dumps(record), file=self.target)
-        self.target.flush()
 
 
 def _error(message: str) -> None:

@@ -20,7 +20,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Final
 
-from explorer.net.endpoint import parse
+from explorer.net.endpoint import EndpointError, parse
 from explorer.net.tap import Tap, address_of
 from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd
@@ -331,17 +331,23 @@ def upstream_for(url: str) -> Upstream:
     The URL's credentials are not used: each client sends its own.
 
     Raises:
-        EndpointError: the URL names no AMQP endpoint.
+        EndpointError: the URL names no AMQP endpoint, or a file its TLS
+            options name cannot be read.
     """
     endpoint = parse(url)
     if not endpoint.tls:
         return Upstream(endpoint.host, endpoint.port)
     options = dict(endpoint.tls_options)
-    context = ssl.create_default_context(
-        cafile=options.get("cafile"), capath=options.get("capath")
-    )
-    if "certfile" in options:
-        context.load_cert_chain(options["certfile"], options.get("keyfile"))
+    try:
+        context = ssl.create_default_context(
+            cafile=options.get("cafile"), capath=options.get("capath")
+        )
+        if "certfile" in options:
+            context.load_cert_chain(options["certfile"], options.get("keyfile"))
+    except OSError as exc:  # ssl.SSLError too: a file that holds no certificate
+        raise EndpointError(
+            f"cannot set up TLS to the upstream broker: {exc.strerror or exc}"
+        ) from exc
     if options.get("no_verify_ssl", "0") not in ("0", "false", ""):
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE

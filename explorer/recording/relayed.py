@@ -16,25 +16,20 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from explorer.engine.events import (
-    EngineEvent,
-    FrameObserved,
-    LifecycleEnded,
-    PhaseStarted,
-    Waiting,
-)
+from explorer.engine.events import EngineEvent, FrameObserved, PhaseStarted, Waiting
 from explorer.engine.watched import WatchedConnection
 from explorer.net.endpoint import redact
 from explorer.protocol.frames import B2C
 from explorer.protocol.queries import broker_product, first_named
-from explorer.recording.capture import Capture, redact_secrets, save
+from explorer.recording.capture import Capture, CaptureError, redact_secrets, save
 from explorer.recording.eventlog import Record, to_record
 
 
 def capture_of(connection: WatchedConnection, upstream_url: str) -> Capture:
     """The capture of one watched connection so far, its secrets masked.
 
-    A connection still open is marked cut: the file holds what crossed up to now.
+    A connection still open (a side has not ended) is marked cut: the file
+    holds what crossed up to now.
     """
     tap = connection.relay.tap
     started = datetime.fromtimestamp(time.time() - tap.now(), UTC)
@@ -48,16 +43,10 @@ def capture_of(connection: WatchedConnection, upstream_url: str) -> Capture:
         broker_address=tap.broker_address,
         events=list(tap.events),
         log=_records(connection.events),
-        cut=not _ended(connection),
+        cut=not connection.relay.closed,
     )
     redact_secrets(capture)
     return capture
-
-
-def _ended(connection: WatchedConnection) -> bool:
-    """Whether the connection's lifecycle has ended (both sides closed)."""
-    events = connection.events
-    return bool(events) and isinstance(events[-1], LifecycleEnded)
 
 
 def _records(events: Iterable[EngineEvent]) -> list[Record]:
@@ -80,9 +69,14 @@ class Keeper:
         """Keep captures in `directory` (made if missing).
 
         Raises:
-            OSError: the directory cannot be made, or is not a directory.
+            CaptureError: the directory cannot be made, or is not a directory.
         """
-        directory.mkdir(parents=True, exist_ok=True)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CaptureError(
+                f"cannot keep captures in {directory}: {exc.strerror or exc}"
+            ) from exc
         self.directory = directory
         self.upstream_url = upstream_url
         #: The file each connection was kept in, by connection name.

@@ -30,7 +30,7 @@ from yarl import URL
 from explorer.protocol.lifecycle import Phase
 from tests.conftest import ROOT, User, run_cli
 from tests.integration.conftest import HANDSHAKE
-from tests.wirecheck.capture import tool, unavailable
+from tests.wirecheck.capture import tool, tshark_capture, unavailable
 from tests.wirecheck.clients import FRAME_MAX, Login, amqp_tools_client, pika_client
 
 try:
@@ -362,7 +362,7 @@ def test_two_clients_at_once_keep_their_own_frames(
     assert order.index((node, "frame", "Channel.OpenOk")) < order.index(
         (python, "frame", "ProtocolHeader")
     )
-    assert order.index((python, "ended", None)) < order.index(
+    assert order.index((python, "frame", "Connection.CloseOk")) < order.index(
         (node, "frame", "Basic.Publish")
     )
     assert_secret(watched, temp_user, tmp_path)
@@ -474,3 +474,65 @@ def test_bad_listen_addresses_are_clear_messages(tmp_path: Path) -> None:
         assert result.returncode == 2, bad
         assert "is not HOST:PORT" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_print_names_each_line_with_its_connection() -> None:
+    listen = unused_port()
+    upstream = f"amqp://127.0.0.1:{unused_port()}/"
+    command = [sys.executable, "-m", "explorer", "watch", upstream, "--print",
+               "--listen", f"127.0.0.1:{listen}", "--connections", "1"]  # fmt: skip
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stderr is not None
+        assert "watching: listening on" in process.stderr.readline()
+        with socket.create_connection(("127.0.0.1", listen), timeout=10) as sock:
+            name = "{}:{}".format(*sock.getsockname())
+            with pytest.raises(ConnectionResetError):
+                sock.recv(8)
+        out, _ = process.communicate(timeout=STOP)
+    assert process.returncode == 0
+    lines = [line for line in out.splitlines() if line]
+    assert all(line.startswith(f"{name}  ") for line in lines), lines
+    assert f"{name}  ── {Phase.TCP.number}. tcp ─" in out
+    assert f"{name}  ✗ tcp: the proxy could not reach the broker" in out
+
+
+@pytest.mark.broker
+def test_a_tcpdump_of_two_clients_replays_each_as_watch_showed_it(
+    watch: type[WatchRun], reference_url: str, tmp_path: Path
+) -> None:
+    """Two pika connections open at once, watched and captured by tshark on
+    the proxy's port: `replay FILE.pcap` names each as watch did, same frames."""
+    if pika is None:
+        unavailable("pika", "pip install -e '.[test]'")
+    run = watch(reference_url, tmp_path / "kept", "--connections", "2")
+    pcap = tmp_path / "clients.pcap"
+    parameters = pika.URLParameters(str(URL(reference_url).with_port(run.port)))
+    with tshark_capture(run.port, pcap):
+        first, second = (pika.BlockingConnection(parameters) for _ in range(2))
+        channels = [first.channel(), second.channel()]
+        queue = channels[0].queue_declare("", exclusive=True).method.queue
+        channels[0].basic_publish("", queue, b"one")
+        assert channels[0].basic_get(queue, auto_ack=True)[2] == b"one"
+        second_queue = channels[1].queue_declare("", exclusive=True).method.queue
+        channels[1].basic_publish("", second_queue, b"two")
+        assert channels[1].basic_get(second_queue, auto_ack=True)[2] == b"two"
+        first.close()
+        second.close()
+    watched = run.finish()
+    assert len(watched.connections) == 2
+    replayed = run_cli("replay", str(pcap), "--print", "--json")
+    assert replayed.returncode == 0, replayed.stderr
+    sniffed = Watched(
+        [json.loads(line) for line in replayed.stdout.splitlines()], "", 0
+    )
+    assert sniffed.connections == watched.connections
+    for name in watched.connections:
+        assert phases(sniffed.of(name)) == LIFECYCLE[1:]  # the pcap has no tcp report
+        assert untimed(frames(sniffed.of(name))) == untimed(frames(watched.of(name)))
+
+
+def untimed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records without their times (a pcap's clock starts at the SYN)."""
+    return [{k: v for k, v in r.items() if k != "t"} for r in records]
