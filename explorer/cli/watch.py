@@ -16,6 +16,7 @@ import argparse
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
@@ -150,6 +151,8 @@ class Watching:
         self.out = out
         self.ended = 0
         self.stopping = False
+        #: The reader of `out` went away: nothing more is printed.
+        self.gone = False
         self.watch = Watch(
             upstream, lambda connection: None, self._listener_for, follow=True
         )
@@ -189,6 +192,8 @@ class Watching:
                     self._keep(connection)
         finally:
             await watch.aclose()
+        if self.gone:
+            raise BrokenPipeError  # main says nothing more and exits 1
         count = len(watch.connections)
         self._print_record({"event": "stopped", "connections": count})
         _error(
@@ -208,7 +213,7 @@ class Watching:
         def tell(event: EngineEvent) -> None:
             if self.stopping:
                 return
-            render(event)
+            self._printed(lambda: render(event))
             if isinstance(event, LifecycleEnded):
                 self._ended(relay)
 
@@ -240,10 +245,20 @@ class Watching:
 
     def _print_record(self, record: dict[str, Any], text: str | None = None) -> None:
         """A record of the watch itself: JSON, or its text (if any) with --print."""
-        if self.as_json:
-            print(json.dumps(record), file=self.out, flush=True)
-        elif text is not None:
-            print(text, file=self.out, flush=True)
+        line = json.dumps(record) if self.as_json else text
+        if line is not None:
+            self._printed(lambda: print(line, file=self.out, flush=True))
+
+    def _printed(self, show: Callable[[], None]) -> None:
+        """Run `show`, unless the reader has gone (`| head`): then stop watching."""
+        if self.gone:
+            return
+        try:
+            show()
+        except BrokenPipeError:
+            self.gone = True
+            self.stopping = True
+            self._stop.set()
 
 
 def _error(message: str) -> None:

@@ -53,6 +53,14 @@ START: Final = 20.0
 STOP: Final = 30.0
 
 
+def watching(upstream: str, *options: str) -> subprocess.Popen[str]:
+    """`amqp-explorer watch UPSTREAM OPTIONS` started, its output piped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "explorer", "watch", upstream, *options],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
 @dataclass
 class Watched:
     """What one `watch --json` run printed, by connection."""
@@ -92,11 +100,9 @@ class WatchRun:
     """`amqp-explorer watch --json --listen 127.0.0.1:0` running in a subprocess."""
 
     def __init__(self, upstream: str, output: Path, *extra: str) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "explorer", "watch", upstream, "--json",
-             "--listen", "127.0.0.1:0", "-o", str(output), *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+        self.process = watching(
+            upstream, "--json", "--listen", "127.0.0.1:0", "-o", str(output), *extra
+        )
         # Read as it prints: a full pipe would stall the proxy, and the client.
         self.lines: list[str] = []
         self._printed = threading.Condition()
@@ -478,12 +484,10 @@ def test_bad_listen_addresses_are_clear_messages(tmp_path: Path) -> None:
 
 def test_print_names_each_line_with_its_connection() -> None:
     listen = unused_port()
-    upstream = f"amqp://127.0.0.1:{unused_port()}/"
-    command = [sys.executable, "-m", "explorer", "watch", upstream, "--print",
-               "--listen", f"127.0.0.1:{listen}", "--connections", "1"]  # fmt: skip
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as process:
+    with watching(
+        f"amqp://127.0.0.1:{unused_port()}/", "--print",
+        "--listen", f"127.0.0.1:{listen}", "--connections", "1",
+    ) as process:  # fmt: skip
         assert process.stderr is not None
         assert "watching: listening on" in process.stderr.readline()
         with socket.create_connection(("127.0.0.1", listen), timeout=10) as sock:
@@ -536,3 +540,21 @@ def test_a_tcpdump_of_two_clients_replays_each_as_watch_showed_it(
 def untimed(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Records without their times (a pcap's clock starts at the SYN)."""
     return [{k: v for k, v in r.items() if k != "t"} for r in records]
+
+
+def test_a_reader_that_goes_away_stops_watch_quietly(tmp_path: Path) -> None:
+    """`watch --json | head -1`: once its output is gone, watch stops, exit 1."""
+    listen = unused_port()
+    with watching(
+        f"amqp://127.0.0.1:{unused_port()}/", "--json",
+        "--listen", f"127.0.0.1:{listen}", "-o", str(tmp_path),
+    ) as process:  # fmt: skip
+        assert process.stdout is not None
+        assert process.stderr is not None
+        assert json.loads(process.stdout.readline())["event"] == "listening"
+        process.stdout.close()  # the reader goes away
+        socket.create_connection(("127.0.0.1", listen), timeout=10).close()
+        assert process.wait(STOP) == 1
+        err = process.stderr.read()
+    assert "Traceback" not in err
+    assert [path.suffix for path in tmp_path.iterdir()] == [".jsonl"]
