@@ -12,6 +12,8 @@ reset as a reset. Nothing is decoded here.
 from __future__ import annotations
 
 import asyncio
+import errno
+import os
 import socket
 import ssl
 import struct
@@ -29,6 +31,9 @@ from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd
 RESET_BY_CLIENT: Final = "reset by the client"
 #: Bytes waiting to be written to one side before the other side is paused.
 HIGH_WATER: Final = 1 << 20
+#: Seconds the proxy waits to reach the broker for a client before it gives up
+#: (and resets the client's connection).
+CONNECT_TIMEOUT: Final = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,20 +129,24 @@ class Relay:
         loop = asyncio.get_running_loop()
         up = self.upstream
         try:
-            await loop.create_connection(
-                lambda: _BrokerSide(self),
-                up.host,
-                up.port,
-                ssl=up.tls,
-                server_hostname=up.host if up.tls else None,
+            await asyncio.wait_for(
+                loop.create_connection(
+                    lambda: _BrokerSide(self),
+                    up.host,
+                    up.port,
+                    ssl=up.tls,
+                    server_hostname=up.host if up.tls else None,
+                ),
+                CONNECT_TIMEOUT,
             )
+        except TimeoutError as exc:  # wait_for's own has no errno: give it one
+            timed_out = errno.ETIMEDOUT, os.strerror(errno.ETIMEDOUT)
+            self.connect_error = exc if exc.errno else TimeoutError(*timed_out)
         except OSError as exc:
             self.connect_error = exc
-            self.connected.set()
-            if self._client is not None:
-                _abort(self._client)
-            return
         self.connected.set()
+        if self.connect_error is not None and self._client is not None:
+            _abort(self._client)
 
     def broker_reached(self, transport: asyncio.Transport) -> None:
         self._broker = transport

@@ -12,7 +12,9 @@ the same frames.
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
+import os
 import secrets
 import signal
 import socket
@@ -27,6 +29,9 @@ from typing import Any, Final
 import pytest
 from yarl import URL
 
+from explorer.engine.events import EngineEvent, PhaseFailed
+from explorer.engine.watched import Watch
+from explorer.net import proxy
 from explorer.protocol.lifecycle import Phase
 from tests.conftest import ROOT, User, run_cli
 from tests.integration.conftest import HANDSHAKE
@@ -558,3 +563,37 @@ def test_a_reader_that_goes_away_stops_watch_quietly(tmp_path: Path) -> None:
         err = process.stderr.read()
     assert "Traceback" not in err
     assert [path.suffix for path in tmp_path.iterdir()] == [".jsonl"]
+
+
+async def test_a_broker_that_never_answers_times_the_clients_connection_out(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """An upstream that drops the SYN: the proxy gives up and resets the client."""
+    monkeypatch.setattr(proxy, "CONNECT_TIMEOUT", 0.5)
+    with socket.socket() as silent:  # a full backlog: further SYNs are dropped
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(0)
+        fillers = [socket.socket() for _ in range(3)]
+        for filler in fillers:
+            filler.setblocking(False)
+            filler.connect_ex(silent.getsockname())
+        told: list[EngineEvent] = []
+        watch = Watch(
+            proxy.upstream_for("amqp://{}:{}/".format(*silent.getsockname())),
+            lambda connection: None,
+            lambda relay: told.append,
+            follow=True,
+        )
+        await watch.start("127.0.0.1", 0)
+        host, port = watch.address.rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"AMQP\x00\x00\x09\x01")
+        with pytest.raises(ConnectionResetError):
+            await asyncio.wait_for(reader.read(8), 5)
+        writer.close()
+        await watch.aclose()
+        for filler in fillers:
+            filler.close()
+    failed = next(e for e in told if isinstance(e, PhaseFailed))
+    assert failed.phase is Phase.TCP
+    assert failed.message.endswith(f": {os.strerror(errno.ETIMEDOUT)}")
