@@ -111,6 +111,7 @@ async def rabbitmqctl(*args: str, stdin: str = "") -> str:
         ) from None
     except asyncio.CancelledError:
         process.kill()  # the run was interrupted: leave no rabbitmqctl behind
+        await process.wait()  # and reap it now, while the loop still runs
         raise
     text = out.decode(errors="replace")
     if process.returncode != 0:

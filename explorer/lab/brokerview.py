@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import http.client
 import urllib.error
 import urllib.request
@@ -37,8 +36,6 @@ MANAGEMENT_OFFSET: Final = 10000
 HTTP_TIMEOUT: Final = 5.0
 #: Seconds between two looks of a follower (a rabbitmqctl call adds ~1 s).
 FOLLOW_EVERY: Final = 2.0
-#: Seconds a cancelled follower lets the look under way finish.
-SETTLE: Final = 2.0
 #: Values that change with every frame, heartbeats too: not a change of view.
 COUNTERS: Final = frozenset({"recv_oct", "send_oct"})
 #: What rabbitmqctl is asked, without the client properties after a failure.
@@ -268,17 +265,12 @@ async def follow(
     every frame and heartbeat, so counting them would tell a view at every
     look. Once a listed connection is no longer listed, that view is told and
     the follower returns (its port may be some later connection's). Cancel it
-    to stop sooner: a look under way is let finish (SETTLE s at most).
+    to stop sooner (a rabbitmqctl under way is killed and reaped).
     """
     told: BrokerView | None = None
     seen = False
     while True:
-        look = asyncio.ensure_future(broker_view(peer_port, url, management))
-        try:
-            view = await asyncio.shield(look)
-        except asyncio.CancelledError:
-            await _settle(look)
-            raise
+        view = await broker_view(peer_port, url, management)
         seen = seen or view.listed
         worth = view.listed or view.source is None or seen
         if worth and (told is None or not view.same_as(told)):
@@ -287,19 +279,6 @@ async def follow(
             if seen and not view.listed and view.source is not None:
                 return
         await asyncio.sleep(every)
-
-
-async def _settle(look: asyncio.Future[BrokerView]) -> None:
-    """Let a look under way end (SETTLE s at most): no rabbitmqctl left half-run.
-
-    Cancelling rabbitmqctl kills it, and a killed process nobody waits for is
-    reaped only if the event loop still runs.
-    """
-    done, _ = await asyncio.wait({look}, timeout=SETTLE)
-    if not done:
-        look.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await look
 
 
 def record(connection: str, view: BrokerView) -> dict[str, JSON]:
