@@ -64,6 +64,7 @@ class Engine(FrameLog):
     """Steps one live connection through the lifecycle and reports each phase."""
 
     recording = False
+    watched = False
 
     def __init__(
         self,

@@ -104,10 +104,14 @@ Listener = Callable[[EngineEvent], None]
 
 
 class Stepper(Protocol):
-    """What a front end drives: the live Engine, or a ReplayEngine."""
+    """What a front end drives: the live Engine, a ReplayEngine, or a
+    WatchedConnection (an application's connection, relayed by `watch`)."""
 
     #: True for a recording, False for a live connection.
     recording: bool
+    #: True for a connection the explorer watches but did not make: its
+    #: client is someone else's, and the client, not the learner, sets the pace.
+    watched: bool
     #: The phases this run goes through, in order.
     plan: list[Phase]
     finished: bool

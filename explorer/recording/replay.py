@@ -48,6 +48,7 @@ class ReplayEngine:
     """Steps through a recording, telling its events as the live engine did."""
 
     recording = True
+    watched = False
 
     def __init__(self, capture: Capture, listener: Listener) -> None:
         """Prepare the recorded steps of `capture`.

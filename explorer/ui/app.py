@@ -191,7 +191,7 @@ class ExplorerApp(App[int]):
                 await self.screen.wait_for_refresh()
         if not self.is_running:
             return
-        self.lessons.show_phase(self.stepper.next_phase or Phase.ENDPOINT)
+        self.show_first_lesson()
         if self._first_experiment is not None:
             self.experiments.run(self._first_experiment)
         elif self._first_phase is not None:
@@ -252,7 +252,13 @@ class ExplorerApp(App[int]):
         self.steps.cancel()
         with contextlib.suppress(Exception):
             await self.stepper.aclose()
-        self.factory, self.source = factory, source
+        self.factory = factory
+        self.explore(factory, source)
+
+    def explore(self, factory: StepperFactory, source: str) -> None:
+        """Show what `factory` makes from its start, in place of the connection
+        shown (which is left as it is: `replace` closes it)."""
+        self.source = source
         self.pump.clear()
         self._selected = None
         self.stepper = factory(self.pump.receive)
@@ -260,6 +266,10 @@ class ExplorerApp(App[int]):
         self.panes.clear()
         self.lessons.unpin()
         self.show_status()
+        self.show_first_lesson()
+
+    def show_first_lesson(self) -> None:
+        """Show the lesson of the phase the connection's next step runs."""
         self.lessons.show_phase(self.stepper.next_phase or Phase.ENDPOINT)
 
     def notify(

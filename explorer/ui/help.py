@@ -6,7 +6,7 @@ and the words it uses: keys as people write them, and a sentence for each action
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import ClassVar, Final
 
 from textual.app import ComposeResult
@@ -41,6 +41,9 @@ DESCRIPTIONS: Final = {
     "in the current directory",
     "restart": "Restart: close this connection properly and connect again",
     "quit": "Quit: the connection is closed properly first",
+    "connection(1)": "Next connection: explore the next one in the list of "
+    "connections (or choose one there: tab to it, or click)",
+    "connection(-1)": "Previous connection: explore the one before in the list",
 }
 
 #: Gestures that are not the app's own bindings.
@@ -85,11 +88,15 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,question_mark", "dismiss", "Close")
     ]
 
-    def __init__(self, bindings: Iterable[BindingType]) -> None:
-        """List `bindings` and the mouse and palette gestures."""
+    def __init__(
+        self, bindings: Iterable[BindingType], described: Mapping[str, str] = {}
+    ) -> None:
+        """List `bindings` and the mouse and palette gestures; `described` says
+        what an action does where it differs from DESCRIPTIONS."""
         super().__init__()
+        descriptions = {**DESCRIPTIONS, **described}
         rows = [
-            (key_names(b.key), DESCRIPTIONS.get(b.action, b.description))
+            (key_names(b.key), descriptions.get(b.action, b.description))
             for b in bindings
             if isinstance(b, Binding)
         ]

@@ -26,7 +26,9 @@ from explorer.course.lessons import (
     load_course,
     render,
 )
+from explorer.protocol.frames import C2B
 from explorer.protocol.lifecycle import Phase
+from explorer.protocol.queries import client_product, first_named
 
 if TYPE_CHECKING:
     from explorer.ui.app import ExplorerApp
@@ -126,10 +128,28 @@ class LessonPane:
 
     def _text_of(self, lesson: Lesson) -> str:
         """The lesson filled from the frames, with the learner's checks and answers."""
+        title, _, body = render(lesson.text, self.app.pump.seen.frames).partition("\n")
         return (
-            render(lesson.text, self.app.pump.seen.frames)
+            f"{title}\n{self._whose(lesson)}{body}"
             + self._checks_text(lesson)
             + self.app.quizmaster.text(lesson)
+        )
+
+    def _whose(self, lesson: Lesson) -> str:
+        """Under a phase lesson's title, when another client made the connection:
+        the lesson speaks of aiormq, the explorer's own client."""
+        start_ok = first_named(self.app.pump.seen.frames, C2B, "Connection.StartOk")
+        client = client_product(start_ok) if start_ok is not None else ""
+        others = bool(client) and not client.startswith("aiormq")
+        others = others or self.app.stepper.watched
+        if lesson.phase is None or not others:
+            return ""
+        who = client or "your application's client"
+        return (
+            f"\n> This connection is {who}'s, not the explorer's. The lesson was "
+            f"written with aiormq, the explorer's own client: where it says what "
+            f"aiormq does, {who}'s frames show what it did. What the broker does "
+            "is RabbitMQ's, whichever client connects.\n"
         )
 
     def _checks_text(self, lesson: Lesson) -> str:

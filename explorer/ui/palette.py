@@ -1,8 +1,9 @@
 """The explorer's commands in the command palette (ctrl+p).
 
-Owns the list: restart, the pace, recordings, progress, experiments, lessons,
-quizzes and jumping to a phase. Each command calls on the part of the app
-that owns it.
+Owns the list: restart, the pace, recordings, experiments (the commands that
+open another connection), then progress, lessons, quizzes and jumping to a
+phase (the commands on the connection shown). Each command calls on the part
+of the app that owns it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
 
 def commands(app: ExplorerApp) -> Iterator[SystemCommand]:
     """The explorer's palette commands, for `app`'s state now."""
+    yield from connecting(app)
+    yield from studying(app)
+
+
+def connecting(app: ExplorerApp) -> Iterator[SystemCommand]:
+    """The commands that open the app's next connection (in place of this one)."""
     yield SystemCommand(
         "Restart the connection", "Close it and connect again", app.action_restart
     )
@@ -45,11 +52,6 @@ def commands(app: ExplorerApp) -> Iterator[SystemCommand]:
         lambda: app.run_worker(app.connections.open_recording(recorded_experiment())),
     )
     yield SystemCommand(
-        "Reset progress",
-        "Forget finished lessons and passed try-it checks",
-        lambda: reset_progress(app),
-    )
-    yield SystemCommand(
         "Plain lifecycle",
         "Leave the experiment: connect again and step the normal lifecycle",
         lambda: app.run_worker(app.connections.plain_lifecycle()),
@@ -60,6 +62,15 @@ def commands(app: ExplorerApp) -> Iterator[SystemCommand]:
             scenario.title,
             lambda name=name: app.experiments.run(name),
         )
+
+
+def studying(app: ExplorerApp) -> Iterator[SystemCommand]:
+    """The commands on the connection shown: its lessons, phases and quizzes."""
+    yield SystemCommand(
+        "Reset progress",
+        "Forget finished lessons and passed try-it checks",
+        lambda: reset_progress(app),
+    )
     for topic in app.lessons.course.topics:
         yield SystemCommand(
             f"Lesson: {topic.title}",

@@ -27,8 +27,10 @@ PANES_CSS: Final = Path(__file__).with_name("explorer.tcss")
 class Panes:
     """The screen's body, held here: a query would search whatever screen is on top."""
 
-    def __init__(self) -> None:
-        """Build every pane, empty."""
+    def __init__(self, *above: Widget) -> None:
+        """Build every pane, empty; `above` go above the frames and the lesson
+        (the connections a `watch` has seen, say)."""
+        self.above = above
         #: What the tune phase settled, who logged in, the experiment under way.
         self.negotiation = NegotiationPanel(id="negotiation")
         self.auth = AuthPanel(id="auth")
@@ -50,6 +52,7 @@ class Panes:
                     rail, self.negotiation, self.auth, self.experiment, id="left"
                 ),
                 Vertical(
+                    *self.above,
                     Horizontal(
                         self.frame_list,
                         VerticalScroll(self.lesson, id="lesson-pane"),

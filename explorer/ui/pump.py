@@ -203,7 +203,10 @@ class EventPump:
     def _ways_on(self, failure: PhaseFailed) -> str:
         """After a live connection failed for good: how the learner can go on."""
         app = self.app
-        if not failure.fatal or app.stepper.recording or app.lessons.pinned:
+        stepper = app.stepper
+        if not failure.fatal or stepper.recording or stepper.watched:
+            return ""  # only the explorer's own connection is its to make again
+        if app.lessons.pinned:
             return ""
         other = "your own pace" if app.race else "racing the broker's clock"
         return (
@@ -214,7 +217,8 @@ class EventPump:
     def _offer_recording(self, ended: LifecycleEnded) -> None:
         """When no broker accepted the TCP connection, offer the recording."""
         connected = any(r.phase is Phase.TCP for r in self._reports)
-        if ended.clean or self.app.stepper.recording or connected:
+        stepper = self.app.stepper
+        if ended.clean or stepper.recording or stepper.watched or connected:
             return
         failed = self._failures[0].phase.value if self._failures else "a"
         self.app.notify(

@@ -100,10 +100,15 @@ class Steps:
         app.notify(f"No frame of the {phase.value} phase yet: showing its lesson.")
 
     def _judge(self) -> None:
-        """Judge every try-it check on this live connection; tell what passed."""
+        """Judge every try-it check on this live connection; tell what passed.
+
+        Not on a recording (not the learner's own broker) nor on a watched
+        connection: a try-it task is done with the explorer's own connection,
+        and an application's connection shows what the application chose.
+        """
         app = self.app
-        if app.stepper.recording:
-            return  # a recording is not the learner's own broker
+        if app.stepper.recording or app.stepper.watched:
+            return
         passed = []
         for lesson in app.lessons.course.everything:
             for name in lesson.checks:

@@ -22,6 +22,7 @@ PACES: Final = {
     "learner": "your pace",
     "race": "RACE mode",
     "recording": "RECORDING",
+    "watched": "the client's pace",
 }
 SEPARATOR: Final = " │ "
 
