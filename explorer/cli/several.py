@@ -16,11 +16,13 @@ import asyncio
 import io
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from explorer.cli.trace import JsonPrinter, TextPrinter
+from explorer.cli.trace import JsonPrinter, TextPrinter, _short
 from explorer.engine.events import EngineEvent, LifecycleEnded, Listener
+from explorer.lab.brokerview import BrokerView, record
 from explorer.recording.eventlog import to_record
 
 if TYPE_CHECKING:
@@ -47,6 +49,24 @@ def connection_printer(name: str, as_json: bool, out: TextIO) -> Listener:
             print(json.dumps(to_record(event, printer.t)), file=named, flush=True)
 
     return records
+
+
+def view_printer(name: str, as_json: bool, out: TextIO) -> Callable[[BrokerView], None]:
+    """What prints the broker's views of one connection (explorer.lab.brokerview)."""
+
+    def show(view: BrokerView) -> None:
+        if as_json:
+            print(json.dumps(record(name, view)), file=out, flush=True)
+            return
+        where = f"from {view.source}" if view.source else "not known"
+        lines = [f"the broker's view of this connection, {where}"]
+        lines += [f"   · {key}: {_short(value)}" for key, value in view.values.items()]
+        lines += [f"   ({text})" for text in (view.problem, view.note) if text]
+        for line in lines:
+            print(f"{name}  {line}", file=out)
+        out.flush()
+
+    return show
 
 
 class _Named(io.StringIO):

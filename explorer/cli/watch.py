@@ -3,17 +3,20 @@
 Owns the watch command: its options, the explorer opened on the proxy, or
 (--print, --json) every relayed connection printed as `trace` prints one,
 each line or record naming its connection (the client's address as the proxy
-saw it); the stop (ctrl+c, SIGTERM, or after --connections N have ended:
-open connections are kept as cut captures, then closed; exit 0); and the
-captures kept with -o (explorer.recording.relayed). The proxy itself is
-explorer.engine.watched. Like main.py, this module loads nothing heavy when
-imported: `--version` never builds this parser.
+saw it), with the broker's own record of it once it is open and at each
+change (explorer.lab.brokerview); the stop (ctrl+c, SIGTERM, or after
+--connections N have ended: open connections are kept as cut captures, then
+closed; exit 0); and the captures kept with -o (explorer.recording.relayed).
+The proxy itself is explorer.engine.watched. Like main.py, this module loads
+nothing heavy when imported: `--version` never builds this parser.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import functools
 import json
 import sys
 from collections.abc import Callable
@@ -70,6 +73,13 @@ def add_parser(commands: argparse._SubParsersAction[Any], what: str) -> None:
         help="keep each connection as a capture file in DIR (replay opens it)",
     )
     watch.add_argument(
+        "--no-broker-view",
+        dest="broker_view",
+        action="store_false",
+        help="with --print or --json: do not ask the broker (rabbitmqctl, else its "
+        "management API) for its record of each connection once it is open",
+    )
+    watch.add_argument(
         "--connections",
         type=_positive,
         metavar="N",
@@ -121,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
         from explorer.recording.relayed import Keeper
 
         keeper = Keeper(args.output, url)
-    watching = Watching(url, upstream, args.json, keeper, args.connections)
+    watching = Watching(
+        url, upstream, args.json, keeper, args.connections, args.broker_view
+    )
     return asyncio.run(watching.run(host, port))
 
 
@@ -135,11 +147,13 @@ class Watching:
         as_json: bool,
         keeper: Keeper | None,
         connections: int | None,
+        broker_view: bool = True,
         out: TextIO = sys.stdout,
     ) -> None:
         """Relay to `upstream` (named by `url`), printing to `out`.
 
-        With `connections`, stop once that many have ended.
+        With `connections`, stop once that many have ended; with
+        `broker_view`, print the broker's record of each open connection.
         """
         from explorer.engine.watched import Watch
 
@@ -153,6 +167,9 @@ class Watching:
         self.stopping = False
         #: The reader of `out` went away: nothing more is printed.
         self.gone = False
+        self.broker_view = broker_view
+        #: Each connection's follower of the broker's view, and its stop.
+        self._following: dict[Relay, tuple[asyncio.Task[None], asyncio.Event]] = {}
         self.watch = Watch(
             upstream, lambda connection: None, self._listener_for, follow=True
         )
@@ -191,6 +208,7 @@ class Watching:
                 for connection in self.keeper.unkept(watch.connections):
                     self._keep(connection)
         finally:
+            await self._unfollow()
             await watch.aclose()
         if self.gone:
             raise BrokenPipeError  # main says nothing more and exits 1
@@ -206,7 +224,8 @@ class Watching:
     def _listener_for(self, relay: Relay) -> Listener:
         """What prints one connection's events, each naming it."""
         from explorer.cli.several import connection_printer
-        from explorer.engine.events import LifecycleEnded
+        from explorer.engine.events import FrameObserved, LifecycleEnded
+        from explorer.protocol.lifecycle import ends_handshake
 
         render = connection_printer(relay.name, self.as_json, self.out)
 
@@ -214,14 +233,65 @@ class Watching:
             if self.stopping:
                 return
             self._printed(lambda: render(event))
-            if isinstance(event, LifecycleEnded):
+            if isinstance(event, FrameObserved) and ends_handshake(event.frame):
+                self._follow(relay)
+            elif isinstance(event, LifecycleEnded):
                 self._ended(relay)
 
         return tell
 
+    def _follow(self, relay: Relay) -> None:
+        """Start following the broker's view of `relay`'s connection."""
+        if self.broker_view and relay not in self._following:
+            ended = asyncio.Event()
+            task = asyncio.get_running_loop().create_task(self._views(relay, ended))
+            self._following[relay] = task, ended
+
+    async def _views(self, relay: Relay, ended: asyncio.Event) -> None:
+        """Print the broker's view of `relay`'s connection once it lists it,
+        and again at each change, until `ended` (or the broker lists it no more).
+
+        The broker sees the proxy's own socket as the client: its port picks
+        the connection out of the broker's list. Not brokerview.follow, which
+        is stopped by cancelling it: a rabbitmqctl cancelled mid-look is
+        killed, but its Erlang child (Debian's rabbitmqctl is a shell script)
+        keeps the pipes open, so their transport outlives asyncio.run and its
+        finaliser prints an 'Event loop is closed' traceback. This one is never
+        cancelled: it stops between looks.
+        """
+        from explorer.cli.several import view_printer
+        from explorer.lab.brokerview import FOLLOW_EVERY, BrokerView, broker_view
+
+        port = int(relay.upstream_address.rpartition(":")[2])
+        show = view_printer(relay.name, self.as_json, self.out)
+        told: BrokerView | None = None
+        while not ended.is_set():
+            view = await broker_view(port, self.url)
+            worth = view.listed or view.source is None or told is not None
+            new = told is None or not view.same_as(told)
+            if worth and new and not ended.is_set():
+                self._printed(functools.partial(show, view))
+                told = view
+                if not view.listed and view.source is not None:
+                    return  # listed before, gone now
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(ended.wait(), FOLLOW_EVERY)
+
+    async def _unfollow(self) -> None:
+        """Stop every follower of the broker's view, each after its look."""
+        for _, ended in self._following.values():
+            ended.set()
+        tasks = [task for task, _ in self._following.values()]
+        outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+        for relay, outcome in zip(self._following, outcomes, strict=True):
+            if isinstance(outcome, Exception):  # a bug: say so, stop cleanly
+                _error(f"{relay.name}: the broker's view failed: {outcome!r}")
+
     def _ended(self, relay: Relay) -> None:
         """A connection ended: keep it, and stop once enough have."""
         self.ended += 1
+        if relay in self._following:
+            self._following[relay][1].set()
         if self.keeper is not None:
             self._keep(next(c for c in self.watch.connections if c.relay is relay))
         if self.limit is not None and self.ended >= self.limit:

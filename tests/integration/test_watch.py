@@ -104,10 +104,15 @@ class Watched:
 class WatchRun:
     """`amqp-explorer watch --json --listen 127.0.0.1:0` running in a subprocess."""
 
-    def __init__(self, upstream: str, output: Path, *extra: str) -> None:
-        self.process = watching(
-            upstream, "--json", "--listen", "127.0.0.1:0", "-o", str(output), *extra
-        )
+    def __init__(
+        self, upstream: str, output: Path, *extra: str, views: bool = False
+    ) -> None:
+        """Watch, relaying to `upstream`; the broker's views only with `views`
+        (each look runs rabbitmqctl, about a second of CPU)."""
+        options = ["--listen", "127.0.0.1:0", "-o", str(output), *extra]
+        if not views:
+            options.append("--no-broker-view")
+        self.process = watching(upstream, "--json", *options)
         # Read as it prints: a full pipe would stall the proxy, and the client.
         self.lines: list[str] = []
         self._printed = threading.Condition()
@@ -132,6 +137,19 @@ class WatchRun:
             self.lines.append("")  # the end
             self._printed.notify_all()
 
+    def wait_for(self, event: str) -> dict[str, Any]:
+        """The first record of `event` watch prints, waiting for it."""
+
+        def found() -> dict[str, Any] | None:
+            records = (json.loads(line) for line in self.lines if line.strip())
+            return next((r for r in records if r["event"] == event), None)
+
+        with self._printed:
+            self._printed.wait_for(lambda: found() or self.lines[-1] == "", START)
+        record = found()
+        assert record is not None, f"no {event!r} record came"
+        return record
+
     def login(self, user: User) -> Login:
         """Where a client logs in as `user` through the proxy."""
         return Login("127.0.0.1", self.port, user.name, user.password)
@@ -148,6 +166,7 @@ class WatchRun:
         self._reader.join(STOP)
         assert self.process.stderr is not None
         err = self.process.stderr.read()
+        assert "Traceback" not in err, err
         records = [json.loads(line) for line in self.lines if line.strip()]
         return Watched(records, err, self.process.returncode)
 
@@ -164,8 +183,10 @@ def watch(tmp_path: Path) -> Iterator[type[WatchRun]]:
     runs: list[WatchRun] = []
 
     class Run(WatchRun):
-        def __init__(self, upstream: str, output: Path, *extra: str) -> None:
-            super().__init__(upstream, output, *extra)
+        def __init__(
+            self, upstream: str, output: Path, *extra: str, views: bool = False
+        ) -> None:
+            super().__init__(upstream, output, *extra, views=views)
             runs.append(self)
 
     yield Run
@@ -325,6 +346,57 @@ def test_amqp_tools_through_watch(
     assert_secret(watched, temp_user, tmp_path)
 
 
+def assert_broker_view(
+    view: dict[str, Any], records: list[dict[str, Any]], user: User
+) -> None:
+    """The broker's record of a watched connection says what its frames said:
+    the proxy's port, TuneOk's frame_max, channel_max and heartbeat, the user."""
+    assert view["source"] in ("rabbitmqctl", "management"), view
+    values = view["values"]
+    tcp = records[0]["facts"]
+    assert values["peer_port"] == int(tcp["proxy_to_broker"].rpartition(":")[2])
+    tune_ok = next(f for f in frames(records) if f["name"] == "Connection.TuneOk")
+    fields = tune_ok["fields"]
+    assert (values["frame_max"], values["channel_max"], values["timeout"]) == (
+        fields["frame_max"], fields["channel_max"], fields["heartbeat"],
+    )  # fmt: skip
+    opened = next(f for f in frames(records) if f["name"] == "Connection.Open")
+    assert (values["user"], values["vhost"], values["state"]) == (
+        user.name, opened["fields"]["virtual_host"], "running",
+    )  # fmt: skip
+
+
+@pytest.mark.broker
+def test_the_brokers_view_of_a_watched_connection_matches_its_frames(
+    watch: type[WatchRun], broker_url: str, temp_user: User, tmp_path: Path
+) -> None:
+    """pika held open until watch prints what the broker lists for it."""
+    if pika is None:
+        unavailable("pika", "pip install -e '.[test]'")
+    run = watch(broker_url, tmp_path, "--connections", "1", views=True)
+    parameters = pika.ConnectionParameters(
+        "127.0.0.1", run.port, credentials=pika.PlainCredentials(
+            temp_user.name, temp_user.password
+        ), frame_max=FRAME_MAX, channel_max=64, heartbeat=20,
+    )  # fmt: skip
+    connection = pika.BlockingConnection(parameters)
+    view = run.wait_for("broker")
+    channel = connection.channel()
+    queue = channel.queue_declare("", exclusive=True).method.queue
+    channel.basic_publish("", queue, b"seen by the broker")
+    assert channel.basic_get(queue, auto_ack=True)[2] == b"seen by the broker"
+    connection.close()
+    watched = run.finish()
+    (name,) = watched.connections
+    assert view["connection"] == name
+    records = assert_lifecycle(watched, name, "Pika Python Client Library")
+    assert_broker_view(view, records, temp_user)
+    assert view["values"]["client_properties"]["product"] == (
+        "Pika Python Client Library"
+    )
+    assert_secret(watched, temp_user, tmp_path)
+
+
 def products(watched: Watched) -> dict[str, str]:
     """Each connection's client library, from its auth report (its StartOk)."""
     found = {}
@@ -346,8 +418,9 @@ def test_two_clients_at_once_keep_their_own_frames(
     temp_user: User,
     tmp_path: Path,
 ) -> None:
-    """amqplib holds its connection open while pika runs a whole lifecycle."""
-    run = watch(broker_url, tmp_path, "--connections", "2")
+    """amqplib holds its connection open (until the broker's view of it came)
+    while pika runs a whole lifecycle."""
+    run = watch(broker_url, tmp_path, "--connections", "2", views=True)
     held = subprocess.Popen(
         [*amqplib, run.url(temp_user), queue_name(), "hold"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -356,6 +429,7 @@ def test_two_clients_at_once_keep_their_own_frames(
     try:
         assert held.stdout is not None
         assert held.stdout.readline() == "open\n"
+        view = run.wait_for("broker")
         pika_client(run.login(temp_user), queue_name())
         _, err = held.communicate("go\n", timeout=60)
     finally:
@@ -368,6 +442,9 @@ def test_two_clients_at_once_keep_their_own_frames(
     node, python = by_product["amqplib"], by_product["Pika Python Client Library"]
     for name, product in ((node, "amqplib"), (python, "Pika Python Client Library")):
         assert_lifecycle(watched, name, product)
+    assert view["connection"] == node
+    assert_broker_view(view, watched.of(node), temp_user)
+    assert view["values"]["client_properties"]["product"] == "amqplib"
     # amqplib had its channel open before pika came, and published after it left.
     order = [(r.get("connection"), r["event"], r.get("name")) for r in watched.records]
     assert order.index((node, "frame", "Channel.OpenOk")) < order.index(
