@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING, TextIO
 
 from explorer.cli.trace import JsonPrinter, TextPrinter, _short
 from explorer.engine.events import EngineEvent, LifecycleEnded, Listener
-from explorer.lab.brokerview import BrokerView, record
 from explorer.recording.eventlog import to_record
 
 if TYPE_CHECKING:
+    from explorer.lab.brokerview import BrokerView
     from explorer.recording.capture import Capture
 
 
@@ -53,6 +53,7 @@ def connection_printer(name: str, as_json: bool, out: TextIO) -> Listener:
 
 def view_printer(name: str, as_json: bool, out: TextIO) -> Callable[[BrokerView], None]:
     """What prints the broker's views of one connection (explorer.lab.brokerview)."""
+    from explorer.lab.brokerview import record  # replay loads no lab
 
     def show(view: BrokerView) -> None:
         if as_json:
