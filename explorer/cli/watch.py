@@ -9,9 +9,11 @@ is built, so it loads nothing heavy itself (not even asyncio).
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Any, Final
 
+EXIT_USAGE: Final = 2
 #: Where the proxy listens unless told: beside the broker's own 5672.
 DEFAULT_LISTEN: Final = ("127.0.0.1", 5670)
 _URL_HELP = (
@@ -102,6 +104,9 @@ def run(args: argparse.Namespace) -> int:
     url = chosen_url(args.url)
     host, port = args.listen
     if not (args.print or args.json):
+        if args.connections is not None:  # the app runs until the learner quits
+            sys.stderr.write("amqp-explorer: --connections N needs --print or --json\n")
+            return EXIT_USAGE
         from explorer.ui.watching import watch_app
 
         return watch_app(url, host, port, args.output).run() or 0

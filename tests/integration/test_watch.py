@@ -548,7 +548,7 @@ def test_an_unreachable_upstream_fails_the_clients_connection_clearly(
     assert ended == {"connection": name, "t": 0.0, "event": "ended", "clean": False}
 
 
-def test_bad_listen_addresses_are_clear_messages(tmp_path: Path) -> None:
+def test_bad_input_is_a_clear_message(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
@@ -561,7 +561,14 @@ def test_bad_listen_addresses_are_clear_messages(tmp_path: Path) -> None:
         result = run_cli("watch", "--json", "--listen", bad)
         assert result.returncode == 2, bad
         assert "is not HOST:PORT" in result.stderr
-    assert "Traceback" not in result.stderr
+    result = run_cli("watch", "--connections", "1")  # the app: until it is quit
+    assert (result.returncode, result.stderr) == (
+        2, "amqp-explorer: --connections N needs --print or --json\n",
+    )  # fmt: skip
+    for bad_input in (("http://broker/",), ("-o", "/etc/passwd/kept")):
+        result = run_cli("watch", "--json", *bad_input)
+        assert result.returncode == 2, bad_input
+        assert result.stderr.count("\n") == 1, result.stderr  # one clear line
 
 
 def test_print_names_each_line_with_its_connection() -> None:
