@@ -13,7 +13,6 @@ each capture, "stopped" last.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import json
 import signal
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from explorer.cli.several import connection_printer, view_printer
 from explorer.engine.events import EngineEvent, FrameObserved, LifecycleEnded, Listener
 from explorer.engine.watched import Watch
-from explorer.lab.brokerview import FOLLOW_EVERY, BrokerView, broker_view
+from explorer.lab.brokerview import BrokerView, follow
 from explorer.net.endpoint import redact
 from explorer.protocol.lifecycle import ends_handshake
 
@@ -66,7 +65,7 @@ class Watching:
         self.gone = False
         self.broker_view = broker_view
         #: Each connection's follower of the broker's view, and its stop.
-        self._following: dict[Relay, tuple[asyncio.Task[None], asyncio.Event]] = {}
+        self._following: dict[Relay, asyncio.Task[None]] = {}
         self.watch = Watch(
             upstream, lambda connection: None, self._listener_for, follow=True
         )
@@ -130,44 +129,26 @@ class Watching:
         return tell
 
     def _follow(self, relay: Relay) -> None:
-        """Start following the broker's view of `relay`'s connection."""
-        if self.broker_view and relay not in self._following:
-            ended = asyncio.Event()
-            task = asyncio.get_running_loop().create_task(self._views(relay, ended))
-            self._following[relay] = task, ended
-
-    async def _views(self, relay: Relay, ended: asyncio.Event) -> None:
-        """Print the broker's view of `relay`'s connection once it lists it,
-        and again at each change, until `ended` (or the broker lists it no more).
+        """Print the broker's view of `relay`'s connection, and each change of it.
 
         The broker sees the proxy's own socket as the client: its port picks
-        the connection out of the broker's list. Not brokerview.follow, which
-        is stopped by cancelling it: a rabbitmqctl cancelled mid-look is
-        killed, but its Erlang child (Debian's rabbitmqctl is a shell script)
-        keeps the pipes open, so their transport outlives asyncio.run and its
-        finaliser prints an 'Event loop is closed' traceback. This one is never
-        cancelled: it stops between looks.
+        the connection out of the broker's list.
         """
-        port = int(relay.upstream_address.rpartition(":")[2])
-        show = view_printer(relay.name, self.as_json, self.out)
-        told: BrokerView | None = None
-        while not ended.is_set():
-            view = await broker_view(port, self.url)
-            worth = view.listed or view.source is None or told is not None
-            new = told is None or not view.same_as(told)
-            if worth and new and not ended.is_set():
+        if self.broker_view and relay not in self._following:
+            port = int(relay.upstream_address.rpartition(":")[2])
+            show = view_printer(relay.name, self.as_json, self.out)
+
+            def told(view: BrokerView) -> None:
                 self._printed(functools.partial(show, view))
-                told = view
-                if not view.listed and view.source is not None:
-                    return  # listed before, gone now
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ended.wait(), FOLLOW_EVERY)
+
+            follower = follow(port, self.url, told)
+            self._following[relay] = asyncio.get_running_loop().create_task(follower)
 
     async def _unfollow(self) -> None:
-        """Stop every follower of the broker's view, each after its look."""
-        for _, ended in self._following.values():
-            ended.set()
-        tasks = [task for task, _ in self._following.values()]
+        """Stop every follower of the broker's view."""
+        for task in self._following.values():
+            task.cancel()
+        tasks = list(self._following.values())
         outcomes = await asyncio.gather(*tasks, return_exceptions=True)
         for relay, outcome in zip(self._following, outcomes, strict=True):
             if isinstance(outcome, Exception):  # a bug: say so, stop cleanly
@@ -177,7 +158,7 @@ class Watching:
         """A connection ended: keep it, and stop once enough have."""
         self.ended += 1
         if relay in self._following:
-            self._following[relay][1].set()
+            self._following[relay].cancel()
         if self.keeper is not None:
             self._keep(next(c for c in self.watch.connections if c.relay is relay))
         if self.limit is not None and self.ended >= self.limit:

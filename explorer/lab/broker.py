@@ -16,6 +16,7 @@ import re
 import secrets
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -104,14 +105,12 @@ async def rabbitmqctl(*args: str, stdin: str = "") -> str:
         async with asyncio.timeout(CTL_TIMEOUT):
             out, _ = await process.communicate(stdin.encode())
     except TimeoutError:
-        process.kill()
-        await process.wait()  # reaped here, not by a closed loop's finaliser
+        await _stop(process)
         raise LabError(
             f"rabbitmqctl {args[0]} gave no answer in {CTL_TIMEOUT:g} s"
         ) from None
     except asyncio.CancelledError:
-        process.kill()  # the run was interrupted: leave no rabbitmqctl behind
-        await process.wait()  # and reap it now, while the loop still runs
+        await _stop(process)  # the run was interrupted: leave no rabbitmqctl behind
         raise
     text = out.decode(errors="replace")
     if process.returncode != 0:
@@ -121,6 +120,40 @@ async def rabbitmqctl(*args: str, stdin: str = "") -> str:
             "as the rabbitmq user"
         )
     return text
+
+
+async def _stop(process: asyncio.subprocess.Process) -> None:
+    """Kill rabbitmqctl and what it started, and reap it while the loop runs.
+
+    Debian's rabbitmqctl is a shell script that, run as root, starts its
+    Erlang VM through `su`, in a session of its own: killing the script alone
+    leaves the VM holding the pipes, whose transport then outlives the event
+    loop ('Event loop is closed' at exit). So every process it started goes,
+    and its output is read to the end.
+    """
+    for pid in (*_descendants(process.pid), process.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(TimeoutError, OSError):
+        async with asyncio.timeout(CTL_TIMEOUT):
+            if process.stdout is not None:
+                await process.stdout.read()
+            await process.wait()
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes `pid` started, and theirs, as /proc tells (none elsewhere)."""
+    parents: dict[int, int] = {}
+    for stat in glob.glob("/proc/[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = Path(stat).read_text().rpartition(")")[2].split()
+            parents[int(stat.split("/")[2])] = int(fields[1])
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 async def temporary_user(
