@@ -72,6 +72,16 @@ class Inference:
             events += self._refused(frame, transition.before)
         return events
 
+    @property
+    def closed(self) -> bool:
+        """Connection.Close was answered with Close-Ok, by either side."""
+        return any(frame.name == "Connection.CloseOk" for frame in self.frames)
+
+    @property
+    def clean(self) -> bool:
+        """The connection closed with Close and Close-Ok, and nothing failed."""
+        return self.closed and not self.failed
+
     def unreadable(self, failure: DecodeFailure) -> PhaseFailed:
         """A side's bytes stopped being AMQP 0-9-1 (or a capture lost some)."""
         self.failed = True

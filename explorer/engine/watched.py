@@ -148,12 +148,10 @@ class WatchedConnection:
 
     def _stream_ended(self, end: StreamEnd) -> None:
         ended = self.relay.tap.ended
-        closed = first_named(self.frames, B2C, "Connection.CloseOk") or first_named(
-            self.frames, C2B, "Connection.CloseOk"
-        )
-        if end.direction is B2C and C2B not in ended and closed is None:
+        closed = self._inference.closed
+        if end.direction is B2C and C2B not in ended and not closed:
             self._add(self._dropped(end))
-        elif end.direction is C2B and B2C not in ended and closed is None:
+        elif end.direction is C2B and B2C not in ended and not closed:
             self._add(
                 PhaseFailed(
                     self._inference.model.phase,
@@ -165,7 +163,7 @@ class WatchedConnection:
                 )
             )
         if len(ended) == 2:
-            self._end(clean=closed is not None and not self._inference.failed)
+            self._end(clean=self._inference.clean)
 
     def _dropped(self, end: StreamEnd) -> PhaseFailed:
         phase = self._inference.model.phase

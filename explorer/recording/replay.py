@@ -167,4 +167,4 @@ def _bare_events(
         yield from inference.frame(frame)
     for failure in failures:
         yield inference.unreadable(failure)
-    yield LifecycleEnded(False)
+    yield LifecycleEnded(inference.clean)

@@ -150,14 +150,14 @@ async def test_bare_replay_files_each_frame_under_its_phase() -> None:
     }
 
 
-async def test_bare_replay_of_a_clean_lifecycle_ends_without_a_failure() -> None:
+async def test_bare_replay_of_a_clean_lifecycle_ends_clean_without_a_failure() -> None:
     steps = await stepped(HAPPY)
     told = [event for _, events in steps for event in events]
     assert not [e for e in told if isinstance(e, PhaseFailed)]
     assert not [
         e.violation for e in told if isinstance(e, FrameObserved) and e.violation
     ]
-    assert told[-1] == LifecycleEnded(False)
+    assert told[-1] == LifecycleEnded(True)  # Close and Close-Ok, nothing failed
     assert await ReplayEngine(HAPPY, lambda _: None).run()
 
 
