@@ -70,6 +70,7 @@ class ExplorerApp(App[int]):
         Binding("x", "experiment", "Experiment"),
         Binding("g", "run_all", "Run to the end", show=False),
         Binding("c", "race", "Race the clock"),
+        Binding("b", "broker_view", "Broker view", show=False),
         Binding("question_mark", "help", "Help"),
         Binding("s", "screenshot_svg", "SVG", show=False),
         Binding("ctrl+r", "restart", "Restart", show=False),
@@ -270,7 +271,9 @@ class ExplorerApp(App[int]):
 
     def show_first_lesson(self) -> None:
         """Show the lesson of the phase the connection's next step runs."""
-        self.lessons.show_phase(self.stepper.next_phase or Phase.ENDPOINT)
+        stepper = self.stepper
+        first = stepper.plan[0] if stepper.plan else Phase.ENDPOINT
+        self.lessons.show_phase(stepper.next_phase or first)
 
     def notify(
         self,
@@ -351,6 +354,12 @@ class ExplorerApp(App[int]):
         if self._selected is not None:
             self._show_frame(self._selected)
         self.notify("Secrets shown" if self.revealed else "Secrets hidden")
+
+    async def action_broker_view(self) -> None:
+        """Show what the broker recorded of this connection, or hide it."""
+        from explorer.ui import brokerpane  # loaded when asked: never at start
+
+        await brokerpane.toggle(self)
 
     def action_experiment(self) -> None:
         """Run an experiment the lesson on screen offers (a list when several)."""

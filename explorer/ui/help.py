@@ -41,6 +41,9 @@ DESCRIPTIONS: Final = {
     "in the current directory",
     "restart": "Restart: close this connection properly and connect again",
     "quit": "Quit: the connection is closed properly first",
+    "broker_view": "Broker's view: what RabbitMQ recorded of this connection "
+    "(from rabbitmqctl or its management API) beside the wire, each difference "
+    "with its rule, in the lesson's place; b again shows the lesson",
     "connection(1)": "Next connection: explore the next one in the list of "
     "connections (or choose one there: tab to it, or click)",
     "connection(-1)": "Previous connection: explore the one before in the list",

@@ -9,7 +9,7 @@ painted, so the first frame costs no more than the status line.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
@@ -19,6 +19,9 @@ from explorer.ui.widgets.field_tree import FieldTree
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.hex_view import HexView
 from explorer.ui.widgets.panels import AuthPanel, ExperimentPanel, NegotiationPanel
+
+if TYPE_CHECKING:
+    from explorer.ui.brokerpane import BrokerPane
 
 #: The panes' layout, and the question screen's: all but the status line's CSS.
 PANES_CSS: Final = Path(__file__).with_name("explorer.tcss")
@@ -37,11 +40,14 @@ class Panes:
         self.experiment = ExperimentPanel(id="experiment")
         #: Every frame, failure and report of the connection, one row each.
         self.frame_list = FrameList(id="frames")
-        #: The lesson's text (which lesson: explorer.ui.lessons).
+        #: The lesson's text (which lesson: explorer.ui.lessons), and its pane.
         self.lesson = Markdown(id="lesson")
+        self.lesson_pane = VerticalScroll(self.lesson, id="lesson-pane")
         #: The fields and the bytes of the frame selected.
         self.fields = FieldTree(id="fields")
         self.hex = HexView(id="hex")
+        #: The broker's view, in the lesson's place: built when first asked for.
+        self.broker: BrokerPane | None = None
 
     def layout(self, rail: Widget) -> list[Widget]:
         """The body, then the key bar: `rail` and the panels left; the frames,
@@ -55,7 +61,7 @@ class Panes:
                     *self.above,
                     Horizontal(
                         self.frame_list,
-                        VerticalScroll(self.lesson, id="lesson-pane"),
+                        self.lesson_pane,
                         id="top",
                     ),
                     Horizontal(self.fields, self.hex, id="bottom"),

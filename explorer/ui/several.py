@@ -62,6 +62,12 @@ class SeveralApp(ExplorerApp):
         Binding("x", "experiment", "Experiment", show=False),
         Binding("c", "race", "Race the clock", show=False),
     ]
+    #: Notifications below the list of connections (its most rows), over the
+    #: lesson, as explorer.tcss has them below the status line.
+    CSS = """
+    Screen ToastRack { margin-top: 8; }
+    Screen.-narrow ToastRack { margin-top: 6; }
+    """
     #: What the keys do where it differs from the explorer's own connection.
     DESCRIBED: ClassVar[dict[str, str]] = {}
 
@@ -73,14 +79,16 @@ class SeveralApp(ExplorerApp):
         source: str,
         empty: str = "",
         predict: bool = False,
+        url: str | None = None,
     ) -> None:
         """Explore what `first` makes: the first of `connections`, or a stepper
         saying what there is while there is none.
 
         The list says `empty` while there is no connection; `predict` asks the
-        predictions before the steps that answer them (never of a recording).
+        predictions before the steps that answer them (never of a recording);
+        `url` is the broker's (its view is asked there).
         """
-        super().__init__(first, source=source, predict=predict)
+        super().__init__(first, source=source, predict=predict, url=url)
         self.listed = connections
         #: The index of the connection explored, and those explored at some time.
         self.explored: int | None = 0 if connections else None

@@ -76,7 +76,7 @@ class WatchApp(SeveralApp):
         self.waiting = Unexplored(f"listening on {self.where}")
         super().__init__(
             [], lambda listener: self.waiting, source=self._source(),
-            empty=self._empty(), predict=True,
+            empty=self._empty(), predict=True, url=upstream_url,
         )  # fmt: skip
 
     def _source(self) -> str:

@@ -28,7 +28,7 @@ from explorer.protocol.fields import table_of
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.recording.capture import load
-from explorer.ui.app import ExplorerApp
+from explorer.ui.app import ExplorerApp, live
 from explorer.ui.question import QuestionScreen
 from explorer.ui.several import SeveralApp, ignored
 from explorer.ui.watching import WatchApp, replay_app, watch_app
@@ -386,3 +386,70 @@ def test_snapshot_two_connections(
         await settle(app)
 
     assert snap_compare(app, terminal_size=size, run_before=run_before)
+
+
+# The broker's view beside the wire (the b key). ---
+
+
+async def test_the_broker_view_of_a_watched_connection(broker_url: str) -> None:
+    async with watching(broker_url) as (app, pilot):
+        client = Client(client_url(app, broker_url), "viewed")
+        client.start()
+        await until(lambda: app.explored == 0)
+        connection = app.listed[0]
+        assert isinstance(connection, WatchedConnection)
+        await until(lambda: connection.state == "operations")
+        await pilot.press("b")
+        pane = app.panes.broker
+        assert pane is not None
+        await until(lambda: "✓ state" in pane.plain, 20)
+        assert "✓ state           running" in pane.plain
+        tune_ok = next(f for f in connection.frames if f.name == "Connection.TuneOk")
+        for field, value in (("timeout", "heartbeat"), ("frame_max", "frame_max")):
+            carried = getattr(tune_ok.payload, value)
+            assert f"✓ {field:<15} {carried}" in pane.plain
+        assert "The broker's view · rabbitmqctl" in pane.plain
+        relay = connection.relay
+        assert f"of {relay.upstream_address}, the watch proxy's socket" in pane.plain
+        assert f"wire: {relay.tap.client_address}" in pane.plain, "the peer differs"
+        assert "only the proxy knows the application's address" in pane.plain
+        assert not app.panes.lesson_pane.display, "in the lesson's place"
+        await pilot.press("b")
+        assert app.panes.lesson_pane.display
+        await client.close()
+
+
+async def test_the_broker_view_of_the_explorers_own_connection(
+    broker_url: str,
+) -> None:
+    app = ExplorerApp(live(broker_url), source="live", predict=False)
+    async with running(app) as pilot:
+        while Phase.CHANNEL not in app.rail.states:
+            await step(app, pilot)
+        await pilot.press("b")
+        pane = app.panes.broker
+        assert pane is not None
+        await until(lambda: "✓ state" in pane.plain, 20)
+        assert "the explorer's own socket" in pane.plain
+        assert "✓ state           running" in pane.plain
+        assert "✓ peer" in pane.plain
+
+
+async def test_the_broker_view_asks_nothing_of_a_recording(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from explorer.lab import broker
+
+    async def never(*args: str) -> str:
+        raise AssertionError("rabbitmqctl was run for a recording")
+
+    monkeypatch.setattr(broker, "rabbitmqctl", never)
+    app = replay_app([load(CAPTURES / "pika-1.jsonl")], "one.pcap")
+    async with running(app) as pilot:
+        for _ in range(3):
+            await step(app, pilot)
+        await pilot.press("b")
+        pane = app.panes.broker
+        assert pane is not None
+        pane.upkeep()
+        assert "A recording: the broker is not asked" in pane.plain
