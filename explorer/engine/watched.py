@@ -319,7 +319,6 @@ class Watch:
         listener_for: Callable[[Relay], Listener],
         *,
         follow: bool = False,
-        hold: bool = False,
     ) -> None:
         """A proxy to `upstream`; each client becomes a WatchedConnection.
 
@@ -330,7 +329,7 @@ class Watch:
         self._on_connection = on_connection
         self._listener_for = listener_for
         self._follow = follow
-        self.proxy = Proxy(upstream, self._arrived, hold=hold)
+        self.proxy = Proxy(upstream, self._arrived)
 
     @property
     def address(self) -> str:

@@ -274,20 +274,11 @@ class Proxy:
     """Listens for clients and relays each one to the upstream broker."""
 
     def __init__(
-        self,
-        upstream: Upstream,
-        on_connection: Callable[[Relay], None],
-        *,
-        hold: bool = False,
+        self, upstream: Upstream, on_connection: Callable[[Relay], None]
     ) -> None:
-        """A proxy to `upstream`, telling `on_connection` of each new relay.
-
-        With `hold`, each client's writes are held at the proxy until released
-        (`relay.tap.release()`), so a learner can step their own application.
-        """
+        """A proxy to `upstream`, telling `on_connection` of each new relay."""
         self.upstream = upstream
         self.on_connection = on_connection
-        self.hold = hold
         self.relays: list[Relay] = []
         self.address = ""
         self._server: asyncio.Server | None = None
@@ -307,8 +298,6 @@ class Proxy:
     def accepted(self) -> Relay:
         """A new relay for a client just accepted."""
         relay = Relay(len(self.relays) + 1, self.upstream)
-        if self.hold:
-            relay.tap.hold()
         self.relays.append(relay)
         return relay
 

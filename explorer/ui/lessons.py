@@ -110,9 +110,26 @@ class LessonPane:
             self._wanted = self._text_of(lesson)
         self._anchor = anchor
         if self._wanted != self._shown or self._anchor:
-            worker = self.app.run_worker(self._update(), group="lesson")
-            self._updates = [u for u in self._updates if not u.is_finished]
-            self._updates.append(worker)
+            self._schedule()
+
+    def _schedule(self) -> None:
+        """Run an update after those asked for before it."""
+        worker = self.app.run_worker(self._update(), group="lesson")
+        self._updates = [u for u in self._updates if not u.is_finished]
+        self._updates.append(worker)
+
+    def refill(self) -> None:
+        """Fill the lesson on screen again from the frames shown so far.
+
+        A lesson is filled when it is shown; frames of its phase that come in
+        afterwards (a watched client's Close after the step that revealed its
+        phase, say) bring the values it names. Where it is scrolled stays.
+        """
+        if self.lesson is None:
+            return
+        self._wanted = self._text_of(self.lesson)
+        if self._wanted != self._shown:
+            self._schedule()
 
     async def settled(self) -> None:
         """Return once every update asked for so far is done (or cancelled)."""

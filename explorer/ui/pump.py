@@ -110,6 +110,7 @@ class EventPump:
     def drain(self) -> None:
         """Apply the queued events now: frames in one batch, the rest in order."""
         batch: list[FrameListItem] = []
+        framed = len(self._frames)
         while self._pending:
             event = self._pending.popleft()
             if isinstance(event, FrameObserved):
@@ -127,6 +128,8 @@ class EventPump:
             self._apply(event)
         if batch:
             self._add_rows(batch)
+        if len(self._frames) > framed:  # values its lesson names may have come
+            self.app.lessons.refill()
 
     def tick(self) -> None:
         """Bring the handshake budget and the timer waited for up to date."""

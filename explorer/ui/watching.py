@@ -32,7 +32,7 @@ from typing import ClassVar, Final
 
 from explorer.engine.events import Clock, EngineEvent, Listener
 from explorer.engine.watched import WATCHED_PLAN, Watch, WatchedConnection
-from explorer.net.endpoint import EndpointError, redact
+from explorer.net.endpoint import redact
 from explorer.net.proxy import Relay, Upstream, upstream_for
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase
@@ -266,20 +266,8 @@ def watch_app(
             cannot be used.
         CaptureError: `output` cannot hold captures.
     """
-    try:
-        upstream = upstream_for(upstream_url)
-    except OSError as exc:  # a cafile or certificate that cannot be read
-        raise EndpointError(
-            f"cannot set up TLS to the upstream broker: {exc.strerror or exc}"
-        ) from exc
-    keeper = None
-    if output is not None:
-        try:
-            keeper = Keeper(output, upstream_url)
-        except OSError as exc:
-            raise CaptureError(
-                f"cannot keep captures in {output}: {exc.strerror or exc}"
-            ) from exc
+    upstream = upstream_for(upstream_url)
+    keeper = Keeper(output, upstream_url) if output is not None else None
     return WatchApp(upstream_url, upstream, (host, port), keeper)
 
 

@@ -191,6 +191,13 @@ async def test_one_client_stepped_phase_by_phase(broker_url: str) -> None:
         assert PIKA in rows(app)[0]
         lesson = app.query_one("#lesson", Markdown).source
         assert "not the explorer's" in lesson
+        # The close lesson is filled again as the client's Close comes in after
+        # the step that revealed the phase (its channel's Close came first).
+        await until(lambda: "Connection.Close" in [f.name for f in frames_of(app)])
+        await settle(app)
+        lesson = app.query_one("#lesson", Markdown).source
+        assert "No Connection.Close has crossed" not in lesson
+        assert "carried\n200" in lesson or "carried 200" in lesson
 
 
 async def test_two_clients_each_shows_only_its_own_frames(broker_url: str) -> None:
