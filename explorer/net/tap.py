@@ -37,6 +37,8 @@ class Sender(Protocol):
 
     def send(self, data: bytes) -> None:
         """Record `data` and hand it to the broker's transport."""
+
+
 #: Seconds the tap waits, after the client's FIN, for the broker's FIN or reset
 #: before it closes the socket anyway.
 CLOSE_GRACE: Final = 1.0
