@@ -1,1 +1,7 @@
-"""Everything that touches sockets: the tap on aiormq and the recorder."""
+"""Everything that touches sockets.
+
+`endpoint` reads the URL, `connect` resolves and opens TCP, `tap` watches and
+holds aiormq's transport, `client` is aiormq's Connection as the explorer
+offers it, `raw` the pamqp client for frames aiormq cannot send, and `proxy`
+relays any application's connection to the broker for `watch`.
+"""
