@@ -217,7 +217,9 @@ def _command_parser() -> argparse.ArgumentParser:
     trace_.set_defaults(command=_trace)
 
     replay = commands.add_parser("replay", help=_COMMANDS["replay"])
-    replay.add_argument("capture", type=Path, help="a capture file")
+    replay.add_argument(
+        "capture", type=Path, help="a capture, or a pcap or pcapng file (tcpdump ...)"
+    )
     replay.add_argument(
         "--print", action="store_true", help="print it as `trace` would, no screen"
     )
