@@ -195,13 +195,18 @@ class Engine(FrameLog):
             await experiment.conclude(self)
 
     async def clean_up(self) -> None:
-        """Undo what the run created on the broker (once; errors are reported)."""
+        """Undo what the run created on the broker (once; errors are reported).
+
+        An undo is forgotten only once it has run: one cut short (the run was
+        cancelled under it) is left for `aclose` to run again.
+        """
         while self.cleanups:
-            undo = self.cleanups.pop()
+            undo = self.cleanups[-1]
             try:
                 await undo()
             except Exception as exc:
                 self.fail(Phase.CLOSE, f"could not clean up after the run: {exc}")
+            self.cleanups.pop()
 
     async def run(self, until: Phase | None = None) -> bool:
         """Step until the lifecycle ends, or `until` is done; True when clean."""
