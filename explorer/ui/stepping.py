@@ -31,7 +31,12 @@ class Steps:
     def step(self) -> None:
         """Run the next step of the lifecycle."""
         if self.app.stepper.finished:
-            self.app.notify("The lifecycle is over: ctrl+r starts a new connection.")
+            self.app.notify(
+                "This connection is over: connect your application again, or ] "
+                "shows another one."
+                if self.app.stepper.watched
+                else "The lifecycle is over: ctrl+r starts a new connection."
+            )
             return
         if not self.busy:  # a second press never cuts a step short
             self._run(self._one_step())
