@@ -1,4 +1,4 @@
-"""``python -m bench [decode|tap|app|cli]``: run the benchmarks, print the goals.
+"""``python -m bench [decode|tap|app|cli|watch|pcap]``: run them, print the goals.
 
 Owns the command line: which benchmarks run, the summary with the machine, and
 the exit status (1 when the broker cannot be used, 2 for a bad argument).
@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from bench import app, cli, decode, tap
+from bench import app, cli, decode, pcap, tap, watch
 from bench.report import Check, heading, machine, summary
 
 BENCHMARKS: dict[str, Callable[[], list[Check]]] = {
@@ -19,16 +19,19 @@ BENCHMARKS: dict[str, Callable[[], list[Check]]] = {
     "tap": tap.run,
     "app": app.run,
     "cli": cli.run,
+    "watch": watch.run,
+    "pcap": pcap.run,
 }
 #: The benchmarks that cannot run without the broker at $AMQP_URL.
-NEED_BROKER: Final = ("tap", "cli")
+NEED_BROKER: Final = ("tap", "cli", "watch")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen benchmarks (all by default) and print the summary."""
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="Decoder, byte-map, tap, app and command-line benchmarks. "
+        description="Decoder, byte-map, tap, app, command-line, watch-proxy and "
+        "pcap-reading benchmarks. "
         "Never run by pytest.",
     )
     parser.add_argument(
@@ -38,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         default="all",
         help="decode (no broker needed), tap (needs $AMQP_URL), app (records "
         "its flood from $AMQP_URL if it answers, else builds it), cli (needs "
-        "$AMQP_URL) or all",
+        "$AMQP_URL), watch (needs $AMQP_URL), pcap (needs tshark) or all",
     )
     args = parser.parse_args(argv)
     names = list(BENCHMARKS) if args.which == "all" else [args.which]
