@@ -100,24 +100,33 @@ class Inference:
 
     def _refused(self, frame: Frame, phase: Phase) -> list[EngineEvent]:
         """A broker's Close: a failure unless it is the 200 of a clean close."""
-        close = frame.payload
-        assert isinstance(close, commands.Connection.Close | commands.Channel.Close)
-        code = int(close.reply_code or 0)
-        if code == 200:
+        failure = refusal(frame, phase)
+        if failure is None:
             return []
-        whole = isinstance(close, commands.Connection.Close)
-        self.failed = self.failed or whole
-        what = "the connection" if whole else f"channel {frame.channel}"
-        return [
-            PhaseFailed(
-                phase,
-                f"the broker closed {what}: {reply_code(code)}",
-                code,
-                str(close.reply_text),
-                advice=advice_for(code, str(close.reply_text)),
-                fatal=whole,
-            )
-        ]
+        self.failed = self.failed or failure.fatal
+        return [failure]
+
+
+def refusal(frame: Frame, phase: Phase) -> PhaseFailed | None:
+    """What a broker's Connection.Close or Channel.Close says went wrong in `phase`.
+
+    None for the reply code 200 of a clean close; fatal for a Connection.Close.
+    """
+    close = frame.payload
+    assert isinstance(close, commands.Connection.Close | commands.Channel.Close)
+    code = int(close.reply_code or 0)
+    if code == 200:
+        return None
+    whole = isinstance(close, commands.Connection.Close)
+    what = "the connection" if whole else f"channel {frame.channel}"
+    return PhaseFailed(
+        phase,
+        f"the broker closed {what}: {reply_code(code)}",
+        code,
+        str(close.reply_text),
+        advice=advice_for(code, str(close.reply_text)),
+        fatal=whole,
+    )
 
 
 def _facts(

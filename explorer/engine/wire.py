@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Final
 from pamqp import commands
 
 from explorer.engine.events import Clock, FrameObserved
+from explorer.engine.inference import refusal
 from explorer.protocol import report
-from explorer.protocol.explain import advice_for, reply_code
 from explorer.protocol.fields import shown
 from explorer.protocol.frames import B2C, C2B, DecodeFailure, Frame
 from explorer.protocol.lifecycle import ORDER, Phase
@@ -73,23 +73,18 @@ def _observe(engine: Engine, frame: Frame) -> None:
 
 
 def _broker_closed(engine: Engine, frame: Frame, phase: Phase) -> None:
-    close = frame.payload
-    assert isinstance(close, commands.Connection.Close | commands.Channel.Close)
-    code = int(close.reply_code or 0)
-    whole = isinstance(close, commands.Connection.Close)
-    if whole:
+    if isinstance(frame.payload, commands.Connection.Close):
         engine.lose()
-    if code == 200:
-        return
-    what = "the connection" if whole else f"channel {frame.channel}"
-    engine.fail(
-        phase,
-        f"the broker closed {what}: {reply_code(code)}",
-        code,
-        str(close.reply_text),
-        advice=advice_for(code, str(close.reply_text)),
-        fatal=whole,
-    )
+    failure = refusal(frame, phase)
+    if failure is not None:
+        engine.fail(
+            phase,
+            failure.message,
+            failure.reply_code,
+            failure.reply_text,
+            advice=failure.advice,
+            fatal=failure.fatal,
+        )
 
 
 def _unreadable(engine: Engine, failure: DecodeFailure) -> None:
