@@ -13,14 +13,13 @@ or listed in the explorer (explorer.ui.watching.replay_app).
 from __future__ import annotations
 
 import asyncio
-import io
 import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from explorer.cli.trace import JsonPrinter, TextPrinter, _short
+from explorer.cli.trace import JsonPrinter, TextPrinter, short
 from explorer.engine.events import EngineEvent, LifecycleEnded, Listener
 from explorer.recording.eventlog import to_record
 
@@ -40,13 +39,13 @@ def connection_printer(name: str, as_json: bool, out: TextIO) -> Listener:
             out.flush()
 
         return lines
-    named = _Named(out, name)
-    printer = JsonPrinter(named)
+    printer = JsonPrinter(out, {"connection": name})
 
     def records(event: EngineEvent) -> None:
         printer(event)
         if isinstance(event, LifecycleEnded):
-            print(json.dumps(to_record(event, printer.t)), file=named, flush=True)
+            ended = {"connection": name, **to_record(event, printer.t)}
+            print(json.dumps(ended), file=out, flush=True)
 
     return records
 
@@ -61,34 +60,13 @@ def view_printer(name: str, as_json: bool, out: TextIO) -> Callable[[BrokerView]
             return
         where = f"from {view.source}" if view.source else "not known"
         lines = [f"the broker's view of this connection, {where}"]
-        lines += [f"   · {key}: {_short(value)}" for key, value in view.values.items()]
+        lines += [f"   · {key}: {short(value)}" for key, value in view.values.items()]
         lines += [f"   ({text})" for text in (view.problem, view.note) if text]
         for line in lines:
             print(f"{name}  {line}", file=out)
         out.flush()
 
     return show
-
-
-class _Named(io.StringIO):
-    """Where one connection's JsonPrinter prints: each record gains its name."""
-
-    def __init__(self, out: TextIO, name: str) -> None:
-        """Pass records on to `out`, each with "connection": `name` first."""
-        super().__init__()
-        self.target = out
-        self.name = name
-
-    def flush(self) -> None:
-        """Write the complete lines printed so far, named."""
-        lines, _, rest = self.getvalue().rpartition("\n")
-        self.seek(0)
-        self.truncate()
-        self.write(rest)
-        for line in filter(None, lines.splitlines()):
-            record = {"connection": self.name, **json.loads(line)}
-            print(json.dumps(record), file=self.target)
-        self.target.flush()
 
 
 async def replay_connections(

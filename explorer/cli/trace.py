@@ -120,9 +120,10 @@ class JsonPrinter:
     that has one.
     """
 
-    def __init__(self, out: TextIO) -> None:
-        """Print to `out`."""
+    def __init__(self, out: TextIO, first: dict[str, JSON] | None = None) -> None:
+        """Print to `out`, each record starting with the keys of `first`."""
         self.out = out
+        self.first = first or {}
         self.t = 0.0
 
     def __call__(self, event: EngineEvent) -> None:
@@ -133,7 +134,7 @@ class JsonPrinter:
             self.t = event.t
         if isinstance(event, PhaseStarted | LifecycleEnded):
             return
-        record = to_record(event, self.t)
+        record = {**self.first, **to_record(event, self.t)}
         if isinstance(event, FrameObserved):
             frame = event.frame
             values = frame_values(frame)
@@ -198,7 +199,7 @@ class TextPrinter:
         )
         values = frame_values(frame)
         lines = [head]
-        lines += [f"        {k}: {_short(v)}" for k, v in values.fields.items()]
+        lines += [f"        {k}: {short(v)}" for k, v in values.fields.items()]
         lines += [
             f"          ↳ {'.'.join(map(str, note.path)) or 'frame'}: {note.text}"
             for note in values.notes
@@ -222,11 +223,11 @@ class TextPrinter:
                     f"       {line}" for v in value for line in str(v).splitlines()
                 ]
             else:
-                lines.append(f"   · {key}: {_short(value)}")
+                lines.append(f"   · {key}: {short(value)}")
         return lines
 
 
-def _short(value: JSON, limit: int = 160) -> str:
+def short(value: JSON, limit: int = 160) -> str:
     """A value on one line: plain text as it is, anything else as JSON."""
     plain = isinstance(value, str) and value.isprintable()
     text = (
