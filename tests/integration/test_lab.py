@@ -589,21 +589,20 @@ async def test_abandoned_after_setup_removes_the_user(
 async def test_cancelled_run_removes_the_user_and_the_connection(
     broker_url: str, ctl: Ctl
 ) -> None:
-    started = asyncio.Event()
+    tasks: list[asyncio.Task[bool]] = []
 
     def listener(event: EngineEvent) -> None:
         if isinstance(event, FrameObserved) and event.frame.name == "Connection.Start":
-            started.set()
+            tasks[0].cancel()  # what asyncio.run does on Ctrl-C, mid-handshake
 
     engine = lab_engine(broker_url, "no-permission", listener, live_handshake=True)
-    task = asyncio.create_task(engine.run())
-    await asyncio.wait_for(started.wait(), timeout=10)
-    assert not task.done()
+    tasks.append(asyncio.create_task(engine.run()))
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(tasks[0], timeout=10)
+    # Cut before its own clean-up (at the close step), so the user is still
+    # there: checked here, not while the run goes on, which raced its removal.
     user = _user_of(engine)
     assert user in await _users(ctl)
-    task.cancel()  # what asyncio.run does with the main task on Ctrl-C
-    with pytest.raises(asyncio.CancelledError):
-        await task
     await engine.aclose()
     assert user not in await _users(ctl)
     port = int(engine.tap.client_address.rsplit(":", 1)[1])
