@@ -29,6 +29,7 @@ from explorer.engine.events import (
     PhaseStarted,
 )
 from explorer.engine.inference import Inference
+from explorer.engine.wire import HANDSHAKE_TIMEOUT
 from explorer.net.proxy import Proxy, Relay, Upstream
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.fields import JSON
@@ -37,8 +38,6 @@ from explorer.protocol.lifecycle import ORDER, Phase, ends_handshake
 from explorer.protocol.queries import client_product, first_named, first_payload
 from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
 
-#: RabbitMQ's default handshake_timeout, from TCP accept to Connection.Open.
-HANDSHAKE_TIMEOUT: Final = 10.0
 #: The phases a watched connection can show: the proxy sees neither the
 #: application's endpoint nor its name lookup, and its client speaks plain AMQP.
 WATCHED_PLAN: Final[list[Phase]] = [
