@@ -6,8 +6,8 @@ Nothing in this package imports asyncio, socket, ssl or Textual.
 from __future__ import annotations
 
 from explorer.protocol.bytemap import ByteField, FieldKind, byte_map
-from explorer.protocol.decoder import Decoded, FrameDecoder
-from explorer.protocol.frames import DecodeFailure, Direction, Frame
+from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.frames import Decoded, DecodeFailure, Direction, Frame
 
 __all__ = [
     "ByteField",

@@ -1,6 +1,7 @@
 """Byte-map nodes: named spans of a frame's bytes, their parts read when used.
 
-Owns FieldKind, ByteField and Parts. A span's children may be a Parts: read
+Owns FieldKind, ByteField and Parts, and the spans of a protocol header
+(the same 8-byte layout in 0-9-1 and 1.0). A span's children may be a Parts: read
 from the frame one by one as something looks at them, so mapping a frame costs
 its arguments, not the entries of its tables, and walking the tree (`leaves`,
 `path_to`) reads only the spans it passes through; `path_to` finds each
@@ -242,3 +243,17 @@ class ByteField(NamedTuple):
             else:
                 node = next((c for c in children if c.end > offset), None)
         return path
+
+
+def protocol_header(raw: bytes) -> list[ByteField]:
+    """The spans of an 8-byte protocol header, 0-9-1's or 1.0's alike."""
+    names = ("protocol id", "major version", "minor version", "revision")
+    return [
+        ByteField(
+            0, 4, "protocol name", FieldKind.FRAMING, "bytes", raw[:4].decode("latin-1")
+        ),
+        *(
+            ByteField(4 + i, 1, n, FieldKind.VALUE, "octet", raw[4 + i])
+            for i, n in enumerate(names)
+        ),
+    ]

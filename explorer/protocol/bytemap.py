@@ -20,7 +20,9 @@ from typing import Final
 
 from pamqp import base, body, commands, header, heartbeat
 
-from explorer.protocol.bytefield import ByteField, FieldKind, Parts
+from explorer.protocol.amqp10 import bytemap as amqp10
+from explorer.protocol.amqp10.frames import Body, Header
+from explorer.protocol.bytefield import ByteField, FieldKind, Parts, protocol_header
 from explorer.protocol.frames import Frame
 from explorer.protocol.walker import MAX_NESTING, MalformedError, Walker, malformed
 
@@ -38,14 +40,17 @@ def byte_map(frame: Frame) -> ByteField:
     """Map every byte of a decoded frame to the field it belongs to.
 
     Args:
-        frame: A frame from the decoder.
+        frame: A frame from the decoder (an AMQP 1.0 frame is mapped by
+            explorer.protocol.amqp10.bytemap).
 
     Returns:
         The root span: the whole frame, its children in byte order.
     """
     raw, payload = frame.raw, frame.payload
+    if isinstance(payload, Header | Body):
+        return amqp10.byte_map(frame)
     if isinstance(payload, header.ProtocolHeader):
-        children = _protocol_header(raw)
+        children = protocol_header(raw)
     else:
         walker = Walker(raw, len(raw) - 1)
         inner: list[ByteField]
@@ -62,19 +67,6 @@ def byte_map(frame: Frame) -> ByteField:
     return ByteField(
         0, len(raw), frame.name, FieldKind.GROUP, "frame", None, tuple(children)
     )
-
-
-def _protocol_header(raw: bytes) -> list[ByteField]:
-    names = ("protocol id", "major version", "minor version", "revision")
-    return [
-        ByteField(
-            0, 4, "protocol name", FieldKind.FRAMING, "bytes", raw[:4].decode("latin-1")
-        ),
-        *(
-            ByteField(4 + i, 1, n, FieldKind.VALUE, "octet", raw[4 + i])
-            for i, n in enumerate(names)
-        ),
-    ]
 
 
 def _frame_header(raw: bytes) -> list[ByteField]:

@@ -20,7 +20,7 @@ from pamqp import frame as pamqp_frame
 from pamqp.frame import FrameTypes
 from pamqp.header import ProtocolHeader
 
-from explorer.protocol.frames import DecodeFailure, Direction, Frame
+from explorer.protocol.frames import Decoded, DecodeFailure, Direction, Frame
 
 # pamqp reads field tables by RabbitMQ's errata, which dropped the 0-9-1
 # grammar's 'U' (short-int, signed 16 bits). A client may still write it
@@ -55,8 +55,6 @@ FAILURE_BYTES: Final = 64
 #: Leading bytes of the evidence shown as text when they are printable.
 PREVIEW_BYTES: Final = 16
 
-Decoded = Frame | DecodeFailure
-
 
 class FrameDecoder:
     """Decodes one direction of a connection, whatever the chunk boundaries."""
@@ -82,7 +80,7 @@ class FrameDecoder:
         self._base = 0
         #: Why framing stopped at `_base`, while the failure's evidence is
         #: still arriving in `_buffer`.
-        self._stop: _Stop | None = None
+        self._stop: Stop | None = None
         #: Set once the failure is told; nothing is decoded after.
         self.failure: DecodeFailure | None = None
 
@@ -172,7 +170,7 @@ class FrameDecoder:
                 or size > max_payload
                 or (size and frame_type == beat)
             ):
-                self._stop = _Stop(self._bad_header(frame_type, size), t)
+                self._stop = Stop(self._bad_header(frame_type, size), t)
                 return pos
             end = pos + HEADER_SIZE + size + 1
             if end > end_of_data:
@@ -184,7 +182,7 @@ class FrameDecoder:
                     f"the frame-end octet is 0x{raw[-1]:02x}, not 0xce: the size "
                     "field does not match the frame, or the stream is not AMQP"
                 )
-                self._stop = _Stop(reason, t, len(raw))
+                self._stop = Stop(reason, t, len(raw))
                 return pos
             try:
                 if frame_type == method:
@@ -196,7 +194,7 @@ class FrameDecoder:
                 else:
                     payload = new_heartbeat()
             except Exception as exc:
-                self._stop = _Stop(_describe(exc), t, len(raw))
+                self._stop = Stop(_describe(exc), t, len(raw))
                 return pos
             append(frame(direction, base + pos, channel, raw, payload, t))
             pos = end
@@ -222,7 +220,7 @@ class FrameDecoder:
             reason = (
                 f"the connection closed in the middle of a frame: {have} bytes {wanted}"
             )
-            self._stop = _Stop(reason, t, have)
+            self._stop = Stop(reason, t, have)
         return self._tell()
 
     def _protocol_header(self, buf: bytes, out: list[Decoded], t: float) -> int:
@@ -260,7 +258,7 @@ class FrameDecoder:
         """The failure at `_base`, its evidence what has arrived of it."""
         assert self._stop is not None
         data = bytes(self._buffer[: self._stop.evidence])
-        reason = _with_preview(self._stop.reason, data)
+        reason = with_preview(self._stop.reason, data)
         self.failure = DecodeFailure(
             self.direction, self._base, data, reason, self._stop.t
         )
@@ -269,7 +267,7 @@ class FrameDecoder:
 
 
 @dataclass(frozen=True, slots=True)
-class _Stop:
+class Stop:
     """Why framing stopped, found before all of the failure's evidence came."""
 
     reason: str
@@ -390,7 +388,7 @@ def _describe(exc: Exception) -> str:
     return f"a field does not parse: {detail}"
 
 
-def _with_preview(reason: str, data: bytes) -> str:
+def with_preview(reason: str, data: bytes) -> str:
     """Add what the bytes look like when they read as text (an HTTP reply, say)."""
     head = data[:PREVIEW_BYTES]
     printable = sum(32 <= b < 127 or b in (9, 10, 13) for b in head)

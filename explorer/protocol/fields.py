@@ -12,9 +12,12 @@ from __future__ import annotations
 import datetime
 import decimal
 
+from explorer.protocol.amqp10.decoder import Amqp10Decoder
+from explorer.protocol.amqp10.frames import Body, Header
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Frame
-from explorer.protocol.secrets import mask, secrets_in
+from explorer.protocol.masking import mask
+from explorer.protocol.secrets import secrets_in
 from explorer.protocol.values import JSON, frame_values, text_of
 
 __all__ = ["JSON", "fields_of", "shown", "table_of", "to_json"]
@@ -25,7 +28,9 @@ def shown(frame: Frame, reveal: bool = False) -> Frame:
     secrets = [] if reveal else secrets_in(frame)
     if not secrets:
         return frame
-    (masked,) = FrameDecoder(frame.direction).feed(mask(frame.raw, secrets), frame.t)
+    one_oh = isinstance(frame.payload, Header | Body)
+    decoder = (Amqp10Decoder if one_oh else FrameDecoder)(frame.direction)
+    (masked,) = decoder.feed(mask(frame.raw, secrets), frame.t)
     assert isinstance(masked, Frame)
     return Frame(
         frame.direction,

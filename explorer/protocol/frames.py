@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from pamqp.frame import FrameTypes
+
+if TYPE_CHECKING:
+    from explorer.protocol.amqp10.frames import Body, Header
 
 
 class Direction(enum.Enum):
@@ -53,7 +56,7 @@ class Frame(NamedTuple):
     raw: bytes
     #: The pamqp object: a method, ContentHeader, ContentBody, Heartbeat or
     #: ProtocolHeader.
-    payload: FrameTypes
+    payload: FrameTypes | Header | Body
     #: Seconds (on the capture's clock) when the chunk that completed it arrived.
     t: float = 0.0
 
@@ -84,3 +87,7 @@ class DecodeFailure:
     t: float = 0.0
 
     name = "DecodeFailure"
+
+
+#: What a decoder yields: a frame, or bytes that can never become one.
+Decoded = Frame | DecodeFailure

@@ -2,45 +2,38 @@
 
 Owns finding the bytes that must be masked in Connection.StartOk, SecureOk and
 UpdateSecret, for every mechanism: PLAIN's text after the second NUL,
-AMQPLAIN's PASSWORD value, and the whole response of anything else. Sans-I/O.
+AMQPLAIN's PASSWORD value, and the whole response of anything else; an AMQP
+1.0 frame's are found by explorer.protocol.amqp10.secrets. Sans-I/O.
 """
 
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
 from typing import Final
 
 from pamqp import commands
 
+from explorer.protocol.amqp10 import secrets as amqp10
+from explorer.protocol.amqp10.frames import Body, Header
 from explorer.protocol.bytemap import ByteField, byte_map
 from explorer.protocol.frames import Frame
+from explorer.protocol.masking import Secret
 
-MASK: Final = b"*"
 _AMQPLAIN_PASSWORD: Final = b"\x08PASSWORDS"
-
-
-@dataclass(frozen=True, slots=True)
-class Secret:
-    """A span of a frame's bytes that holds a secret."""
-
-    #: Offset from the start of the frame.
-    offset: int
-    length: int
-    #: What it is: "password", "secret" ...
-    what: str
 
 
 def secrets_in(frame: Frame) -> list[Secret]:
     """The spans of `frame` that hold secrets (none for most frames).
 
     Args:
-        frame: Any decoded frame.
+        frame: Any decoded frame, 0-9-1 or 1.0.
 
     Returns:
         Spans to mask, in byte order.
     """
     payload = frame.payload
+    if isinstance(payload, Header | Body):
+        return amqp10.secrets_in(frame)
     if isinstance(payload, commands.Connection.StartOk):
         return _response_secrets(frame, "response", payload.mechanism.upper())
     if isinstance(payload, commands.Connection.SecureOk):
@@ -48,14 +41,6 @@ def secrets_in(frame: Frame) -> list[Secret]:
     if isinstance(payload, commands.Connection.UpdateSecret):
         return _whole(_text_of(frame, "new_secret"), "secret")
     return []
-
-
-def mask(raw: bytes, secrets: list[Secret]) -> bytes:
-    """`raw` with every secret byte replaced by ``*``, lengths unchanged."""
-    masked = bytearray(raw)
-    for secret in secrets:
-        masked[secret.offset : secret.offset + secret.length] = MASK * secret.length
-    return bytes(masked)
 
 
 def _response_secrets(frame: Frame, field: str, mechanism: str) -> list[Secret]:

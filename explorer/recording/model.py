@@ -11,9 +11,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.protocol.decoder import Decoded, FrameDecoder
-from explorer.protocol.frames import DecodeFailure, Direction, Frame
-from explorer.protocol.secrets import MASK, secrets_in
+from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.frames import Decoded, DecodeFailure, Direction, Frame
+from explorer.protocol.masking import MASK
+from explorer.protocol.secrets import secrets_in
 from explorer.protocol.stream import Chunk, WireEvent
 
 

@@ -32,15 +32,11 @@ from typing import Any, Final
 import aiormq
 import pytest
 
-from explorer.protocol.amqp10 import (
-    Amqp10Decoder,
-    Amqp10Frame,
-    Body,
-    Described,
-    Symbol,
-    secrets_in,
-)
-from explorer.protocol.frames import B2C, C2B, Direction
+from explorer.protocol.amqp10.decoder import Amqp10Decoder
+from explorer.protocol.amqp10.frames import Body
+from explorer.protocol.amqp10.secrets import secrets_in
+from explorer.protocol.amqp10.values import Described, Symbol
+from explorer.protocol.frames import B2C, C2B, Direction, Frame
 from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd, WireEvent
 from explorer.recording.capture import Capture, Redaction, masked, save
 from explorer.recording.pcap import write_pcap
@@ -236,15 +232,15 @@ def lifecycle(user: User, queue: str) -> Wire:
     return wire
 
 
-def decode(data: bytes, direction: Direction) -> list[Amqp10Frame]:
+def decode(data: bytes, direction: Direction) -> list[Frame]:
     """Every frame of one direction's stream; no failure allowed."""
     items = decode_all(direction, [data])
-    frames = [i for i in items if isinstance(i, Amqp10Frame)]
+    frames = [i for i in items if isinstance(i, Frame)]
     assert frames == items, items[-1]
     return frames
 
 
-def names(frames: list[Amqp10Frame]) -> list[str]:
+def names(frames: list[Frame]) -> list[str]:
     return [f.name for f in frames if f.name != "heartbeat"]
 
 
@@ -451,7 +447,7 @@ def tshark_frames(capture: Capture, tmp_path: Path) -> dict[Direction, list[Seen
     return {d: [(n, size, f) for n, size, f in found[d]] for d in Direction}
 
 
-def as_tshark_shows(frame: Amqp10Frame) -> Seen:
+def as_tshark_shows(frame: Frame) -> Seen:
     """A decoded frame as `tshark_frames` gives it."""
     body = frame.payload
     fields = body.fields if isinstance(body, Body) else {}
@@ -481,7 +477,7 @@ def test_tshark_dissects_a_live_run_as_we_decode_it(
     assert_tshark_agrees(as_capture(wire, user), tmp_path)
 
 
-def broker_frames(wire: Wire) -> list[Amqp10Frame]:
+def broker_frames(wire: Wire) -> list[Frame]:
     """The broker's frames, each timed by the chunk that completed it."""
     decoder = Amqp10Decoder(B2C)
     items = [
@@ -491,10 +487,10 @@ def broker_frames(wire: Wire) -> list[Amqp10Frame]:
         for item in decoder.feed(event.data, event.t)
     ]
     assert decoder.close() is None
-    return [i for i in items if isinstance(i, Amqp10Frame)]
+    return [i for i in items if isinstance(i, Frame)]
 
 
-def fields_of(frames: list[Amqp10Frame], name: str) -> dict[str, object]:
+def fields_of(frames: list[Frame], name: str) -> dict[str, object]:
     (body,) = [f.payload for f in frames if f.name == name]
     assert isinstance(body, Body)
     return body.fields

@@ -18,9 +18,11 @@ from typing import Final
 
 import pytest
 
-from explorer.protocol.amqp10 import Amqp10Frame, Body, secrets_in, shown
+from explorer.protocol.amqp10.frames import Body
 from explorer.protocol.amqp10.lifecycle import PLAN, Amqp10Lifecycle
-from explorer.protocol.frames import B2C, C2B
+from explorer.protocol.amqp10.secrets import secrets_in
+from explorer.protocol.fields import shown
+from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.protocol.stream import Chunk, StreamEnd
 from tests.conftest import User, answering
@@ -77,13 +79,13 @@ async def lifecycle(client: Amqp10Client, queue: str) -> object:
     return received
 
 
-def names(frames: list[Amqp10Frame], direction: object) -> list[str]:
+def names(frames: list[Frame], direction: object) -> list[str]:
     return [
         f.name for f in frames if f.direction is direction and f.name != "heartbeat"
     ]
 
 
-def assert_the_lifecycle(tap: Tap, user: User) -> list[Amqp10Frame]:
+def assert_the_lifecycle(tap: Tap, user: User) -> list[Frame]:
     """The Tap saw every performative in order both ways, the table places
     them in the plan's order without a violation, and no frame as shown holds
     the password."""

@@ -5,17 +5,11 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from explorer.protocol.amqp10 import (
-    Amqp10Frame,
-    Array,
-    Body,
-    Described,
-    FrameType,
-    Symbol,
-    byte_map,
-)
+from explorer.protocol.amqp10.bytemap import byte_map
+from explorer.protocol.amqp10.frames import Body, FrameType
+from explorer.protocol.amqp10.values import Array, Described, Symbol
 from explorer.protocol.bytefield import FieldKind
-from explorer.protocol.frames import B2C
+from explorer.protocol.frames import B2C, Frame
 from tests.unit.test_amqp10_support import (
     AMQP_HEADER,
     assert_exact,
@@ -30,7 +24,7 @@ from tests.unit.test_amqp10_support import (
 TAG, LENGTH, VALUE = FieldKind.TAG, FieldKind.LENGTH, FieldKind.VALUE
 
 
-def leaves(item: Amqp10Frame) -> list[tuple[str, int, int, FieldKind, object]]:
+def leaves(item: Frame) -> list[tuple[str, int, int, FieldKind, object]]:
     return [
         (f.name, f.offset, f.length, f.kind, f.value) for f in byte_map(item).leaves()
     ]

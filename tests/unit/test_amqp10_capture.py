@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.protocol.amqp10 import (
-    Amqp10Frame,
-    Array,
-    Body,
-    Described,
-    Header,
-    Symbol,
-    secrets_in,
-)
+from explorer.protocol.amqp10.frames import Body, Header
+from explorer.protocol.amqp10.secrets import secrets_in
+from explorer.protocol.amqp10.values import Array, Described, Symbol
 from explorer.protocol.bytefield import FieldKind
-from explorer.protocol.frames import B2C, C2B, Direction
+from explorer.protocol.frames import B2C, C2B, Direction, Frame
 from explorer.protocol.stream import Chunk
 from tests.unit.test_amqp10_support import (
     assert_exact,
@@ -42,13 +36,13 @@ BROKER = [
 ]  # fmt: skip
 
 
-def frames(direction: Direction) -> list[Amqp10Frame]:
+def frames(direction: Direction) -> list[Frame]:
     items = decode_all(direction, [CAPTURE.stream(direction)])
-    assert all(isinstance(i, Amqp10Frame) for i in items), items
-    return [i for i in items if isinstance(i, Amqp10Frame)]
+    assert all(isinstance(i, Frame) for i in items), items
+    return [i for i in items if isinstance(i, Frame)]
 
 
-def named(direction: Direction, name: str) -> Amqp10Frame:
+def named(direction: Direction, name: str) -> Frame:
     """The first frame of that name."""
     return next(f for f in frames(direction) if f.name == name)
 
@@ -62,7 +56,7 @@ def fields(direction: Direction, name: str) -> dict[str, object]:
 def signature(direction: Direction, pieces: list[bytes]) -> list[object]:
     return [
         (i.offset, i.raw, i.name, i.channel, i.payload)
-        if isinstance(i, Amqp10Frame)
+        if isinstance(i, Frame)
         else (i.offset, i.reason)
         for i in decode_all(direction, pieces)
     ]

@@ -16,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.protocol.amqp10 import Array, Body, Described, Symbol
+from explorer.protocol.amqp10.frames import Body
 from explorer.protocol.amqp10.reader import Reader
+from explorer.protocol.amqp10.values import Array, Described, Symbol
 from tests.unit.test_amqp10_support import (
     assert_exact,
     assert_exact_cover,

@@ -9,24 +9,18 @@ from typing import Final
 
 import pytest
 
-from explorer.protocol.amqp10 import (
-    Amqp10Decoder,
-    Amqp10Frame,
-    Body,
-    Described,
-    Header,
-)
+from explorer.protocol.amqp10.decoder import Amqp10Decoder
+from explorer.protocol.amqp10.frames import Body, Header
 from explorer.protocol.amqp10.lifecycle import (
     PLAN,
     TRANSITIONS,
     Amqp10Lifecycle,
-    Amqp10Transition,
     ends_handshake,
     plan_for,
 )
-from explorer.protocol.amqp10.values import Symbol
-from explorer.protocol.frames import B2C, C2B, Direction
-from explorer.protocol.lifecycle import LifecycleError, Phase
+from explorer.protocol.amqp10.values import Described, Symbol
+from explorer.protocol.frames import B2C, C2B, Direction, Frame
+from explorer.protocol.lifecycle import LifecycleError, Phase, Transition
 from explorer.protocol.stream import Chunk, WireEvent
 from explorer.recording.capture import load
 
@@ -55,32 +49,30 @@ PLACED: Final = [
 ]  # fmt: skip
 
 
-def frames_of(events: Iterable[WireEvent]) -> list[Amqp10Frame]:
+def frames_of(events: Iterable[WireEvent]) -> list[Frame]:
     """Every frame of `events`, both ways, in the order they crossed."""
     decoders = {d: Amqp10Decoder(d) for d in Direction}
     out = []
     for event in events:
         if isinstance(event, Chunk):
             items = decoders[event.direction].feed(event.data, event.t)
-            assert all(isinstance(i, Amqp10Frame) for i in items), items
-            out += [i for i in items if isinstance(i, Amqp10Frame)]
+            assert all(isinstance(i, Frame) for i in items), items
+            out += [i for i in items if isinstance(i, Frame)]
     return out
 
 
-def observe_all(
-    frames: Iterable[Amqp10Frame], phase: Phase = P.TCP
-) -> list[Amqp10Transition]:
+def observe_all(frames: Iterable[Frame], phase: Phase = P.TCP) -> list[Transition]:
     model = Amqp10Lifecycle(phase)
     return [model.observe(f) for f in frames]
 
 
 @pytest.fixture(scope="module")
-def fixture_frames() -> list[Amqp10Frame]:
+def fixture_frames() -> list[Frame]:
     return frames_of(load(FIXTURE).events)
 
 
 def test_the_fixture_goes_through_the_phases_in_order(
-    fixture_frames: list[Amqp10Frame],
+    fixture_frames: list[Frame],
 ) -> None:
     transitions = observe_all(fixture_frames)
     assert [t.violation for t in transitions if t.violation] == []
@@ -94,7 +86,7 @@ def test_the_fixture_goes_through_the_phases_in_order(
 
 
 def test_every_performative_of_the_fixture_is_in_the_rules(
-    fixture_frames: list[Amqp10Frame],
+    fixture_frames: list[Frame],
 ) -> None:
     ruled = {name for _, _, name in TRANSITIONS}
     names = {f.name for f in fixture_frames}
@@ -106,7 +98,7 @@ def test_every_performative_of_the_fixture_is_in_the_rules(
 
 
 def test_the_handshake_ends_with_the_brokers_open(
-    fixture_frames: list[Amqp10Frame],
+    fixture_frames: list[Frame],
 ) -> None:
     (end,) = [f for f in fixture_frames if ends_handshake(f)]
     assert (end.direction, end.name) == (B2C, "open")
@@ -119,7 +111,7 @@ def test_the_plan_has_no_start_and_no_tune() -> None:
     assert plan_for(tls=True) == PLAN
 
 
-def moved(frames: list[Amqp10Frame], name: str, before: str) -> list[Amqp10Frame]:
+def moved(frames: list[Frame], name: str, before: str) -> list[Frame]:
     """`frames` with the client's first `name` put just before its first
     `before`."""
     index = next(
@@ -141,7 +133,7 @@ def moved(frames: list[Amqp10Frame], name: str, before: str) -> list[Amqp10Frame
     ],
 )
 def test_a_frame_out_of_order_is_a_violation(
-    fixture_frames: list[Amqp10Frame], name: str, before: str, violation: str
+    fixture_frames: list[Frame], name: str, before: str, violation: str
 ) -> None:
     transitions = observe_all(moved(fixture_frames, name, before))
     first = next(t for t in transitions if t.violation)
@@ -151,7 +143,7 @@ def test_a_frame_out_of_order_is_a_violation(
 
 
 def test_a_transfer_on_a_handle_not_attached_is_a_violation(
-    fixture_frames: list[Amqp10Frame],
+    fixture_frames: list[Frame],
 ) -> None:
     """The sender's attach comes, the receiver's is gone: its flow names a
     handle the client never attached."""
@@ -169,7 +161,7 @@ def test_a_transfer_on_a_handle_not_attached_is_a_violation(
 
 
 def test_a_failed_sasl_outcome_ends_the_lifecycle(
-    fixture_frames: list[Amqp10Frame],
+    fixture_frames: list[Frame],
 ) -> None:
     outcome = next(f for f in fixture_frames if f.name == "sasl-outcome")
     body = outcome.payload
@@ -185,7 +177,7 @@ def test_a_failed_sasl_outcome_ends_the_lifecycle(
 
 
 def test_the_brokers_end_with_an_error_interrupts_operations(
-    fixture_frames: list[Amqp10Frame],
+    fixture_frames: list[Frame],
 ) -> None:
     end = next(f for f in fixture_frames if (f.direction, f.name) == (B2C, "end"))
     body = end.payload
@@ -204,7 +196,7 @@ def test_the_brokers_end_with_an_error_interrupts_operations(
 
 
 def test_a_header_other_than_the_clients_is_a_refusal(
-    fixture_frames: list[Amqp10Frame],
+    fixture_frames: list[Frame],
 ) -> None:
     client, broker = fixture_frames[0], fixture_frames[1]
     amqp091 = broker._replace(raw=b"AMQP\x00\x00\x09\x01")

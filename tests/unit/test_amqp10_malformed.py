@@ -13,8 +13,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from explorer.protocol.amqp10 import Amqp10Decoder, Amqp10Frame, Body, Described
-from explorer.protocol.frames import B2C, C2B, DecodeFailure, Direction
+from explorer.protocol.amqp10.decoder import Amqp10Decoder
+from explorer.protocol.amqp10.frames import Body
+from explorer.protocol.amqp10.values import Described
+from explorer.protocol.frames import B2C, C2B, DecodeFailure, Direction, Frame
 from tests.unit.test_amqp10_support import (
     AMQP_HEADER,
     SASL_HEADER,
@@ -173,7 +175,7 @@ def test_a_fault_gives_one_failure_whatever_the_chunking(
     assert reason in failure.reason
     assert failure.offset == offset
     assert failure.data == data[offset : offset + len(failure.data)]
-    assert all(isinstance(i, Amqp10Frame) for i in whole[:-1])
+    assert all(isinstance(i, Frame) for i in whole[:-1])
     assert decode_all(C2B, [bytes([b]) for b in data]) == whole
 
 
@@ -181,7 +183,7 @@ def test_nothing_is_decoded_after_a_failure() -> None:
     decoder = Amqp10Decoder(C2B)
     bad = frame(b"\x45")
     items = decoder.feed(AMQP_HEADER + bad, t=2.0)
-    assert [type(i) for i in items] == [Amqp10Frame, DecodeFailure]
+    assert [type(i) for i in items] == [Frame, DecodeFailure]
     failure = items[-1]
     assert isinstance(failure, DecodeFailure)
     assert (failure.t, failure.data, decoder.failure) == (2.0, bad, failure)
@@ -205,7 +207,7 @@ def test_a_clean_close_and_a_half_frame_wait() -> None:
     assert decoder.feed(AMQP_HEADER + OPEN[:-1]) != []
     assert decoder.pending == len(OPEN) - 1
     (opened,) = decoder.feed(OPEN[-1:])
-    assert isinstance(opened, Amqp10Frame)
+    assert isinstance(opened, Frame)
     assert opened.name == "open"
     assert decoder.close() is None
 
@@ -223,7 +225,7 @@ def check(data: bytes, cuts: list[int], direction: Direction = B2C) -> None:
     position = 0
     for item in items:
         assert item.offset == position
-        if isinstance(item, Amqp10Frame):
+        if isinstance(item, Frame):
             position += item.size
             assert_exact(item)
     if not failures:
@@ -287,9 +289,7 @@ def test_every_truncation_is_one_failure_unless_it_ends_a_frame(
     stream = CAPTURE.stream(direction)
     boundaries = {0}
     for item in decode_all(direction, [stream]):
-        boundaries.add(
-            item.offset + len(item.raw) if isinstance(item, Amqp10Frame) else 0
-        )
+        boundaries.add(item.offset + len(item.raw) if isinstance(item, Frame) else 0)
     for cut in range(len(stream) + 1):
         items = decode_all(direction, [stream[:cut]])
         failures = [i for i in items if isinstance(i, DecodeFailure)]
@@ -297,7 +297,7 @@ def test_every_truncation_is_one_failure_unless_it_ends_a_frame(
 
 
 def message_of(item: object) -> tuple[Described, ...] | None:
-    assert isinstance(item, Amqp10Frame)
+    assert isinstance(item, Frame)
     assert isinstance(item.payload, Body)
     return item.payload.message
 
@@ -317,7 +317,7 @@ def test_a_message_split_across_transfers_is_put_together() -> None:
     message = message_of(last)
     assert message is not None
     assert message[-1] == Described(0x77, "x" * 300)
-    assert isinstance(first, Amqp10Frame)
+    assert isinstance(first, Frame)
     assert [c.name for c in assert_exact(first).children][-1] == "message part"
     aborted = transfer(True, head) + transfer(True, b"", aborted=True)
     items = decode_all(C2B, [AMQP_HEADER + aborted + transfer(False, payload)])

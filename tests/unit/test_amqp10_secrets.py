@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from explorer.protocol.amqp10 import Amqp10Frame, Body, secrets_in, shown
-from explorer.protocol.secrets import mask
+from explorer.protocol.amqp10.frames import Body
+from explorer.protocol.amqp10.secrets import secrets_in
+from explorer.protocol.fields import shown
+from explorer.protocol.frames import Frame
+from explorer.protocol.masking import mask
 from tests.unit.test_amqp10_support import described, frame, only, proton
 
 
-def sasl_init(mechanism: str, response: bytes | None) -> Amqp10Frame:
+def sasl_init(mechanism: str, response: bytes | None) -> Frame:
     return only(
         frame(described(0x41, proton.symbol(mechanism), response, "vhost:/"), 1)
     )

@@ -13,9 +13,10 @@ from typing import Any, Final
 
 import pytest
 
-from explorer.protocol.amqp10 import Amqp10Decoded, Amqp10Decoder, Amqp10Frame, byte_map
+from explorer.protocol.amqp10.bytemap import byte_map
+from explorer.protocol.amqp10.decoder import Amqp10Decoder
 from explorer.protocol.bytefield import ByteField, FieldKind
-from explorer.protocol.frames import DecodeFailure, Direction
+from explorer.protocol.frames import Decoded, DecodeFailure, Direction, Frame
 from explorer.recording.capture import Capture, load
 
 proton: Any = pytest.importorskip(
@@ -57,10 +58,10 @@ def frame(
     return struct.pack(">IBBH", size, doff, frame_type, channel) + extended + body
 
 
-def decode_all(direction: Direction, pieces: list[bytes]) -> list[Amqp10Decoded]:
+def decode_all(direction: Direction, pieces: list[bytes]) -> list[Decoded]:
     """What a decoder yields fed `pieces` one after another, then closed."""
     decoder = Amqp10Decoder(direction)
-    out: list[Amqp10Decoded] = []
+    out: list[Decoded] = []
     for piece in pieces:
         out += decoder.feed(piece)
     if (end := decoder.close()) is not None:
@@ -68,10 +69,10 @@ def decode_all(direction: Direction, pieces: list[bytes]) -> list[Amqp10Decoded]
     return out
 
 
-def only(data: bytes, direction: Direction = Direction.CLIENT_TO_BROKER) -> Amqp10Frame:
+def only(data: bytes, direction: Direction = Direction.CLIENT_TO_BROKER) -> Frame:
     """The one frame `data` holds."""
     (decoded,) = decode_all(direction, [data])
-    assert isinstance(decoded, Amqp10Frame), decoded
+    assert isinstance(decoded, Frame), decoded
     return decoded
 
 
@@ -80,7 +81,7 @@ def failure(
 ) -> DecodeFailure:
     """The failure `data` ends with (every item before it is a frame)."""
     items = decode_all(direction, [data])
-    assert [type(i) for i in items[:-1]] == [Amqp10Frame] * (len(items) - 1)
+    assert [type(i) for i in items[:-1]] == [Frame] * (len(items) - 1)
     last = items[-1]
     assert isinstance(last, DecodeFailure), items
     return last
@@ -101,7 +102,7 @@ def assert_exact_cover(node: ByteField) -> None:
     assert position == node.end, node.name
 
 
-def assert_exact(item: Amqp10Frame) -> ByteField:
+def assert_exact(item: Frame) -> ByteField:
     """The frame's byte map covers every byte exactly once; returns the map."""
     root = byte_map(item)
     assert (root.offset, root.length, root.name) == (0, item.size, item.name)

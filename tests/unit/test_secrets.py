@@ -7,7 +7,8 @@ from pamqp import commands, encode
 from pamqp import frame as pamqp_frame
 
 from explorer.protocol import Direction, Frame, FrameDecoder
-from explorer.protocol.secrets import mask, secrets_in
+from explorer.protocol.masking import mask
+from explorer.protocol.secrets import secrets_in
 
 
 def start_ok(mechanism: str, response: str) -> Frame:

@@ -18,13 +18,11 @@ from typing import Final
 
 from explorer.protocol.amqp10.descriptors import Role, composite
 from explorer.protocol.amqp10.encodings import DESCRIBED, ENCODINGS
-from explorer.protocol.amqp10.frames import Amqp10Frame, FrameType, Header
+from explorer.protocol.amqp10.frames import Body, FrameType, Header
 from explorer.protocol.amqp10.reader import Reader
 from explorer.protocol.amqp10.values import Described
-from explorer.protocol.bytefield import ByteField, FieldKind
-
-# A protocol header is mapped as 0-9-1 maps its own: the same 8 bytes, shared.
-from explorer.protocol.bytemap import _protocol_header
+from explorer.protocol.bytefield import ByteField, FieldKind, protocol_header
+from explorer.protocol.frames import Frame
 from explorer.protocol.walker import MalformedError
 
 #: Frame header: size (uint), doff (ubyte), type (ubyte), then two bytes the
@@ -40,7 +38,7 @@ _HOLDS: Final = {
 }
 
 
-def byte_map(frame: Amqp10Frame) -> ByteField:
+def byte_map(frame: Frame) -> ByteField:
     """Map every byte of a decoded frame to the field it belongs to.
 
     Args:
@@ -51,14 +49,15 @@ def byte_map(frame: Amqp10Frame) -> ByteField:
         do not read as what they claim (only in a frame the decoder did not
         make) are one MALFORMED span.
     """
-    raw = frame.raw
-    if isinstance(frame.payload, Header):
-        children = _protocol_header(raw)
+    raw, payload = frame.raw, frame.payload
+    if isinstance(payload, Header):
+        children = protocol_header(raw)
     else:
+        assert isinstance(payload, Body), "a frame of Amqp10Decoder's"
         children = frame_header(raw)
         start = children[-1].end
         try:
-            performative = read_performative(raw, frame.payload.frame_type)
+            performative = read_performative(raw, payload.frame_type)
             if performative is not None:
                 children += [performative, *_message(raw, performative)]
         except MalformedError as problem:

@@ -21,18 +21,15 @@ from explorer.protocol.amqp10.bytemap import (
 )
 from explorer.protocol.amqp10.frames import (
     PROTOCOLS,
-    Amqp10Decoded,
-    Amqp10Frame,
     Body,
     FrameType,
     Header,
 )
 from explorer.protocol.amqp10.values import Described
 
-# 0-9-1's decoder words its failures, and keeps their evidence, the same way:
-# its private _Stop and _with_preview are shared rather than copied.
-from explorer.protocol.decoder import DEFAULT_MAX_PAYLOAD, _Stop, _with_preview
-from explorer.protocol.frames import DecodeFailure, Direction
+# 0-9-1's decoder words its failures, and keeps their evidence, the same way.
+from explorer.protocol.decoder import DEFAULT_MAX_PAYLOAD, Stop, with_preview
+from explorer.protocol.frames import Decoded, DecodeFailure, Direction, Frame
 from explorer.protocol.walker import MalformedError
 
 #: "AMQP", then protocol id, major, minor, revision.
@@ -64,7 +61,7 @@ class Amqp10Decoder:
         self._layer: str | None = None
         #: Payloads of the deliveries still coming, by (channel, handle).
         self._messages: dict[tuple[int, int], bytearray] = {}
-        self._stop: _Stop | None = None
+        self._stop: Stop | None = None
         #: Set once the failure is told; nothing is decoded after.
         self.failure: DecodeFailure | None = None
 
@@ -84,7 +81,7 @@ class Amqp10Decoder:
         failure's evidence is still arriving)."""
         return self._stop is not None or self.failure is not None
 
-    def feed(self, data: bytes, t: float = 0.0) -> list[Amqp10Decoded]:
+    def feed(self, data: bytes, t: float = 0.0) -> list[Decoded]:
         """Take the next chunk of the stream and return what it completes.
 
         Returns:
@@ -96,7 +93,7 @@ class Amqp10Decoder:
         if self.failure is not None:
             return []
         self._buffer += data
-        out: list[Amqp10Decoded] = []
+        out: list[Decoded] = []
         if self._stop is None:
             pos = self._frames(out, t)
             del self._buffer[:pos]
@@ -113,10 +110,10 @@ class Amqp10Decoder:
             have, need = len(self._buffer), self._length(bytes(self._buffer))
             wanted = f"of the {need} the frame needs" if need else "of a frame header"
             reason = f"the connection closed in the middle of a frame: {have} bytes"
-            self._stop = _Stop(f"{reason} {wanted}", t, have)
+            self._stop = Stop(f"{reason} {wanted}", t, have)
         return self._tell()
 
-    def _frames(self, out: list[Amqp10Decoded], t: float) -> int:
+    def _frames(self, out: list[Decoded], t: float) -> int:
         """Decode what is complete at the start of the buffer into `out`.
 
         Returns:
@@ -126,14 +123,14 @@ class Amqp10Decoder:
         buf, pos = self._buffer, 0
         while pos < len(buf):
             if self._layer in ("tls", "other"):
-                self._stop = _Stop(self._after_header(), t)
+                self._stop = Stop(self._after_header(), t)
                 return pos
             if self._layer in (None, "sasl") and buf[pos] == _MAGIC[0]:
                 if len(buf) - pos < HEADER_SIZE:
                     return pos
                 raw = bytes(buf[pos : pos + HEADER_SIZE])
                 if raw[:4] != _MAGIC:
-                    self._stop = _Stop(
+                    self._stop = Stop(
                         "a protocol header starts with 'AMQP', these bytes do not", t
                     )
                     return pos
@@ -145,7 +142,7 @@ class Amqp10Decoder:
             size, doff, frame_type, channel = FRAME_HEADER.unpack_from(buf, pos)
             fault = self._bad_header(size, doff, frame_type)
             if fault:
-                self._stop = _Stop(fault, t)
+                self._stop = Stop(fault, t)
                 return pos
             if len(buf) - pos < size:
                 return pos
@@ -154,25 +151,23 @@ class Amqp10Decoder:
             try:
                 body = self._body(raw, kind, channel)
             except MalformedError as problem:
-                self._stop = _Stop(
+                self._stop = Stop(
                     f"{_ARTICLE[kind]} {kind.name} frame does not parse: {problem}",
                     t,
                     size,
                 )
                 return pos
             channel = channel if kind is FrameType.AMQP else 0
-            out.append(
-                Amqp10Frame(self.direction, self._base + pos, channel, raw, body, t)
-            )
+            out.append(Frame(self.direction, self._base + pos, channel, raw, body, t))
             pos += size
         return pos
 
-    def _header(self, raw: bytes, offset: int, t: float) -> Amqp10Frame:
+    def _header(self, raw: bytes, offset: int, t: float) -> Frame:
         header = Header(raw[4], raw[5], raw[6], raw[7])
         self._layer = PROTOCOLS.get(header.protocol_id, "other")
         if not header.is_amqp10:
             self._layer = "other"
-        return Amqp10Frame(self.direction, offset, 0, raw, header, t)
+        return Frame(self.direction, offset, 0, raw, header, t)
 
     def _bad_header(self, size: int, doff: int, frame_type: int) -> str:
         """Why a frame header cannot start a frame, or "" when it can."""
@@ -271,7 +266,7 @@ class Amqp10Decoder:
         """The failure at `_base`, its evidence what has arrived of it."""
         assert self._stop is not None
         data = bytes(self._buffer[: self._stop.evidence])
-        reason = _with_preview(self._stop.reason, data)
+        reason = with_preview(self._stop.reason, data)
         self.failure = DecodeFailure(
             self.direction, self._base, data, reason, self._stop.t
         )

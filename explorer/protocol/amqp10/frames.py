@@ -1,19 +1,17 @@
-"""What the AMQP 1.0 decoder produces: protocol headers and frames.
+"""What an AMQP 1.0 frame carries: a protocol header, or a performative.
 
-Owns Amqp10Frame (the 0-9-1 Frame's fields, with an AMQP 1.0 payload: pamqp's
-types fit no AMQP 1.0 frame) and its two payloads: a protocol Header, or the
-Body of an AMQP or SASL frame, named by the spec's performative. Failures are
-0-9-1's DecodeFailure. Sans-I/O.
+Owns the two payloads of a 1.0 `Frame` (explorer.protocol.frames, shared
+with 0-9-1, whose payloads are pamqp's): a protocol Header, or the Body of an
+AMQP or SASL frame, named by the spec's performative. Sans-I/O.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from typing import Final, NamedTuple
+from typing import Final
 
 from explorer.protocol.amqp10.values import Described
-from explorer.protocol.frames import DecodeFailure, Direction
 
 #: What the spec calls a frame with no body, sent to keep an idle connection
 #: alive (part 2, section 2.4.5), by the name 0-9-1 gives its own.
@@ -76,32 +74,3 @@ class Body:
     def fields(self) -> dict[str, object]:
         """The performative's fields by the spec's names ({} for an empty frame)."""
         return {} if self.performative is None else self.performative.fields
-
-
-class Amqp10Frame(NamedTuple):
-    """One protocol header or frame as it crossed the wire, decoded."""
-
-    #: The peer that sent it.
-    direction: Direction
-    #: Offset of its first byte in that direction's byte stream.
-    offset: int
-    #: The channel of an AMQP frame; 0 for a SASL frame or a header.
-    channel: int
-    #: The exact bytes on the wire.
-    raw: bytes
-    payload: Header | Body
-    #: Seconds (on the capture's clock) when the chunk that completed it arrived.
-    t: float = 0.0
-
-    @property
-    def name(self) -> str:
-        """The spec's name for it: ``sasl-header``, ``open``, ``transfer`` ..."""
-        return self.payload.name
-
-    @property
-    def size(self) -> int:
-        """Bytes on the wire."""
-        return len(self.raw)
-
-
-Amqp10Decoded = Amqp10Frame | DecodeFailure

@@ -22,13 +22,12 @@ its last link, starts CLOSE. Sans-I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Final
 
-from explorer.protocol.amqp10.frames import HEARTBEAT, Amqp10Frame, Body, Header
+from explorer.protocol.amqp10.frames import HEARTBEAT, Body, Header
 from explorer.protocol.amqp10.values import Described
-from explorer.protocol.frames import B2C, C2B, Direction
-from explorer.protocol.lifecycle import ORDER, LifecycleModel, Phase
+from explorer.protocol.frames import B2C, C2B, Direction, Frame
+from explorer.protocol.lifecycle import ORDER, LifecycleModel, Phase, Transition
 
 P = Phase
 
@@ -74,7 +73,7 @@ AMQP_LAYER: Final = frozenset({P.OPEN, *OPERATING, P.CLOSE})
 
 #: Frames either side may send at any time in the phases given. Each maps to
 #: the phase it moves the lifecycle to (None: it stays) and a note shown with
-#: it. The broker's belong to the phase they interrupt (Amqp10Transition.phase).
+#: it. The broker's belong to the phase they interrupt (Transition.phase).
 ANYTIME: Final[
     Mapping[tuple[Direction, str], tuple[Phase | None, frozenset[Phase], str]]
 ] = {
@@ -102,35 +101,9 @@ def plan_for(tls: bool) -> tuple[Phase, ...]:
     return PLAN if tls else tuple(p for p in PLAN if p is not P.TLS)
 
 
-def ends_handshake(frame: Amqp10Frame) -> bool:
+def ends_handshake(frame: Frame) -> bool:
     """Whether `frame` is the one that ends the handshake (see HANDSHAKE_END)."""
     return (frame.direction, frame.name) == HANDSHAKE_END
-
-
-@dataclass(frozen=True, slots=True)
-class Amqp10Transition:
-    """What one observed 1.0 frame did to the lifecycle.
-
-    0-9-1's Transition with a 1.0 frame: that one is typed to 0-9-1's Frame.
-    """
-
-    frame: Amqp10Frame
-    #: The phase before the frame.
-    before: Phase
-    #: The phase the lifecycle is in now.
-    after: Phase
-    #: A note for frames that may come at any time ("" otherwise).
-    note: str = ""
-    #: Set when the table does not allow this frame here: what is wrong.
-    violation: str = ""
-
-    @property
-    def phase(self) -> Phase:
-        """The phase the frame is filed under: a broker frame with a note
-        belongs to the phase it interrupts, every other to the one it moves
-        us to."""
-        interrupting = bool(self.note) and self.frame.direction is B2C
-        return self.before if interrupting else self.after
 
 
 class Amqp10Lifecycle:
@@ -163,7 +136,7 @@ class Amqp10Lifecycle:
         """
         self._steps.enter(phase)
 
-    def observe(self, frame: Amqp10Frame) -> Amqp10Transition:
+    def observe(self, frame: Frame) -> Transition:
         """Apply the rules to one frame as it crossed the wire.
 
         Returns:
@@ -173,7 +146,7 @@ class Amqp10Lifecycle:
         before = self.phase
         problem = self._refused(frame)
         if problem:
-            return Amqp10Transition(frame, before, before, violation=problem)
+            return Transition(frame, before, before, violation=problem)
         key = (before, frame.direction, frame.name)
         after, note = TRANSITIONS.get(key), ""
         if after is None:
@@ -185,7 +158,7 @@ class Amqp10Lifecycle:
             elif _closes(before, frame):
                 after = P.CLOSE
         if after is None:
-            return Amqp10Transition(
+            return Transition(
                 frame,
                 before,
                 before,
@@ -196,12 +169,12 @@ class Amqp10Lifecycle:
             )
         problem = self._links_allow(frame)
         if problem:
-            return Amqp10Transition(frame, before, before, violation=problem)
+            return Transition(frame, before, before, violation=problem)
         after, note = self._settle(frame, after, note)
         self._steps.phase = after
-        return Amqp10Transition(frame, before, after, note)
+        return Transition(frame, before, after, note)
 
-    def _refused(self, frame: Amqp10Frame) -> str:
+    def _refused(self, frame: Frame) -> str:
         """Why the broker's header refuses the client's ("" when it does not)."""
         header = frame.payload
         if not isinstance(header, Header):
@@ -217,7 +190,7 @@ class Amqp10Lifecycle:
             f"answers with its own, {header.name} {version}"
         )
 
-    def _links_allow(self, frame: Amqp10Frame) -> str:
+    def _links_allow(self, frame: Frame) -> str:
         """Why the sender's sessions and links do not allow `frame` ("" if they
         do); records the sessions and links it begins, attaches and ends."""
         body = frame.payload
@@ -258,7 +231,7 @@ class Amqp10Lifecycle:
             self.links.discard(link)
         return ""
 
-    def _settle(self, frame: Amqp10Frame, after: Phase, note: str) -> tuple[Phase, str]:
+    def _settle(self, frame: Frame, after: Phase, note: str) -> tuple[Phase, str]:
         """Where a frame whose move is allowed really leaves the lifecycle.
 
         A failed SASL outcome ends it; the client's detach of its last link
@@ -283,7 +256,7 @@ class Amqp10Lifecycle:
         return after, note
 
 
-def _closes(phase: Phase, frame: Amqp10Frame) -> bool:
+def _closes(phase: Phase, frame: Frame) -> bool:
     """Whether `frame` starts the close (the client's end) or goes on with it."""
     if phase in OPERATING:
         return (frame.direction, frame.name) == (C2B, "end")

@@ -3,9 +3,8 @@
 Owns finding the bytes to mask in sasl-init's initial-response (PLAIN's text
 after the second NUL; nothing for EXTERNAL or ANONYMOUS, whose responses hold
 no credential; the whole response of any other mechanism) and in a
-sasl-response's response (all of it), as 0-9-1's Secret spans, masked by
-0-9-1's `mask`; and `shown(frame, reveal)`, the frame with them masked and
-decoded again, so every view of it hides the same bytes. Sans-I/O.
+sasl-response's response (all of it), as Secret spans: explorer.protocol's
+`secrets_in` and `shown` use them for a 1.0 frame. Sans-I/O.
 """
 
 from __future__ import annotations
@@ -13,16 +12,16 @@ from __future__ import annotations
 from typing import Final
 
 from explorer.protocol.amqp10.bytemap import byte_map
-from explorer.protocol.amqp10.decoder import Amqp10Decoder
-from explorer.protocol.amqp10.frames import Amqp10Frame, Body
+from explorer.protocol.amqp10.frames import Body
 from explorer.protocol.bytefield import ByteField
-from explorer.protocol.secrets import Secret, mask
+from explorer.protocol.frames import Frame
+from explorer.protocol.masking import Secret
 
 #: Mechanisms whose initial response carries no credential.
 _NO_SECRET: Final = frozenset({"EXTERNAL", "ANONYMOUS"})
 
 
-def secrets_in(frame: Amqp10Frame) -> list[Secret]:
+def secrets_in(frame: Frame) -> list[Secret]:
     """The spans of `frame` that hold secrets (none for most frames).
 
     Returns:
@@ -47,16 +46,6 @@ def secrets_in(frame: Amqp10Frame) -> list[Secret]:
             start = value.offset + second + 1
             return [Secret(start, length, "password")] if length else []
     return [Secret(value.offset, value.length, "password")]
-
-
-def shown(frame: Amqp10Frame, reveal: bool = False) -> Amqp10Frame:
-    """The frame as it may be shown: its secrets masked unless `reveal`."""
-    secrets = [] if reveal else secrets_in(frame)
-    if not secrets:
-        return frame
-    (masked,) = Amqp10Decoder(frame.direction).feed(mask(frame.raw, secrets), frame.t)
-    assert isinstance(masked, Amqp10Frame)
-    return masked._replace(offset=frame.offset, channel=frame.channel)
 
 
 def _value_leaf(root: ByteField, field: str) -> ByteField | None:
