@@ -25,7 +25,7 @@ from explorer.engine.events import EngineEvent, FrameObserved, LifecycleEnded, L
 from explorer.engine.watched import Watch
 from explorer.lab.brokerview import BrokerView, follow
 from explorer.net.endpoint import redact
-from explorer.protocol.lifecycle import ends_handshake
+from explorer.protocol.dialect import ends_handshake
 
 if TYPE_CHECKING:
     from explorer.engine.watched import WatchedConnection

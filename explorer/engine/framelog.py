@@ -8,8 +8,8 @@ answered, whether the handshake is over.
 
 from __future__ import annotations
 
+from explorer.protocol.dialect import ends_handshake
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
-from explorer.protocol.lifecycle import HANDSHAKE_END
 from explorer.protocol.queries import all_named, first_named, sent_since
 
 
@@ -29,8 +29,8 @@ class FrameLog:
         return frame
 
     def opened(self) -> Frame | None:
-        """The frame that ended the handshake (HANDSHAKE_END), once it came."""
-        return self.frame(*HANDSHAKE_END)
+        """The frame that ended the handshake (either protocol's), once it came."""
+        return next((f for f in self.frames if ends_handshake(f)), None)
 
     def frame(self, direction: Direction, name: str) -> Frame | None:
         """The first frame called `name` sent in `direction`."""

@@ -32,9 +32,10 @@ from explorer.engine.inference import Inference
 from explorer.engine.wire import HANDSHAKE_TIMEOUT
 from explorer.net.proxy import Proxy, Relay, Upstream
 from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.dialect import ends_handshake
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
-from explorer.protocol.lifecycle import ORDER, Phase, ends_handshake
+from explorer.protocol.lifecycle import ORDER, Phase
 from explorer.protocol.queries import client_product, first_named, first_payload
 from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
 

@@ -25,8 +25,8 @@ from aiormq.exceptions import AMQPConnectionError
 from yarl import URL
 
 from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.dialect import ends_handshake
 from explorer.protocol.frames import Direction, Frame
-from explorer.protocol.lifecycle import ends_handshake
 from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd, WireEvent
 
 WireListener = Callable[[WireEvent], None]

@@ -173,11 +173,6 @@ STEPPED: Final[Mapping[Phase, frozenset[Phase]]] = {
 HANDSHAKE_END: Final = (B2C, "Connection.OpenOk")
 
 
-def ends_handshake(frame: Frame) -> bool:
-    """Whether `frame` is the one that ends the handshake (see HANDSHAKE_END)."""
-    return (frame.direction, frame.name) == HANDSHAKE_END
-
-
 def plan_for(tls: bool) -> tuple[Phase, ...]:
     """The phases a connection goes through: tls only for amqps:// (`tls`)."""
     return ORDER if tls else tuple(p for p in ORDER if p is not Phase.TLS)

@@ -15,10 +15,10 @@ from explorer.protocol.amqp10.lifecycle import (
     PLAN,
     TRANSITIONS,
     Amqp10Lifecycle,
-    ends_handshake,
     plan_for,
 )
 from explorer.protocol.amqp10.values import Described, Symbol
+from explorer.protocol.dialect import ends_handshake
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
 from explorer.protocol.lifecycle import LifecycleError, Phase, Transition
 from explorer.protocol.stream import Chunk, WireEvent

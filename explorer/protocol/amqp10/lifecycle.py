@@ -101,11 +101,6 @@ def plan_for(tls: bool) -> tuple[Phase, ...]:
     return PLAN if tls else tuple(p for p in PLAN if p is not P.TLS)
 
 
-def ends_handshake(frame: Frame) -> bool:
-    """Whether `frame` is the one that ends the handshake (see HANDSHAKE_END)."""
-    return (frame.direction, frame.name) == HANDSHAKE_END
-
-
 class Amqp10Lifecycle:
     """Applies the 1.0 rules to each frame; keeps the phase, sessions and links.
 
