@@ -7,12 +7,13 @@ kept. Its file format is explorer.recording.capture, which re-exports these.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.protocol.decoder import FrameDecoder
-from explorer.protocol.frames import Decoded, DecodeFailure, Direction, Frame
+from explorer.protocol.dialect import dialect_of
+from explorer.protocol.frames import C2B, Decoded, DecodeFailure, Direction, Frame
 from explorer.protocol.masking import MASK
 from explorer.protocol.secrets import secrets_in
 from explorer.protocol.stream import Chunk, WireEvent
@@ -95,8 +96,10 @@ class Capture:
         return b"".join(chunk.data for chunk in self.chunks(direction))
 
     def decode(self, direction: Direction) -> list[Decoded]:
-        """Frames (and a failure, if any) of one direction, chunk by chunk."""
-        decoder = FrameDecoder(direction)
+        """Frames (and a failure, if any) of one direction, chunk by chunk,
+        decoded as the dialect the client's first bytes speak (0-9-1 or 1.0)."""
+        head = b"".join(c.data for c in itertools.islice(self.chunks(C2B), 8))
+        decoder = dialect_of(head).decoder(direction)
         out: list[Decoded] = []
         for event in self.events:
             if event.direction is not direction:
