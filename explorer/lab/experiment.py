@@ -34,6 +34,8 @@ Setup = Callable[[Engine], Awaitable[None]]
 Facts = dict[str, JSON]
 #: What a topic experiment shows, computed from the frames of the run.
 Summary = Callable[[Sequence[Frame]], tuple[Facts, list[str]]]
+#: What an experiment measures on connections of its own, once the run ends.
+Measure = Callable[[Engine], Awaitable[tuple[Facts, list[str]]]]
 #: Frames by which a broker answers a provocation.
 REPLIES: Final = ("Connection.Close", "Channel.Close", "Basic.Return")
 #: How long to wait for the broker's log to mention the connection's end: the
@@ -42,6 +44,8 @@ REPLIES: Final = ("Connection.Close", "Channel.Close", "Basic.Return")
 LOG_WAIT: Final = 8.0
 #: How far the broker's log clock may be behind the TCP connect, in time.
 CLOCK_SLACK: Final = timedelta(seconds=1)
+#: Seconds a measurement of its own may take.
+MEASURE_TIME: Final = 40.0
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class Scenario:
     #: The handshake must be held step by step, even in a trace.
     held: bool = False
     summary: Summary | None = None
+    #: Run when the run ends; its facts and notes join the report.
+    measure: Measure | None = None
 
     async def prepare(self, engine: Engine) -> None:
         """Set up what the experiment needs; a failure is reported, not raised."""
@@ -93,9 +99,18 @@ class Scenario:
             shown, said = self.summary(engine.frames)
             facts.update(shown)
             notes += said
+        if self.measure is not None:
+            what = f"the {self.name} experiment's own connections"
+            shown, said = await engine.during(what, MEASURE_TIME, self.measure(engine))
+            facts.update(shown)
+            notes += said
         log = broker.log_file()
         client = engine.tap.client_address
-        if log is None or not client:
+        if self.measure is not None:
+            facts["broker_log"] = (
+                "not looked up for connections of the experiment's own"
+            )
+        elif log is None or not client:
             facts["broker_log"] = (
                 "not readable here (sudo rabbitmq-diagnostics log_tail)"
             )

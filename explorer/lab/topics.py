@@ -2,7 +2,8 @@
 
 Owns the topic experiments: channels interleaving on one socket, push versus
 poll, the open-file limit hit in a child process, a body split across frames,
-the broker's log for one connection, and an AMQP 1.0 header sent to the broker.
+the broker's log for one connection, an AMQP 1.0 header sent to the broker,
+and one job in AMQP 0-9-1 and in 1.0 side by side (explorer.lab.sidebyside).
 Each one's summary is computed from the frames that crossed the wire.
 """
 
@@ -19,16 +20,16 @@ from aiormq.abc import AbstractChannel
 from pamqp import commands
 
 from explorer.engine import reaching, session
-from explorer.engine.core import Engine, Operation
-from explorer.lab.experiment import Scenario, rewrite
+from explorer.engine.core import Engine, Operation, Step
+from explorer.lab import sidebyside
+from explorer.lab.experiment import Facts, Scenario, rewrite
 from explorer.net.raw import Handshake
 from explorer.protocol.content import publishes
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import B2C, C2B, Frame
-from explorer.protocol.lifecycle import Phase
+from explorer.protocol.lifecycle import ORDER, Phase
 from explorer.protocol.queries import channel_turns, first_named, first_payload
 
-Facts = dict[str, JSON]
 #: Messages sent each way in the channel and push/poll experiments.
 MESSAGES: Final = 5
 #: File descriptors the child may open beyond those it holds at the start.
@@ -218,6 +219,21 @@ def _amqp10_answer(frames: Sequence[Frame]) -> tuple[Facts, list[str]]:
     ]
 
 
+async def _nothing_open(engine: Engine) -> None:
+    """The explorer opened no connection of its own: nothing to close."""
+
+
+async def _side_by_side(engine: Engine) -> tuple[Facts, list[str]]:
+    return await sidebyside.measure(engine.need_endpoint())
+
+
+#: Only the endpoint is stepped: the jobs run on connections of their own.
+MEASURED_ONLY: Final[dict[Phase, Step | None]] = {
+    **dict.fromkeys(p for p in ORDER if p is not Phase.ENDPOINT),
+    Phase.CLOSE: _nothing_open,
+}
+
+
 def _ops(**runs: Operation) -> dict[str, Operation]:
     return {"declare": session.OPERATIONS["declare"], **runs}
 
@@ -299,5 +315,16 @@ EXPERIMENTS: Final = (
         "RabbitMQ 3.x answers with its 0-9-1 header and closes; 4.x speaks AMQP 1.0",
         handshake=Handshake(header=SASL_HEADER),
         summary=_amqp10_answer,
+    ),
+    Scenario(
+        "side-by-side",
+        "One job (connect, authenticate, open, send one message, receive it, "
+        "close) in AMQP 0-9-1 and in AMQP 1.0, counted on the wire",
+        "topic",
+        Phase.CLOSE,
+        "both jobs complete (on 3.x the 1.0 one is refused without its plugin); "
+        "frames, bytes and round trips of each, side by side",
+        steps=MEASURED_ONLY,
+        measure=_side_by_side,
     ),
 )
