@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from explorer.protocol.dialect import Dialect
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase
@@ -114,6 +115,8 @@ class Stepper(Protocol):
     watched: bool
     #: The phases this run goes through, in order.
     plan: list[Phase]
+    #: The protocol the connection speaks (AMQP 0-9-1 or 1.0).
+    dialect: Dialect
     finished: bool
 
     @property

@@ -32,7 +32,7 @@ from explorer.engine.inference import Inference
 from explorer.engine.wire import HANDSHAKE_TIMEOUT
 from explorer.net.proxy import Proxy, Relay, Upstream
 from explorer.protocol.decoder import FrameDecoder
-from explorer.protocol.dialect import ends_handshake
+from explorer.protocol.dialect import AMQP_0_9_1, Dialect, ends_handshake
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
 from explorer.protocol.lifecycle import ORDER, Phase
@@ -51,6 +51,7 @@ class WatchedConnection:
 
     recording = False
     watched = True
+    dialect: Dialect = AMQP_0_9_1
 
     def __init__(
         self, relay: Relay, listener: Listener, *, follow: bool = False

@@ -24,6 +24,7 @@ from explorer.engine.events import (
     walk,
 )
 from explorer.engine.inference import Inference
+from explorer.protocol.dialect import AMQP_0_9_1, Dialect
 from explorer.protocol.frames import DecodeFailure, Direction, Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.recording.capture import Capture, CaptureError
@@ -49,6 +50,7 @@ class ReplayEngine:
 
     recording = True
     watched = False
+    dialect: Dialect = AMQP_0_9_1
 
     def __init__(self, capture: Capture, listener: Listener) -> None:
         """Prepare the recorded steps of `capture`.
