@@ -23,8 +23,7 @@ from explorer.engine.events import (
     PhaseStarted,
     Waiting,
 )
-from explorer.protocol.fields import JSON
-from explorer.protocol.values import frame_values
+from explorer.protocol.fields import JSON, values_of
 from explorer.recording.eventlog import to_record
 
 if TYPE_CHECKING:
@@ -137,7 +136,7 @@ class JsonPrinter:
         record = {**self.first, **to_record(event, self.t)}
         if isinstance(event, FrameObserved):
             frame = event.frame
-            values = frame_values(frame)
+            values = values_of(frame)
             record.update(
                 channel=frame.channel,
                 name=frame.name,
@@ -197,7 +196,7 @@ class TextPrinter:
             f" {frame.direction.arrow} {frame.direction.sender:6} ch{frame.channel:<3} "
             f"{frame.name} ({frame.size} B, t={frame.t:.3f}s)"
         )
-        values = frame_values(frame)
+        values = values_of(frame)
         lines = [head]
         lines += [f"        {k}: {short(v)}" for k, v in values.fields.items()]
         lines += [

@@ -6,9 +6,14 @@ live engine tells: each frame filed under its phase by the lifecycle table, a
 phase's report when the frame that ends it arrives, and a failure where the
 broker refused something or a side's bytes stopped being AMQP. It decides
 nothing the table does not: the same rules place the live engine's frames.
+The rules are the dialect's (explorer.protocol.dialect): given, or read from
+the first frame, which its decoder made as AMQP 0-9-1 or 1.0; a 1.0
+connection's reports and failures are explorer.protocol.amqp10.report's.
 """
 
 from __future__ import annotations
+
+from typing import Final
 
 from pamqp import commands
 
@@ -20,10 +25,13 @@ from explorer.engine.events import (
     PhaseStarted,
 )
 from explorer.protocol import report
+from explorer.protocol.amqp10 import report as amqp10
+from explorer.protocol.amqp10.frames import Body, Header
+from explorer.protocol.dialect import AMQP_0_9_1, AMQP_1_0, Dialect
 from explorer.protocol.explain import advice_for, reply_code
 from explorer.protocol.fields import shown
-from explorer.protocol.frames import B2C, C2B, DecodeFailure, Frame
-from explorer.protocol.lifecycle import LifecycleModel, Phase
+from explorer.protocol.frames import B2C, C2B, DecodeFailure, Direction, Frame
+from explorer.protocol.lifecycle import Phase
 from explorer.protocol.queries import client_product, first_named
 
 #: What the broker's first frame after each phase says about the login.
@@ -37,9 +45,12 @@ VERDICTS = {
 class Inference:
     """The events of a watched connection, frame by frame, as they arrive."""
 
-    def __init__(self, start: Phase = Phase.HEADER) -> None:
-        """Infer from `start` on (the phase the first frame belongs to)."""
-        self.model = LifecycleModel(start)
+    def __init__(self, start: Phase = Phase.HEADER, dialect: Dialect | None = None):
+        """Infer from `start` on (the phase the first frame belongs to), with
+        the rules of `dialect`, or of the protocol the first frame speaks."""
+        self._start = start
+        self.dialect = dialect
+        self.model = (dialect or AMQP_0_9_1).rules(start)
         #: Every frame seen, as it crossed the wire (secrets not masked).
         self.frames: list[Frame] = []
         self.phase: Phase | None = None
@@ -51,6 +62,10 @@ class Inference:
 
         The frame itself is told with its secrets masked.
         """
+        if self.dialect is None:
+            one_oh = isinstance(frame.payload, Header | Body)
+            self.dialect = AMQP_1_0 if one_oh else AMQP_0_9_1
+            self.model = self.dialect.rules(self._start)
         transition = self.model.observe(frame)
         self.frames.append(frame)
         events: list[EngineEvent] = []
@@ -64,9 +79,7 @@ class Inference:
                 shown(frame), transition.phase, transition.note, transition.violation
             )
         )
-        if frame.direction is B2C and isinstance(
-            frame.payload, commands.Connection.Close | commands.Channel.Close
-        ):
+        if frame.direction is B2C and frame.name in _INTERRUPTING:
             # A Close interrupts the phase: what it had established, then why.
             events += self._report(transition.phase, frame)
             events += self._refused(frame, transition.before)
@@ -74,16 +87,21 @@ class Inference:
 
     @property
     def closed(self) -> bool:
-        """Connection.Close was answered with Close-Ok, by either side."""
-        return any(frame.name == "Connection.CloseOk" for frame in self.frames)
+        """The connection closed: 0-9-1's Connection.Close answered with
+        Close-Ok (by either side), 1.0's close answered by close, no error in it."""
+        if self.dialect is not AMQP_1_0:
+            return any(frame.name == "Connection.CloseOk" for frame in self.frames)
+        closes = [f for f in self.frames if f.name == "close"]
+        both = {f.direction for f in closes} == {B2C, C2B}
+        return both and not any(_error(f) for f in closes)
 
     @property
     def clean(self) -> bool:
-        """The connection closed with Close and Close-Ok, and nothing failed."""
+        """The connection closed (see `closed`), and nothing failed."""
         return self.closed and not self.failed
 
     def unreadable(self, failure: DecodeFailure) -> PhaseFailed:
-        """A side's bytes stopped being AMQP 0-9-1 (or a capture lost some)."""
+        """A side's bytes stopped being AMQP (or a capture lost some)."""
         self.failed = True
         return PhaseFailed(
             self.model.phase, f"{failure.direction.sender}: {failure.reason}"
@@ -91,7 +109,8 @@ class Inference:
 
     def _report(self, ended: Phase, next_frame: Frame) -> list[EngineEvent]:
         """The report of the phase `next_frame` ends, when it has one."""
-        found = _facts(ended, self.frames, next_frame)
+        read = _facts_1_0 if self.dialect is AMQP_1_0 else _facts
+        found = read(ended, self.frames, next_frame)
         if found is None or ended in self._reported:
             return []
         self._reported.add(ended)
@@ -99,19 +118,38 @@ class Inference:
         return [PhaseReport(ended, facts, tuple(notes))]
 
     def _refused(self, frame: Frame, phase: Phase) -> list[EngineEvent]:
-        """A broker's Close: a failure unless it is the 200 of a clean close."""
-        failure = refusal(frame, phase)
+        """A broker's Close (or 1.0's close, end, detach or failed
+        sasl-outcome): a failure unless it is a clean close."""
+        header = frame.payload
+        if isinstance(header, Header):
+            failure = self._header_refused(frame, header)
+        else:
+            failure = refusal(frame, phase)
         if failure is None:
             return []
         self.failed = self.failed or failure.fatal
         return [failure]
 
+    def _header_refused(self, frame: Frame, header: Header) -> PhaseFailed | None:
+        """A 1.0 client's header answered by another (3.x's 0-9-1 header, say)."""
+        sent = first_named(self.frames, C2B, frame.name)
+        if sent is not None and header.is_amqp10 and sent.raw == frame.raw:
+            return None
+        first = next((f for f in self.frames if f.direction is C2B), frame)
+        _, notes = amqp10.header_facts(first, frame)
+        return PhaseFailed(Phase.HEADER, notes[-1], advice=NO_AMQP_1_0)
+
 
 def refusal(frame: Frame, phase: Phase) -> PhaseFailed | None:
-    """What a broker's Connection.Close or Channel.Close says went wrong in `phase`.
+    """What a broker's frame that interrupts `phase` says went wrong, if anything.
 
-    None for the reply code 200 of a clean close; fatal for a Connection.Close.
+    0-9-1's Connection.Close or Channel.Close (None for the reply code 200 of
+    a clean close; fatal for a Connection.Close); 1.0's close, end or detach
+    with an error, or a sasl-outcome whose code is not 0 (see
+    amqp10.report.failure_of).
     """
+    if isinstance(frame.payload, Body):
+        return _refusal_1_0(frame, phase)
     close = frame.payload
     assert isinstance(close, commands.Connection.Close | commands.Channel.Close)
     code = int(close.reply_code or 0)
@@ -127,6 +165,34 @@ def refusal(frame: Frame, phase: Phase) -> PhaseFailed | None:
         advice=advice_for(code, str(close.reply_text)),
         fatal=whole,
     )
+
+
+def _refusal_1_0(frame: Frame, phase: Phase) -> PhaseFailed | None:
+    """amqp10.report.failure_of's refusal as the engine's failure.
+
+    1.0 has no reply codes: reply_code is the sasl-outcome's code, when it is
+    one; reply_text the condition and description the broker sent.
+    """
+    found = amqp10.failure_of(frame, phase)
+    body = frame.payload
+    if found is None or not isinstance(body, Body):
+        return None
+    code = body.fields.get("code") if body.name == "sasl-outcome" else None
+    text = found.condition + (f": {found.description}" if found.description else "")
+    return PhaseFailed(
+        phase,
+        found.message,
+        code if isinstance(code, int) else None,
+        text,
+        advice=found.advice,
+        fatal=found.fatal,
+    )
+
+
+#: What to do when a broker answers a 1.0 header with a header of its own.
+NO_AMQP_1_0: Final = (
+    "RabbitMQ 3.x speaks AMQP 1.0 only with the rabbitmq_amqp1_0 plugin; 4.x natively"
+)
 
 
 def _facts(
@@ -153,4 +219,52 @@ def _facts(
         client = client_product(start_ok) if start_ok is not None else ""
         chosen_by = f"The client ({client or 'unnamed'})"
         return report.tune_facts(tune, tune_ok, (None, None, None), chosen_by)
+    return None
+
+
+#: The broker's frames that may end a phase early, saying why (or closing it
+#: cleanly): 0-9-1's Closes; 1.0's, and its sessions' and links' ends, and the
+#: outcome of SASL, and its headers (which refuse the client's, or agree).
+_INTERRUPTING = frozenset({
+    "Connection.Close", "Channel.Close",
+    "close", "end", "detach", "sasl-outcome", "sasl-header", "amqp-header",
+})  # fmt: skip
+
+
+def _error(frame: Frame) -> bool:
+    """Whether a 1.0 frame carries an error."""
+    return (
+        isinstance(frame.payload, Body)
+        and frame.payload.fields.get("error") is not None
+    )
+
+
+def _facts_1_0(
+    ended: Phase, frames: list[Frame], next_frame: Frame
+) -> tuple[report.Facts, list[str]] | None:
+    """What the engine would report of a 1.0 phase `ended`, from the frames alone."""
+
+    def first(direction: Direction, *names: str) -> Frame | None:
+        return next(
+            (f for f in frames if f.direction is direction and f.name in names), None
+        )
+
+    if ended is Phase.HEADER:
+        sent = first(C2B, "sasl-header", "amqp-header")
+        answer = first(B2C, "sasl-header", "amqp-header")
+        if sent is None or answer is None:
+            return None
+        return amqp10.header_facts(sent, answer)
+    if ended is Phase.AUTH:
+        mechanisms = first(B2C, "sasl-mechanisms")
+        if mechanisms is None:
+            return None
+        init, outcome = first(C2B, "sasl-init"), first(B2C, "sasl-outcome")
+        return amqp10.auth_facts(mechanisms, init, outcome, reveal=False)
+    opens = first(C2B, "open"), first(B2C, "open")
+    if ended is Phase.OPEN and opens[0] is not None and opens[1] is not None:
+        return amqp10.open_facts(opens[0], opens[1])
+    begins = first(C2B, "begin"), first(B2C, "begin")
+    if ended is Phase.CHANNEL and begins[0] is not None and begins[1] is not None:
+        return amqp10.begin_facts(begins[0], begins[1])
     return None

@@ -1,7 +1,8 @@
 """A frame's fields as plain JSON values, secrets masked unless revealed.
 
 Owns `fields_of(frame)` (what `trace --json` prints as "fields", read from the
-byte map as the spec says by `values.frame_values`), `table_of` for one table
+byte map as the spec says by `values.frame_values`, or for an AMQP 1.0 frame
+by `amqp10.tojson`) and `values_of` (with their notes), `table_of` for one table
 argument, `to_json` for the values pamqp decodes elsewhere, and
 `shown(frame, reveal)`: the frame with its secret bytes masked, decoded again,
 so every view of it (fields, hex, byte map) hides the same bytes. Sans-I/O.
@@ -14,13 +15,14 @@ import decimal
 
 from explorer.protocol.amqp10.decoder import Amqp10Decoder
 from explorer.protocol.amqp10.frames import Body, Header
+from explorer.protocol.amqp10.tojson import frame_fields
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Frame
 from explorer.protocol.masking import mask
 from explorer.protocol.secrets import secrets_in
-from explorer.protocol.values import JSON, frame_values, text_of
+from explorer.protocol.values import JSON, Values, frame_values, text_of
 
-__all__ = ["JSON", "fields_of", "shown", "table_of", "to_json"]
+__all__ = ["JSON", "fields_of", "shown", "table_of", "to_json", "values_of"]
 
 
 def shown(frame: Frame, reveal: bool = False) -> Frame:
@@ -42,9 +44,16 @@ def shown(frame: Frame, reveal: bool = False) -> Frame:
     )
 
 
+def values_of(frame: Frame) -> Values:
+    """The fields of a frame of either protocol, with the notes beside them."""
+    if isinstance(frame.payload, Header | Body):
+        return Values(frame_fields(frame))
+    return frame_values(frame)
+
+
 def fields_of(frame: Frame) -> dict[str, JSON]:
     """The decoded fields of a frame (pass it through `shown` first)."""
-    return frame_values(frame).fields
+    return values_of(frame).fields
 
 
 def table_of(frame: Frame, argument: str) -> dict[str, JSON]:
