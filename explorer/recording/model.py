@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from explorer.protocol.dialect import dialect_of
+from explorer.protocol.dialect import Dialect, dialect_of
 from explorer.protocol.frames import C2B, Decoded, DecodeFailure, Direction, Frame
 from explorer.protocol.masking import MASK
 from explorer.protocol.secrets import secrets_in
@@ -95,11 +95,17 @@ class Capture:
         """Everything sent in one direction, joined."""
         return b"".join(chunk.data for chunk in self.chunks(direction))
 
+    @property
+    def dialect(self) -> Dialect:
+        """The protocol the client's first bytes speak: AMQP 0-9-1 or 1.0."""
+        return dialect_of(
+            b"".join(c.data for c in itertools.islice(self.chunks(C2B), 8))
+        )
+
     def decode(self, direction: Direction) -> list[Decoded]:
         """Frames (and a failure, if any) of one direction, chunk by chunk,
         decoded as the dialect the client's first bytes speak (0-9-1 or 1.0)."""
-        head = b"".join(c.data for c in itertools.islice(self.chunks(C2B), 8))
-        decoder = dialect_of(head).decoder(direction)
+        decoder = self.dialect.decoder(direction)
         out: list[Decoded] = []
         for event in self.events:
             if event.direction is not direction:

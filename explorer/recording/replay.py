@@ -4,7 +4,8 @@ Owns ReplayEngine, and where the recordings shipped with the package are. A
 capture made by the recorder carries the engine's events beside its chunks:
 each `step()` tells one recorded step's events, with the frames decoded again
 from the recorded bytes. A bare capture (chunks only) is
-stepped phase by phase as the lifecycle rules place its frames.
+stepped phase by phase as the lifecycle rules of its protocol (AMQP 0-9-1 or
+1.0, read from the client's first bytes) place its frames.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ class ReplayEngine:
         """
         self.capture = capture
         self.listener = listener
+        self.dialect = capture.dialect
         decoded = [item for d in Direction for item in capture.decode(d)]
         frames = {(f.direction, f.offset): f for f in decoded if isinstance(f, Frame)}
         failures = [f for f in decoded if isinstance(f, DecodeFailure)]
@@ -73,7 +75,8 @@ class ReplayEngine:
                 line = f"line {where}: " if where else ""
                 raise CaptureError(f"{line}the engine event is wrong: {exc}") from exc
         if not events:
-            events = list(_bare_events(sorted(frames.values(), key=_when), failures))
+            frames_in_order = sorted(frames.values(), key=_when)
+            events = list(_bare_events(frames_in_order, failures, self.dialect))
         if capture.cut:
             events.append(_cut(capture, events))
         self._steps = _split(events)
@@ -161,10 +164,10 @@ def _plan(steps: list[list[EngineEvent]]) -> list[Phase]:
 
 
 def _bare_events(
-    frames: list[Frame], failures: list[DecodeFailure]
+    frames: list[Frame], failures: list[DecodeFailure], dialect: Dialect
 ) -> Iterator[EngineEvent]:
-    """Events for a capture without an engine log, as the lifecycle rules place them."""
-    inference = Inference()
+    """Events for a capture without an engine log, as `dialect`'s rules place them."""
+    inference = Inference(dialect=dialect)
     for frame in frames:
         yield from inference.frame(frame)
     for failure in failures:

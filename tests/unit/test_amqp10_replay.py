@@ -141,7 +141,9 @@ async def test_the_bare_capture_replays_in_the_1_0_plan_without_violations() -> 
         Phase.OPERATIONS,
         Phase.CLOSE,
     ]
-    assert ReplayEngine(fixture(), lambda _: None).plan == started
+    engine = ReplayEngine(fixture(), lambda _: None)
+    assert engine.plan == started
+    assert engine.dialect is AMQP_1_0
     assert not [e for e in events if isinstance(e, PhaseFailed)]
     assert events[-1] == LifecycleEnded(clean=True)
 
