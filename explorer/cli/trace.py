@@ -27,6 +27,7 @@ from explorer.protocol.fields import JSON, values_of
 from explorer.recording.eventlog import to_record
 
 if TYPE_CHECKING:
+    from explorer.protocol.dialect import Dialect
     from explorer.protocol.lifecycle import Phase
     from explorer.recording.capture import Capture
 
@@ -39,12 +40,14 @@ async def trace(
     until: Phase | None = None,
     wait: float = 5.0,
     experiment: str | None = None,
+    dialect: Dialect | None = None,
     out: TextIO = sys.stdout,
 ) -> int:
     """Walk the lifecycle against `url`, printing each event; return the exit status.
 
-    With `experiment`, run that experiment instead: the status is then 0 when
-    the broker did what the experiment expects, 1 when it did not.
+    It speaks `dialect` (AMQP 0-9-1 unless given). With `experiment`, run that
+    experiment instead: the status is then 0 when the broker did what the
+    experiment expects, 1 when it did not.
     """
     printer = Printer(JsonPrinter(out) if as_json else TextPrinter(out))
     if experiment:  # the lab only for an experiment, aiormq only live
@@ -60,9 +63,15 @@ async def trace(
         )
     else:
         from explorer.engine.core import Engine
+        from explorer.protocol.dialect import AMQP_0_9_1
 
         engine = Engine(
-            url, printer, reveal_secrets=reveal_secrets, live_handshake=False, wait=wait
+            url,
+            printer,
+            reveal_secrets=reveal_secrets,
+            live_handshake=False,
+            wait=wait,
+            dialect=dialect or AMQP_0_9_1,
         )
     try:
         await engine.run(until)

@@ -1,8 +1,9 @@
 """The recorder: one full lifecycle run by the engine, kept as a capture.
 
-Owns `record_lifecycle`. The engine walks every phase at wire speed (connect,
-channel 1, declare a server-named exclusive queue, publish, consume by
-subscription, publish again and poll until GetEmpty, close); the capture keeps
+Owns `record_lifecycle`. The engine walks every phase at wire speed (for
+AMQP 0-9-1: connect, channel 1, declare a server-named exclusive queue,
+publish, consume by subscription, publish again and poll until GetEmpty,
+close; for 1.0, the engine's 1.0 steps, with Proton); the capture keeps
 every chunk the tap saw and every event the engine told, so a replay steps
 exactly like the live run. Whatever fails, the capture keeps everything seen up
 to then, with the password masked; given a journal, it is also written as it
@@ -20,6 +21,8 @@ from explorer.engine.core import Engine
 from explorer.engine.events import EngineEvent, PhaseFailed
 from explorer.lab.registry import lab_engine
 from explorer.net.endpoint import redact
+from explorer.protocol.amqp10.report import open_facts
+from explorer.protocol.dialect import AMQP_0_9_1, Dialect
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.queries import broker_product
 from explorer.recording.capture import Capture, redact_secrets
@@ -42,6 +45,7 @@ async def record_lifecycle(
     wait: float = 5.0,
     experiment: str | None = None,
     journal: TextIO | None = None,
+    dialect: Dialect = AMQP_0_9_1,
 ) -> Recording:
     """Run a full connection lifecycle against the broker at `url`.
 
@@ -50,11 +54,13 @@ async def record_lifecycle(
         wait: Seconds to wait for the broker at each step.
         experiment: Run this experiment (explorer.lab) instead.
         journal: A file to write the capture to as it happens.
+        dialect: The AMQP to speak (an experiment speaks its own).
 
     Returns:
         The capture (password masked) and the failures, if any.
     """
-    client = f"aiormq {version('aiormq')}"
+    library = "aiormq" if dialect is AMQP_0_9_1 else "python-qpid-proton"
+    client = f"{library} {version(library)}"
     recording = Recording(Capture(url=redact(url), recorded=_now(), client=client))
     log = recording.capture.log
 
@@ -68,7 +74,7 @@ async def record_lifecycle(
     engine = (
         lab_engine(url, experiment, keep, live_handshake=False, wait=wait)
         if experiment
-        else Engine(url, keep, live_handshake=False, wait=wait)
+        else Engine(url, keep, live_handshake=False, wait=wait, dialect=dialect)
     )
     written = Journal(journal, recording.capture, engine.tap) if journal else None
     try:
@@ -92,8 +98,12 @@ def _now() -> str:
 
 
 def _broker(capture: Capture) -> str:
-    """``product version`` from the broker's Connection.Start, if one came."""
+    """``product version`` from the broker's Connection.Start (or 1.0's open
+    properties), if one came."""
     for item in capture.decode(Direction.BROKER_TO_CLIENT):
         if isinstance(item, Frame) and item.name == "Connection.Start":
             return broker_product(item)
+        if isinstance(item, Frame) and item.name == "open":
+            facts, _ = open_facts(item, item)
+            return " ".join(str(facts[k]) for k in ("product", "version") if k in facts)
     return ""

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from explorer.cli.main import _COMMANDS, EXIT_USAGE, _app_parser, main
+from explorer.cli.main import EXIT_USAGE, _app_parser, main
+from explorer.cli.parsers import COMMANDS
 from tests.conftest import CAPTURES
 
 #: URLs the CLI refuses before connecting, each with what its message must say.
@@ -27,7 +28,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--help"])
     assert exited.value.code == 0
     lines = capsys.readouterr().out.splitlines()
-    for name, what in _COMMANDS.items():
+    for name, what in COMMANDS.items():
         assert any(line.split() == [name, *what.split()] for line in lines), name
 
 
