@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from textual.app import App
 
-from explorer.course.lessons import Lesson
+from explorer.course.lessons import PROTOCOLS, Lesson
 from explorer.course.progress import Progress
 from explorer.course.questions import (
     QUESTIONS,
@@ -156,6 +156,8 @@ class Quizmaster:
         Without predictions the list appears once one of them has a result.
         """
         asked = questions_for(lesson.phase) if lesson.phase is not None else []
+        if lesson.protocol != PROTOCOLS[0]:
+            asked = []  # the questions are answered from 0-9-1 frames
         results = {
             q.name: self.results.get(q.name) or self.progress.answers.get(q.name)
             for q in asked

@@ -15,9 +15,11 @@ from typing import Final
 
 import pytest
 
+from explorer.course import placeholders as filling
 from explorer.course.checks import CHECKS
 from explorer.course.lessons import (
     NOT_SEEN,
+    PROTOCOLS,
     Course,
     Lesson,
     experiment_heading,
@@ -28,8 +30,13 @@ from explorer.course.lessons import (
 )
 from explorer.lab.registry import EXPERIMENTS
 from explorer.protocol import Direction
+from explorer.protocol.amqp10.descriptors import COMPOSITES, Role
+from explorer.protocol.amqp10.frames import HEARTBEAT
+from explorer.protocol.amqp10.lifecycle import ANYTIME
+from explorer.protocol.dialect import DIALECTS
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import LifecycleModel, Phase
+from explorer.recording.capture import load
 from tests.conftest import (
     CAPTURE_FILES,
     FRAME_NAMES,
@@ -38,6 +45,7 @@ from tests.conftest import (
     load_capture,
     named_frame,
 )
+from tests.unit.test_amqp10_lifecycle import FIXTURE, observe_all
 
 #: Frames a lesson may name in a placeholder although the happy path never
 #: carries them: they render as NOT_SEEN until a learner's connection does.
@@ -49,6 +57,13 @@ RARE_FRAMES: Final = frozenset(
         "Connection.Unblocked",
     }
 )
+#: The frame names of AMQP 1.0: performatives, SASL bodies, headers, empty frame.
+AMQP10_NAMES: Final = frozenset(
+    {c.name for c in COMPOSITES if c.role in (Role.PERFORMATIVE, Role.SASL)}
+    | {"sasl-header", "amqp-header", HEARTBEAT}
+)
+#: Phases a 1.0 connection goes through as a 0-9-1 one does: 0-9-1's lesson.
+SHARED_PHASES: Final = (Phase.ENDPOINT, Phase.RESOLVE, Phase.TCP, Phase.TLS)
 TRY_IT: Final = "Try it"
 MIN_WORDS, MAX_WORDS = 150, 450
 #: A topic lesson may be longer; each experiment section adds to the budget.
@@ -70,6 +85,19 @@ SLUG_DROP = re.compile(
 def course() -> Course:
     """The course as the app loads it."""
     return load_course()
+
+
+@pytest.fixture(scope="module")
+def amqp10_frames() -> list[Frame]:
+    """Both directions of the recorded AMQP 1.0 lifecycle, in wire order."""
+    capture = load(FIXTURE)
+    frames = [f for d in Direction for f in capture.decode(d) if isinstance(f, Frame)]
+    return sorted(frames, key=lambda f: f.t)
+
+
+def names_of(protocol: str) -> frozenset[str]:
+    """The frame names a lesson of `protocol` may explain."""
+    return FRAME_NAMES if protocol == PROTOCOLS[0] else AMQP10_NAMES
 
 
 def prose_lines(text: str) -> Iterator[tuple[bool, str]]:
@@ -133,12 +161,32 @@ def test_manifest_format_version_is_1() -> None:
 
 
 def test_every_phase_has_exactly_one_lesson_in_phase_order(course: Course) -> None:
-    taught = [lesson.phase.value for lesson in course.lessons if lesson.phase]
+    taught = [
+        lesson.phase.value
+        for lesson in course.lessons
+        if lesson.phase and lesson.protocol == PROTOCOLS[0]
+    ]
     twice = sorted({phase for phase in taught if taught.count(phase) > 1})
     untaught = [phase.value for phase in Phase if phase.value not in taught]
     assert not twice, f"more than one lesson teaches {twice}"
     assert not untaught, f"no lesson teaches {untaught}"
     assert taught == [phase.value for phase in Phase], f"out of phase order: {taught}"
+
+
+def test_amqp10_lessons_teach_its_plan_in_order_the_rest_is_0_9_1s(
+    course: Course,
+) -> None:
+    """Each phase of the 1.0 plan has one 1.0 lesson, in plan order, except
+    those a 1.0 connection goes through as a 0-9-1 one: 0-9-1's lesson."""
+    plan = DIALECTS["1.0"].plan_for(True)
+    taught = [x.phase for x in course.lessons if x.protocol == "1.0" and x.phase]
+    assert taught == [phase for phase in plan if phase not in SHARED_PHASES]
+    assert set(PROTOCOLS) == set(DIALECTS)
+    for phase in plan:
+        lesson = course.lesson_for(phase, "1.0")
+        assert lesson.phase is phase
+        assert lesson.protocol == ("0-9-1" if phase in SHARED_PHASES else "1.0")
+    assert course.lesson_for(Phase.OPEN).protocol == "0-9-1"
 
 
 def test_every_lesson_has_a_title_and_opens_with_it(course: Course) -> None:
@@ -169,7 +217,7 @@ def test_listed_frames_are_real_and_have_a_section(course: Course) -> None:
         if len(lesson.frames) != len(set(lesson.frames)):
             problems.append(f"{lesson.file}: a frame is listed twice")
         for name in lesson.frames:
-            if name not in FRAME_NAMES:
+            if name not in names_of(lesson.protocol):
                 problems.append(f"{lesson.file}: {name!r} is not a frame name")
             if name not in sections:
                 problems.append(f"{lesson.file}: no '## {name}' section")
@@ -187,14 +235,30 @@ def phases_filing(name: str) -> set[Phase]:
     return filed
 
 
-def test_a_phase_lessons_frames_lead_to_or_occur_in_its_phase(course: Course) -> None:
+def amqp10_phases_filing(frames: list[Frame], name: str) -> set[Phase]:
+    """Every phase the 1.0 table files `name` under in the recorded lifecycle,
+    and those it allows it in at any time."""
+    filed = {t.phase for t in observe_all(frames) if t.frame.name == name}
+    for (_, anytime), (_, phases, _) in ANYTIME.items():
+        filed |= set(phases) if anytime == name else set()
+    return filed
+
+
+def test_a_phase_lessons_frames_lead_to_or_occur_in_its_phase(
+    course: Course, amqp10_frames: list[Frame]
+) -> None:
     problems = [
         f"{lesson.file}: {name} is in its frames, but the lifecycle table never "
         f"files it under the {lesson.phase.value} phase"
         for lesson in course.lessons
         if lesson.phase is not None
         for name in lesson.frames
-        if lesson.phase not in phases_filing(name)
+        if lesson.phase
+        not in (
+            phases_filing(name)
+            if lesson.protocol == PROTOCOLS[0]
+            else amqp10_phases_filing(amqp10_frames, name)
+        )
     ]
     check(problems)
 
@@ -205,7 +269,8 @@ def test_frame_like_headings_are_listed_in_frames(course: Course) -> None:
         f"frames (a typo, or a frame missing from course.toml?)"
         for lesson in course.everything
         for title in headings(lesson.text, level=2)
-        if looks_like_frame(title) and title not in lesson.frames
+        if (looks_like_frame(title) or title in names_of(lesson.protocol))
+        and title not in lesson.frames
     ]
     check(problems)
 
@@ -223,9 +288,19 @@ def test_every_captured_frame_has_a_section(course: Course, path: Path) -> None:
     assert not seen - taught, f"no lesson has a section for {sorted(seen - taught)}"
 
 
-def test_placeholders_resolve_on_the_happy_path(
-    course: Course, happy_frames: list[Frame]
+def test_every_frame_of_the_amqp10_capture_has_a_1_0_section(
+    course: Course, amqp10_frames: list[Frame]
 ) -> None:
+    seen = {frame.name for frame in amqp10_frames}
+    taught = {n for x in course.lessons if x.protocol == "1.0" for n in x.frames}
+    assert not seen - taught, f"no 1.0 lesson has a section for {seen - taught}"
+
+
+def test_placeholders_resolve_on_the_happy_path(
+    course: Course, happy_frames: list[Frame], amqp10_frames: list[Frame]
+) -> None:
+    """A 0-9-1 placeholder on the 0-9-1 happy path (or a rare frame's field), a
+    1.0 one on the recorded 1.0 lifecycle."""
     assert frozenset(METHODS) >= RARE_FRAMES, "the allowance names real frames"
     on_happy_path = {frame.name for frame in happy_frames}
     problems = []
@@ -233,7 +308,10 @@ def test_placeholders_resolve_on_the_happy_path(
         for path in placeholders(lesson.text):
             name = frame_of(path)
             where = f"{lesson.file}: {{{{{path}}}}}"
-            if name is None:
+            if filling.split(path)[1] in AMQP10_NAMES:
+                if render(f"{{{{{path}}}}}", amqp10_frames) == NOT_SEEN:
+                    problems.append(f"{where}: not on the recorded 1.0 lifecycle")
+            elif name is None:
                 problems.append(f"{where} names no frame")
             elif name in on_happy_path:
                 if render(f"{{{{{path}}}}}", happy_frames) == NOT_SEEN:
