@@ -24,6 +24,10 @@ from explorer.engine.core import Engine, Operation, Step
 from explorer.lab import broker
 from explorer.net.endpoint import parse
 from explorer.net.raw import Handshake
+from explorer.protocol.amqp10.frames import Body
+from explorer.protocol.amqp10.lifecycle import SASL_CODES
+from explorer.protocol.amqp10.values import Described
+from explorer.protocol.dialect import AMQP_0_9_1, Dialect
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import Phase
@@ -36,8 +40,12 @@ Facts = dict[str, JSON]
 Summary = Callable[[Sequence[Frame]], tuple[Facts, list[str]]]
 #: What an experiment measures on connections of its own, once the run ends.
 Measure = Callable[[Engine], Awaitable[tuple[Facts, list[str]]]]
-#: Frames by which a broker answers a provocation.
+#: Frames by which a broker answers a provocation (0-9-1's, then 1.0's: a
+#: 1.0 frame counts only when it carries a failure code or error).
 REPLIES: Final = ("Connection.Close", "Channel.Close", "Basic.Return")
+REPLIES_1_0: Final = ("sasl-outcome", "close", "end", "detach")
+#: The broker's frame that closes the whole connection, in either protocol.
+CLOSES: Final = ("Connection.Close", "close")
 #: How long to wait for the broker's log to mention the connection's end: the
 #: broker logs a refused connection's close when it drops it, 3 s later, and
 #: its log handler writes to the file a few seconds after that.
@@ -62,8 +70,9 @@ class Scenario:
     expect: str
     #: The client frame that provokes the reaction (its first occurrence).
     trigger: str = ""
-    #: The broker's expected reply to the trigger: frame name and reply code.
-    reply: tuple[str, int] | None = None
+    #: The broker's expected reply to the trigger: frame name and reply code
+    #: (an AMQP 1.0 error's condition, e.g. "amqp:not-found").
+    reply: tuple[str, int | str] | None = None
     #: The broker drops the socket, without a Close, this long after the trigger.
     drop_within: tuple[float, float] | None = None
     #: The connection is still open afterwards (closed cleanly by the client).
@@ -75,6 +84,8 @@ class Scenario:
     #: The handshake must be held step by step, even in a trace.
     held: bool = False
     summary: Summary | None = None
+    #: The protocol the run speaks (the Engine's steps follow it).
+    dialect: Dialect = AMQP_0_9_1
     #: Run when the run ends; its facts and notes join the report.
     measure: Measure | None = None
 
@@ -151,7 +162,8 @@ def observe(scenario: Scenario, engine: Engine) -> tuple[dict[str, JSON], list[s
         sent = first_named(frames, C2B, scenario.trigger)
         start = sent.t if sent is not None else None
     answer = _reply(frames, start)
-    dropped = _dropped_after(engine, start)
+    # After a clean close the broker's end of TCP (RabbitMQ 4 resets it) is no drop.
+    dropped = None if _closed_cleanly(frames) else _dropped_after(engine, start)
     facts: dict[str, JSON] = {
         "experiment": scenario.name,
         "expected": scenario.expect,
@@ -162,9 +174,7 @@ def observe(scenario: Scenario, engine: Engine) -> tuple[dict[str, JSON], list[s
     if refusal is not None:
         said.append(f"the broker answered with its own header {refusal.raw.hex(' ')}")
     if answer is not None:
-        payload = answer.payload
-        code = int(getattr(payload, "reply_code", 0))
-        text = str(getattr(payload, "reply_text", ""))
+        code, text = reply_code(answer)
         facts["reply"] = {
             "frame": answer.name,
             "channel": answer.channel,
@@ -177,7 +187,7 @@ def observe(scenario: Scenario, engine: Engine) -> tuple[dict[str, JSON], list[s
         facts["dropped_after_s"] = round(dropped, 2)
         said.append(f"the broker dropped the TCP connection {dropped:.1f} s later")
     if scenario.lives_on:
-        facts["connection_lived_on"] = engine.seen(B2C, "Connection.CloseOk")
+        facts["connection_lived_on"] = _closed_cleanly(frames)
     passed = _as_expected(scenario, facts, answer, dropped)
     facts["as_expected"] = passed
     observed = "; ".join(said) or "the broker sent no reply and kept the connection"
@@ -193,10 +203,49 @@ def observe(scenario: Scenario, engine: Engine) -> tuple[dict[str, JSON], list[s
     return facts, notes
 
 
+def reply_code(frame: Frame) -> tuple[int | str, str]:
+    """A broker answer's code and text: 0-9-1's reply code and text, a
+    sasl-outcome's code and its name, or a 1.0 error's condition and
+    description (0 and "" when the frame carries none)."""
+    payload = frame.payload
+    if not isinstance(payload, Body):
+        return int(getattr(payload, "reply_code", 0)), str(
+            getattr(payload, "reply_text", "")
+        )
+    if payload.name == "sasl-outcome":
+        code = payload.fields.get("code")
+        number = code if isinstance(code, int) else 0
+        return number, SASL_CODES.get(number, "") if number else ""
+    error = payload.fields.get("error")
+    if not isinstance(error, Described):
+        return 0, ""
+    fields = error.fields
+    return str(fields.get("condition") or ""), str(fields.get("description") or "")
+
+
+def _answers(frame: Frame) -> bool:
+    if frame.name in REPLIES:
+        return not isinstance(frame.payload, Body)
+    return frame.name in REPLIES_1_0 and bool(reply_code(frame)[0])
+
+
 def _reply(frames: list[Frame], start: float | None) -> Frame | None:
     if start is None:
         return None
-    return next((f for f in sent_since(frames, B2C, start) if f.name in REPLIES), None)
+    return next((f for f in sent_since(frames, B2C, start) if _answers(f)), None)
+
+
+def _closed_cleanly(frames: list[Frame]) -> bool:
+    """Whether the broker closed the connection as asked: 0-9-1's CloseOk, or
+    1.0's close without an error."""
+    return any(
+        f.direction is B2C
+        and (
+            f.name == "Connection.CloseOk"
+            or (f.name == "close" and not reply_code(f)[0])
+        )
+        for f in frames
+    )
 
 
 def _dropped_after(engine: Engine, start: float | None) -> float | None:
@@ -219,11 +268,11 @@ def _as_expected(
     ok = True
     if scenario.reply is not None:
         name, code = scenario.reply
-        got = int(getattr(answer.payload, "reply_code", 0)) if answer else None
+        got = reply_code(answer)[0] if answer else None
         ok = answer is not None and answer.name == name and got == code
     if scenario.drop_within is not None:
         low, high = scenario.drop_within
-        silent = answer is None or answer.name != "Connection.Close"
+        silent = answer is None or answer.name not in CLOSES
         ok = ok and silent and dropped is not None and low <= dropped <= high
     if scenario.lives_on:
         ok = ok and facts.get("connection_lived_on") is True

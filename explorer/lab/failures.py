@@ -6,7 +6,7 @@ explorer.lab.faults). Each changes the plain lifecycle as little as it can (a
 URL, a user, one step); what the broker really does is read from the wire by
 `experiment.conclude`. Where aiormq cannot send what is needed (a wrong header,
 TuneOk values of our own, malformed frames, silence instead of heartbeats) the
-raw client does.
+raw client does. The amqp10-* experiments speak AMQP 1.0 (Scenario.dialect).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from aiormq.abc import AbstractChannel
 
 from explorer.engine import handshake, session
 from explorer.engine.core import HANDSHAKE_TIMEOUT, Engine, Operation, Step
-from explorer.lab import faults
+from explorer.lab import amqp10faults, faults
 from explorer.lab.experiment import Scenario, rewrite
 from explorer.lab.faults import (
     RAW_FRAME_MAX,
@@ -28,6 +28,7 @@ from explorer.lab.faults import (
     Facts,
 )
 from explorer.net.raw import CAPABILITIES, Handshake
+from explorer.protocol.dialect import AMQP_1_0
 from explorer.protocol.lifecycle import OPERATING, Phase
 
 #: The smallest frame_max RabbitMQ 3.x and 4.0 accept (4.1 raised it to 8192).
@@ -253,5 +254,40 @@ EXPERIMENTS: Final = (
             faults.publish_unroutable,
             "A mandatory publish to amq.direct with a routing key nothing is bound to.",
         ),
+    ),
+    Scenario(
+        "amqp10-wrong-password",
+        "AMQP 1.0: sasl-init carries a wrong password",
+        "failure",
+        Phase.AUTH,
+        "sasl-outcome code 1 (auth), about 3 s after sasl-init; no open, no close",
+        trigger="sasl-init",
+        reply=("sasl-outcome", 1),
+        setup=WRONG_PASSWORD,
+        dialect=AMQP_1_0,
+    ),
+    Scenario(
+        "amqp10-unknown-vhost",
+        "AMQP 1.0: open's hostname names a vhost that does not exist",
+        "failure",
+        Phase.OPEN,
+        "the broker's AMQP header, then no open and no close: a TCP reset about "
+        "3 s after the client's open",
+        trigger="open",
+        drop_within=DROPPED_AFTER_DELAY,
+        setup=rewrite(vhost="amqp-explorer-no-such-vhost"),
+        dialect=AMQP_1_0,
+    ),
+    Scenario(
+        "amqp10-missing-queue",
+        "AMQP 1.0: a sender attaches to /queues/NAME for a queue that does not exist",
+        "failure",
+        Phase.OPERATIONS,
+        "no attach back: end with amqp:not-found; the connection lives on",
+        trigger="attach",
+        reply=("end", "amqp:not-found"),
+        lives_on=True,
+        steps={Phase.OPERATIONS: amqp10faults.attach_missing},
+        dialect=AMQP_1_0,
     ),
 )

@@ -39,4 +39,5 @@ def lab_engine(
         reveal_secrets=reveal_secrets,
         wait=wait,
         experiment=scenario,
+        dialect=scenario.dialect,
     )

@@ -23,8 +23,9 @@ from explorer.engine import reaching, session
 from explorer.engine.core import Engine, Operation, Step
 from explorer.lab import sidebyside
 from explorer.lab.experiment import Facts, Scenario, rewrite
-from explorer.net.raw import Handshake
+from explorer.protocol.amqp10.frames import Body, Header
 from explorer.protocol.content import publishes
+from explorer.protocol.dialect import AMQP_1_0
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import ORDER, Phase
@@ -199,23 +200,33 @@ def _body_frames(frames: Sequence[Frame]) -> tuple[Facts, list[str]]:
 
 
 def _amqp10_answer(frames: Sequence[Frame]) -> tuple[Facts, list[str]]:
-    answer = first_named(frames, B2C, "ProtocolHeader")
-    if answer is None:
+    """The broker's answer to the SASL header, read as AMQP 1.0."""
+    answer = next((f for f in frames if f.direction is B2C), None)
+    if answer is None or not isinstance(answer.payload, Header):
         return {"broker_answered": None}, ["The broker sent no protocol header back."]
     shown = answer.raw.hex(" ")
-    if answer.raw == SASL_HEADER:
-        note = (
-            "The broker echoed the AMQP 1.0 SASL header: it speaks AMQP 1.0 on this "
-            "port (RabbitMQ 4.x does natively) and would now send sasl-mechanisms."
-        )
-    else:
-        note = (
+    facts: Facts = {
+        "amqp_1_0_header_sent": SASL_HEADER.hex(" "),
+        "broker_answered": shown,
+    }
+    if not answer.payload.is_amqp10:
+        return facts, [
             f"The broker answered {shown}, its AMQP 0-9-1 header, and closed: this "
             "broker does not speak AMQP 1.0 here (RabbitMQ 3.x needs the "
             "rabbitmq_amqp1_0 plugin; 4.x speaks it natively)."
-        )
-    return {"amqp_1_0_header_sent": SASL_HEADER.hex(" "), "broker_answered": shown}, [
-        note
+        ]
+    offer = first_named(frames, B2C, "sasl-mechanisms")
+    body = offer.payload if offer is not None else None
+    listed = (
+        body.fields.get("sasl-server-mechanisms") if isinstance(body, Body) else None
+    )
+    mechanisms = [str(m) for m in getattr(listed, "items", ())]
+    facts["sasl_mechanisms"] = list(mechanisms)
+    return facts, [
+        f"The broker echoed the SASL header and offered {', '.join(mechanisms)} in "
+        "sasl-mechanisms, decoded as AMQP 1.0: it speaks AMQP 1.0 on this port. "
+        "Step a whole 1.0 connection with --protocol 1.0, and count it against "
+        "0-9-1 with the side-by-side experiment."
     ]
 
 
@@ -227,6 +238,10 @@ async def _side_by_side(engine: Engine) -> tuple[Facts, list[str]]:
     return await sidebyside.measure(engine.need_endpoint())
 
 
+#: Only the header is stepped (Proton may go on at wire speed), then the close.
+HEADER_ONLY: Final[dict[Phase, Step | None]] = dict.fromkeys(
+    (Phase.AUTH, Phase.OPEN, Phase.CHANNEL, Phase.OPERATIONS, Phase.HEARTBEAT)
+)
 #: Only the endpoint is stepped: the jobs run on connections of their own.
 MEASURED_ONLY: Final[dict[Phase, Step | None]] = {
     **dict.fromkeys(p for p in ORDER if p is not Phase.ENDPOINT),
@@ -313,8 +328,9 @@ EXPERIMENTS: Final = (
         "topic",
         Phase.HEADER,
         "RabbitMQ 3.x answers with its 0-9-1 header and closes; 4.x speaks AMQP 1.0",
-        handshake=Handshake(header=SASL_HEADER),
         summary=_amqp10_answer,
+        steps=HEADER_ONLY,
+        dialect=AMQP_1_0,
     ),
     Scenario(
         "side-by-side",
