@@ -48,6 +48,7 @@ def test_every_topic_experiment_is_tested_here() -> None:
     tested = {
         "two-channels", "push-vs-poll", "socket-limit", "body-split", "broker-log",
         "amqp-1.0", "lazy-client",  # lazy-client: test_lazy_client.py
+        "side-by-side",  # test_amqp10_experiments.py
     }  # fmt: skip
     assert set(TOPICS) == tested
 
