@@ -19,7 +19,7 @@ from typing import TypeVar
 
 from aiormq.abc import AbstractChannel
 
-from explorer.engine import session, wire
+from explorer.engine import wire
 from explorer.engine.events import (
     Clock,
     EngineEvent,
@@ -34,25 +34,19 @@ from explorer.engine.events import (
 )
 from explorer.engine.experiment import Cleanup, Experiment, Operation, Step
 from explorer.engine.framelog import FrameLog
-from explorer.engine.steps import STEPS
+from explorer.engine.reaching import Handshaking
+from explorer.engine.steps import DEFAULTS
 from explorer.engine.wire import HANDSHAKE_TIMEOUT
+from explorer.net.amqp10 import Amqp10Client
 from explorer.net.client import ExplorerConnection
 from explorer.net.connect import Address
 from explorer.net.endpoint import Endpoint
 from explorer.net.raw import RawClient
 from explorer.net.tap import Tap
-from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.dialect import AMQP_0_9_1, Dialect
 from explorer.protocol.fields import JSON
-from explorer.protocol.frames import (
-    B2C,
-    Direction,
-)
-from explorer.protocol.lifecycle import (
-    ORDER,
-    LifecycleModel,
-    Phase,
-    phase_after,
-)
+from explorer.protocol.frames import Direction
+from explorer.protocol.lifecycle import ORDER, Phase, phase_after
 from explorer.protocol.stream import StreamEnd
 
 __all__ = ["HANDSHAKE_TIMEOUT", "Engine", "Experiment", "Operation", "Step"]
@@ -75,7 +69,8 @@ class Engine(FrameLog):
         live_handshake: bool = False,
         wait: float = 5.0,
         experiment: Experiment | None = None,
-        steps: Mapping[Phase, Step] = STEPS,
+        steps: Mapping[Phase, Step] | None = None,
+        dialect: Dialect = AMQP_0_9_1,
     ) -> None:
         """Prepare to connect to `url`; nothing happens until `step()`.
 
@@ -91,7 +86,10 @@ class Engine(FrameLog):
             wait: Seconds to wait for the broker's answer at each step.
             experiment: A failure-lab or topic experiment to run instead of
                 the plain lifecycle.
-            steps: What each phase's step does (an experiment replaces some).
+            steps: What each phase's step does (an experiment replaces some);
+                by default the dialect's (explorer.engine.steps.DEFAULTS).
+            dialect: The protocol to speak: AMQP 0-9-1 (aiormq) or 1.0
+                (Proton, explorer.net.amqp10).
         """
         super().__init__()
         self.url = url
@@ -99,19 +97,22 @@ class Engine(FrameLog):
         self.reveal = reveal_secrets
         self.live_handshake = live_handshake
         self.wait = wait
-        self.model = LifecycleModel()
-        self.tap = Tap()
+        self.dialect = dialect
+        default_steps, default_operations = DEFAULTS[dialect.key]
+        self.model = dialect.rules(Phase.ENDPOINT)
+        # The tap's own 0-9-1 decoder (hiding handshake heartbeats) reads 0-9-1 only.
+        self.tap = Tap(hide_handshake_heartbeats=dialect is AMQP_0_9_1)
         self.tap.listeners.append(partial(wire.read, self))
         self.tap.hold_listeners.append(self.wake)
         self.experiment = experiment
-        self.steps = steps
+        self.steps = default_steps if steps is None else steps
         left_out = {
             p for p, s in (experiment.steps if experiment else {}).items() if s is None
         }
-        self.plan: list[Phase] = [p for p in ORDER if p not in left_out]
+        self.plan = [p for p in dialect.plan_for(True) if p not in left_out]
         #: What each operation name runs, when the experiment brings its own.
         self.own_operations = experiment.operations if experiment else {}
-        self.operations = list(self.own_operations or session.OPERATIONS)
+        self.operations = list(self.own_operations or default_operations)
         if experiment is not None and experiment.steps.get(Phase.OPERATIONS):
             self.operations = [experiment.name]  # one step of its own
         #: When the experiment sent what provokes the broker (tap clock).
@@ -134,12 +135,16 @@ class Engine(FrameLog):
         self.addresses: list[Address] = []
         self.sock: socket.socket | None = None
         self.connection: ExplorerConnection | RawClient | None = None
+        #: The AMQP 1.0 client, for a run with dialect AMQP_1_0.
+        self.amqp10: Amqp10Client | None = None
+        #: How the client's handshake starts (set by the tcp step).
+        self.handshaking: Handshaking | None = None
         self.channel: AbstractChannel | None = None
         self.queue = ""
         #: When TCP connected, on the tap's clock.
         self.tcp_at: float | None = None
-        self._connecting: asyncio.Task[bool] | None = None
-        self.decoders = {d: FrameDecoder(d) for d in Direction}
+        self._connecting: asyncio.Task[object] | None = None
+        self.decoders = {d: dialect.decoder(d) for d in Direction}
         self._arrived = asyncio.Event()
         self._index = 0
         #: The phase the current step runs; events of later phases wait for it.
@@ -219,9 +224,14 @@ class Engine(FrameLog):
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
         opened = self.opened() is not None
-        if opened and self.connection is not None and not self.connection.is_closed:
+        closing, client = None, self.connection
+        if opened and self.amqp10 is not None and not self.amqp10.is_closed:
+            closing = self.amqp10.close()
+        elif opened and client is not None and not client.is_closed:
+            closing = client.close(exc=None)
+        if closing is not None:
             with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(self.connection.close(exc=None), timeout=3)
+                await asyncio.wait_for(closing, timeout=3)
         self.drop()
         await self.clean_up()
         await asyncio.sleep(0)  # let the transport report how the connection ended
@@ -256,17 +266,15 @@ class Engine(FrameLog):
         self._current = Phase.CLOSE
         self._flush()
         self.finished = True
-        self.tell(
-            LifecycleEnded(not self.failed and self.seen(B2C, "Connection.CloseOk"))
-        )
+        self.tell(LifecycleEnded(not self.failed and wire.closed_cleanly(self)))
 
     # The client's handshake ---------------------------------------------------
 
-    def start_connecting(self) -> asyncio.Task[bool]:
-        """Start aiormq's connect() (once); it pauses at each held write."""
+    def start_connecting(self) -> asyncio.Task[object]:
+        """Start the client's handshake (once); it pauses at each held write."""
         if self._connecting is None:
-            assert self.connection is not None, "the tcp phase runs first"
-            self._connecting = asyncio.ensure_future(self.connection.connect())
+            assert self.handshaking is not None, "the tcp phase runs first"
+            self._connecting = asyncio.ensure_future(self.handshaking())
             self._connecting.add_done_callback(self._connected)
         return self._connecting
 
@@ -279,8 +287,8 @@ class Engine(FrameLog):
         if self.tap.held:
             self.tap.release()
 
-    def _connected(self, task: asyncio.Task[bool]) -> None:
-        """aiormq's connect() ended; why it failed is read from the wire instead."""
+    def _connected(self, task: asyncio.Task[object]) -> None:
+        """The handshake ended; why it failed is read from the wire instead."""
         if not task.cancelled():
             task.exception()  # retrieved, so asyncio does not print it
         self.wake()
@@ -380,6 +388,11 @@ class Engine(FrameLog):
         """The aiormq connection (the tcp phase has run)."""
         assert isinstance(self.connection, ExplorerConnection), "aiormq connects"
         return self.connection
+
+    def need_amqp10(self) -> Amqp10Client:
+        """The AMQP 1.0 client (the tcp phase has run, with dialect AMQP_1_0)."""
+        assert self.amqp10 is not None, "the tcp phase runs first"
+        return self.amqp10
 
     def need_raw(self) -> RawClient:
         """The raw client (an experiment with a handshake of its own)."""

@@ -8,26 +8,36 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, Final
 
 from explorer.engine import diagnosis
 from explorer.net import connect as net
 from explorer.net.client import ExplorerConnection
-from explorer.net.endpoint import EndpointError, parse
+from explorer.net.endpoint import Endpoint, EndpointError, parse
 from explorer.net.raw import RawClient
 from explorer.protocol.fields import JSON
-from explorer.protocol.lifecycle import Phase, plan_for
+from explorer.protocol.lifecycle import Phase
 
 if TYPE_CHECKING:
     from explorer.engine.core import Engine
 
-#: What the TCP report says of the pace, by whether the handshake is held.
+#: The client's handshake, started when TCP opens: it pauses at held writes.
+Handshaking = Callable[[], Coroutine[Any, Any, object]]
+#: Makes the client on the connected socket (`engine.connection`) and says
+#: how its handshake starts.
+ClientMaker = Callable[["Engine", Endpoint, socket.socket], Handshaking]
+
+#: What the TCP report says of the pace, by whether the handshake is held;
+#: `{client}` is the client library.
 PACE_NOTES: Final = {
     False: "Your pace: RabbitMQ's 10 s handshake_timeout runs from this TCP "
-    "accept, so the explorer lets aiormq finish the handshake at wire speed now; "
-    "each handshake step then shows what was exchanged, with its real timings.",
-    True: "Race mode: the explorer holds each of aiormq's handshake frames until "
-    "you step, while RabbitMQ's 10 s handshake_timeout runs from this TCP accept.",
+    "accept, so the explorer lets {client} finish the handshake at wire speed "
+    "now; each handshake step then shows what was exchanged, with its real "
+    "timings.",
+    True: "Race mode: the explorer holds each of {client}'s handshake frames "
+    "until you step, while RabbitMQ's 10 s handshake_timeout runs from this TCP "
+    "accept.",
 }
 
 
@@ -39,7 +49,9 @@ async def endpoint(engine: Engine) -> None:
         engine.fail(Phase.ENDPOINT, str(exc), advice="fix the URL and try again")
         return
     engine.endpoint = parsed
-    engine.plan[:] = [p for p in engine.plan if p in plan_for(parsed.tls)]
+    engine.plan[:] = [
+        p for p in engine.plan if p in engine.dialect.plan_for(parsed.tls)
+    ]
     settings: list[JSON] = [
         {
             "name": s.name,
@@ -105,8 +117,39 @@ async def resolve(engine: Engine) -> None:
     )
 
 
-async def tcp(engine: Engine) -> None:
-    """Connect to each address in turn; one long-lived TCP connection."""
+def aiormq_client(engine: Engine, where: Endpoint, sock: socket.socket) -> Handshaking:
+    """aiormq's connection (or, for an experiment's own handshake, the raw
+    client's) on `sock`."""
+    plan = engine.experiment.handshake if engine.experiment else None
+    connection = (
+        ExplorerConnection(
+            where.aiormq_url(),
+            engine.tap,
+            sock=sock,
+            channel_max=where.channel_max,
+            frame_max=where.frame_max,
+        )
+        if plan is None
+        else RawClient(where.aiormq_url(), engine.tap, sock=sock, plan=plan)
+    )
+    engine.connection = connection
+    return connection.connect
+
+
+async def tcp(
+    engine: Engine,
+    client: ClientMaker = aiormq_client,
+    *,
+    name: str = "aiormq",
+    notes: tuple[str, ...] = (),
+) -> None:
+    """Connect to each address in turn; one long-lived TCP connection.
+
+    Args:
+        client: Makes the client library's connection on the socket.
+        name: The client library, as the pace note names it.
+        notes: What the report says besides, of this protocol's handshake.
+    """
     engine.model.enter(Phase.TCP)
     where = engine.need_endpoint()
     sock, attempts = await net.connect_first(engine.addresses, where.connect_timeout)
@@ -143,21 +186,11 @@ async def tcp(engine: Engine) -> None:
             f"This process may hold {limits['open_files_soft_limit']} open files "
             f"(its soft limit) and holds {limits['open_files_held']} now: each "
             "connection costs one.",
-            PACE_NOTES[engine.live_handshake],
+            PACE_NOTES[engine.live_handshake].format(client=name),
+            *notes,
         ],
     )
-    plan = engine.experiment.handshake if engine.experiment else None
-    engine.connection = (
-        ExplorerConnection(
-            where.aiormq_url(),
-            engine.tap,
-            sock=sock,
-            channel_max=where.channel_max,
-            frame_max=where.frame_max,
-        )
-        if plan is None
-        else RawClient(where.aiormq_url(), engine.tap, sock=sock, plan=plan)
-    )
+    engine.handshaking = client(engine, where, sock)
     if engine.live_handshake:
         engine.tap.hold()
     # From TCP accept on, the broker's handshake_timeout runs: the client starts

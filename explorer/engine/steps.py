@@ -1,8 +1,10 @@
 """The plain lifecycle's steps: what each phase does, by phase.
 
 Owns STEPS, the table passed to the Engine (by default: an experiment
-replaces some of its entries). The phase modules name the Engine for type
-checking only, so importing them never imports `core`: no import cycle.
+replaces some of its entries), and DEFAULTS, each dialect's steps and
+operations (AMQP 1.0's are explorer.engine.amqp10steps'). The phase
+modules name the Engine for type checking only, so importing them never
+imports `core`: no import cycle.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from explorer.engine import handshake, reaching, session
+from explorer.engine import amqp10ops, amqp10steps, handshake, reaching, session
 from explorer.engine.experiment import Step
 from explorer.protocol.lifecycle import Phase
 
@@ -29,4 +31,10 @@ STEPS: Final[Mapping[Phase, Step]] = {
     Phase.OPERATIONS: session.operation,
     Phase.HEARTBEAT: session.heartbeat,
     Phase.CLOSE: session.close,
+}
+
+#: Each dialect's steps and operation names, by its key ("0-9-1", "1.0").
+DEFAULTS: Final[Mapping[str, tuple[Mapping[Phase, Step], tuple[str, ...]]]] = {
+    "0-9-1": (STEPS, tuple(session.OPERATIONS)),
+    "1.0": (amqp10steps.STEPS, tuple(amqp10ops.OPERATIONS)),
 }

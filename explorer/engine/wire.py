@@ -3,7 +3,8 @@
 Owns what the engine makes of every byte the tap sees, as it arrives: both
 directions decoded, each frame put through the lifecycle rules and told under
 its phase, and what a broker's Close, unreadable bytes or a dropped connection
-mean (the failure, and the phase it interrupts).
+mean (the failure, and the phase it interrupts). Either dialect: a 1.0
+broker frame's meaning comes from explorer.protocol.amqp10.report.
 """
 
 from __future__ import annotations
@@ -15,6 +16,9 @@ from pamqp import commands
 from explorer.engine.events import Clock, FrameObserved
 from explorer.engine.inference import refusal
 from explorer.protocol import report
+from explorer.protocol.amqp10 import report as amqp10_report
+from explorer.protocol.amqp10.frames import Header
+from explorer.protocol.dialect import AMQP_0_9_1
 from explorer.protocol.fields import shown
 from explorer.protocol.frames import B2C, C2B, DecodeFailure, Frame
 from explorer.protocol.lifecycle import ORDER, Phase
@@ -24,8 +28,18 @@ from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
 if TYPE_CHECKING:
     from explorer.engine.core import Engine
 
-#: RabbitMQ's default handshake_timeout: from TCP accept to Connection.Open.
+#: RabbitMQ's default handshake_timeout: from TCP accept to Connection.Open
+#: (for AMQP 1.0, to the client's open: seen on RabbitMQ 4.0.5).
 HANDSHAKE_TIMEOUT: Final = 10.0
+#: The client's frame the handshake_timeout waits for, by dialect key.
+_OPEN: Final = {"0-9-1": "Connection.Open", "1.0": "open"}
+#: The broker's frame that answers the client's close, by dialect key.
+_CLOSED: Final = {"0-9-1": "Connection.CloseOk", "1.0": "close"}
+#: What to do when the broker answers a 1.0 header with 0-9-1's.
+NO_AMQP10_ADVICE: Final = (
+    "RabbitMQ 3.x speaks AMQP 1.0 only with the rabbitmq_amqp1_0 plugin; 4.x "
+    "natively: connect to a 4.x broker, or use AMQP 0-9-1 here"
+)
 
 
 def read(engine: Engine, event: WireEvent) -> None:
@@ -59,6 +73,9 @@ def _observe(engine: Engine, frame: Frame) -> None:
     payload = frame.payload
     if frame.direction is C2B:
         return
+    if engine.dialect is not AMQP_0_9_1:
+        _observe_amqp10(engine, frame, transition.before, transition.violation)
+        return
     if isinstance(payload, commands.Connection.Close | commands.Channel.Close):
         _broker_closed(engine, frame, transition.before)
     elif transition.violation and frame.name == "ProtocolHeader":
@@ -70,6 +87,32 @@ def _observe(engine: Engine, frame: Frame) -> None:
             advice="use a client for the protocol this broker offers, or a "
             "broker that speaks AMQP 0-9-1",
         )
+
+
+def _observe_amqp10(engine: Engine, frame: Frame, phase: Phase, violation: str) -> None:
+    """A 1.0 broker frame: a refused header, or an error it carries."""
+    if violation and isinstance(frame.payload, Header):
+        engine.lose()
+        _, notes = amqp10_report.header_facts(engine.frames[0], frame)
+        engine.fail(Phase.HEADER, notes[-1], advice=NO_AMQP10_ADVICE)
+        return
+    failure = amqp10_report.failure_of(frame, phase)
+    if (frame.name == "close" and not engine.closing) or (failure and failure.fatal):
+        engine.lose()
+    if failure is not None:
+        engine.fail(
+            phase,
+            failure.message,
+            failure.code,
+            failure.condition,
+            advice=failure.advice,
+            fatal=failure.fatal,
+        )
+
+
+def closed_cleanly(engine: Engine) -> bool:
+    """Whether the broker answered the client's close (Close-Ok, or 1.0's close)."""
+    return engine.seen(B2C, _CLOSED[engine.dialect.key])
 
 
 def _broker_closed(engine: Engine, frame: Frame, phase: Phase) -> None:
@@ -90,14 +133,21 @@ def _broker_closed(engine: Engine, frame: Frame, phase: Phase) -> None:
 def _unreadable(engine: Engine, failure: DecodeFailure) -> None:
     if failure.direction is B2C:
         engine.lose()
+    name = engine.dialect.name
+    if failure.direction is B2C:
+        advice = f"is this really an {name} port?"
+    elif engine.dialect is AMQP_0_9_1:
+        advice = (
+            "the client wrote a malformed frame: RabbitMQ answers that with "
+            "501 FRAME_ERROR and closes the connection"
+        )
+    else:
+        advice = "the client wrote a malformed frame"
     engine.fail(
         engine.model.phase,
-        f"the {failure.direction.sender}'s bytes cannot be read as AMQP 0-9-1 "
+        f"the {failure.direction.sender}'s bytes cannot be read as {name} "
         f"at offset {failure.offset}: {failure.reason}",
-        advice="is this really an AMQP 0-9-1 port?"
-        if failure.direction is B2C
-        else "the client wrote a malformed frame: RabbitMQ answers that with "
-        "501 FRAME_ERROR and closes the connection",
+        advice=advice,
     )
 
 
@@ -131,8 +181,18 @@ def _stream_ended(engine: Engine, end: StreamEnd) -> None:
             phase,
             f"the broker dropped the connection {elapsed:.1f} s after TCP accept"
             f"{held} ({end.reason}): its handshake_timeout (10 s by default) "
-            "ran out before Connection.Open",
+            f"ran out before {_OPEN[engine.dialect.key]}",
             advice=advice,
+        )
+    elif _vhost_refused(engine, phase):
+        engine.fail(
+            phase,
+            f"RabbitMQ reset the connection {elapsed:.3f} s after TCP accept, after "
+            "its AMQP header, without an open or a close: RabbitMQ 4.0.5 does this "
+            "when the vhost that the client's open names in its hostname "
+            f"({_hostname(engine)}) does not exist",
+            advice="check the vhost in the URL (rabbitmqctl list_vhosts lists "
+            "them); the broker's log says why (`rabbitmq-diagnostics log_tail`)",
         )
     else:
         engine.fail(
@@ -140,6 +200,24 @@ def _stream_ended(engine: Engine, end: StreamEnd) -> None:
             f"the connection was lost {elapsed:.1f} s after TCP accept: {end.reason}",
             advice="the broker's log says why (`rabbitmq-diagnostics log_tail`)",
         )
+
+
+def _vhost_refused(engine: Engine, phase: Phase) -> bool:
+    """Whether a 1.0 broker dropped the connection after its AMQP header,
+    without answering the client's open."""
+    return (
+        engine.dialect is not AMQP_0_9_1
+        and phase is Phase.OPEN
+        and engine.seen(C2B, "open")
+        and engine.opened() is None
+        and not engine.seen(B2C, "close")
+    )
+
+
+def _hostname(engine: Engine) -> str:
+    sent = engine.frame(C2B, "open")
+    fields = getattr(sent.payload, "fields", {}) if sent is not None else {}
+    return str(fields.get("hostname"))
 
 
 def _interrupted_phase(engine: Engine) -> Phase:
@@ -171,6 +249,18 @@ def clock(engine: Engine) -> Clock:
             if engine.live_handshake and left is not None
             else "handshake at wire speed"
         )
+    elif engine.dialect is not AMQP_0_9_1:
+        took = (opened.t - engine.tcp_at) * 1000
+        facts, _ = amqp10_report.open_facts(engine.frame(C2B, "open") or opened, opened)
+        idle = facts["idle-time-out"]
+        assert isinstance(idle, dict)
+        said = [
+            f"{who} {value / 1000:g} s"
+            if isinstance(value, int) and value
+            else f"{who} none"
+            for who, value in (("broker", idle["broker"]), ("client", idle["client"]))
+        ]
+        state = f"open (handshake {took:.0f} ms); idle-time-out: {', '.join(said)}"
     else:
         tune_ok = first_payload(engine.frames, C2B, commands.Connection.TuneOk)
         beat = int(tune_ok.heartbeat) if tune_ok is not None else 0

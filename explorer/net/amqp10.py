@@ -15,6 +15,7 @@ bytes both ways until the broker has answered it.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Callable
 from typing import Final, Protocol
@@ -42,6 +43,13 @@ class _Endpoint(Protocol):
     @property
     def state(self) -> int:
         """Local and remote state bits (proton.Endpoint.REMOTE_ACTIVE ...)."""
+
+    @property
+    def remote_condition(self) -> proton.Condition | None:
+        """The error the broker's close (end, detach) carried, if any."""
+
+    def close(self) -> None:
+        """Close (end, detach) the client's end."""
 
 
 def _active(endpoint: _Endpoint) -> Callable[[], bool]:
@@ -100,16 +108,24 @@ class Amqp10Client:
         #: The broker's side has ended (its FIN, or a reset).
         self.ended = False
 
-    async def connect(self, host: str, port: int) -> None:
-        """Open the TCP connection, through the tap.
+    async def connect(
+        self, host: str, port: int, sock: socket.socket | None = None
+    ) -> None:
+        """Open the TCP connection through the tap (on `sock` when it is
+        already connected, as the explorer's tcp step connects it).
 
         Raises:
             AMQPConnectionError: the broker cannot be reached (aiormq's, as
                 the tap's factory raises it).
         """
         url = URL.build(scheme="amqp", host=host, port=port)
-        factory = TapTransportFactory(self.tap)
+        factory = TapTransportFactory(self.tap, sock)
         self._reader, self._writer = await factory.create(url)
+
+    @property
+    def is_closed(self) -> bool:
+        """Whether the broker's side has ended, or the client closed its own."""
+        return self.ended or self._writer is None or self._writer.is_closing()
 
     async def open(self) -> None:
         """SASL (header, mechanisms, init, outcome), the AMQP header, open."""
@@ -193,14 +209,20 @@ class Amqp10Client:
 
     async def close(self) -> None:
         """Detach the links, end the session, close the connection, then read
-        until the broker's side ends."""
+        until the broker's side ends.
+
+        What the broker already ended is only answered: a session it ended
+        (with its links) gets the client's end, never a detach.
+        """
+        session = self.session
+        ended = session is not None and _closed(session)()
         for link in (self.sender, self.receiver):
-            if link is not None:  # one at a time: each detach a step of its own
+            if link is not None and not ended:  # one at a time: a step each
                 link.close()
                 await self._pump(_closed(link), "detach")
-        if self.session is not None:
-            self.session.close()
-            await self._pump(_closed(self.session), "end")
+        if session is not None:
+            session.close()
+            await self._pump(_closed(session), "end")
         self.connection.close()
         await self._pump(_closed(self.connection), "close")
         await self.finish()
@@ -213,6 +235,24 @@ class Amqp10Client:
             self._writer.close()
         while not self.ended:
             await self._read(self.timeout)
+
+    def _refused(self) -> proton.Condition | None:
+        """The error of the connection, or of a session or link the client
+        still has open, that the broker closed (ended, detached) with one.
+
+        Such a session or link is closed on the client's side too, as the
+        spec asks (its end or detach answers the broker's): so the error is
+        raised once, by the step that met it.
+        """
+        if self.transport.condition is not None:
+            return self.transport.condition
+        ends: list[_Endpoint] = [e for e in (self.session, self.sender) if e]
+        for end in [*ends, *([self.receiver] if self.receiver else [])]:
+            local = end.state & proton.Endpoint.LOCAL_ACTIVE
+            if local and _closed(end)() and end.remote_condition is not None:
+                end.close()
+                return end.remote_condition
+        return self.connection.remote_condition
 
     def _session(self) -> proton.Session:
         if self.session is None:
@@ -233,9 +273,10 @@ class Amqp10Client:
             self._flush()
             if done():
                 return
-            remote = self.connection.remote_condition or self.transport.condition
+            remote = self._refused()
             left = deadline - time.monotonic()
             if self.ended or remote is not None or left <= 0:
+                self._flush()  # the answer to what the broker closed, if any
                 why = remote.description if remote is not None else ""
                 what = getattr(remote, "name", "") or "no answer"
                 raise Amqp10Error(f"{step}: {what} {why}".strip())

@@ -74,6 +74,8 @@ class Refusal:
     advice: str
     #: Whether the connection is over (a close, or a failed SASL outcome).
     fatal: bool
+    #: sasl-outcome's code, for a refused login.
+    code: int | None = None
 
 
 def _fields(frame: Frame | None) -> dict[str, object]:
@@ -299,6 +301,7 @@ def failure_of(frame: Frame, phase: Phase) -> Refusal | None:
             "",
             "check the user name and password" if code == 1 else "try again later",
             True,
+            code,
         )
     error = body.fields.get("error")
     if body.name not in ("close", "end", "detach") or not isinstance(error, Described):

@@ -1,0 +1,234 @@
+"""The AMQP 1.0 connection's open phases: begin, operations, linger, close.
+
+Owns what Proton (explorer.net.amqp10) is asked to do once the 1.0 handshake
+is over: begin a session (CHANNEL); attach a sender to ``/queues/NAME``, send
+one message, attach a receiver, receive it (one OPERATIONS step each); keep
+the connection open while the idle-time-out's empty frames pass (HEARTBEAT);
+detach both links, end the session and close (CLOSE). Every report is built
+from the frames the tap decoded. The queue is declared, and deleted once the
+run ends, over a separate AMQP 0-9-1 connection (aiormq, not through the tap):
+RabbitMQ 4.0's ``/queues/NAME`` address names a queue that must exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import TYPE_CHECKING, Final
+
+import aiormq
+
+from explorer.engine import diagnosis
+from explorer.net.amqp10 import Amqp10Client, Amqp10Error
+from explorer.protocol.amqp10 import report
+from explorer.protocol.amqp10.frames import HEARTBEAT, Body
+from explorer.protocol.fields import JSON
+from explorer.protocol.frames import B2C, C2B, Direction, Frame
+from explorer.protocol.lifecycle import Phase
+
+if TYPE_CHECKING:
+    from explorer.engine.core import Engine
+
+Facts = dict[str, JSON]
+#: The body of the one message sent and received.
+BODY: Final = "hello from amqp-explorer"
+#: The most seconds the heartbeat step lingers for the broker's empty frames.
+LINGER_MAX: Final = 5.0
+
+
+async def begin(engine: Engine) -> None:
+    """Begin a session: the client's begin, the broker's answering begin."""
+    try:
+        await engine.need_amqp10().begin()
+    except Amqp10Error as exc:
+        _failed(engine, Phase.CHANNEL, "begin", exc)
+        return
+    ours, theirs = engine.frame(C2B, "begin"), engine.frame(B2C, "begin")
+    if ours is not None and theirs is not None:
+        engine.report(Phase.CHANNEL, *report.begin_facts(ours, theirs))
+
+
+def _failed(engine: Engine, phase: Phase, step: str, exc: Amqp10Error) -> None:
+    """A step the broker refused (its frame told why) or did not answer."""
+    if engine.failed:
+        return  # the broker's frame (or the lost connection) was told as it came
+    if "no answer" in str(exc) and not engine.gone:
+        diagnosis.stalled(engine, phase, doing=step, fatal=False)
+    else:
+        engine.fail(phase, f"{step} failed: {exc}", fatal=False)
+
+
+async def operation(engine: Engine) -> None:
+    """Run the next operation; the broker answers each with frames of its own."""
+    name = engine.operations.pop(0)
+    engine.model.enter(Phase.OPERATIONS)
+    client = engine.need_amqp10()
+    if engine.gone or client.session is None:
+        engine.operations.clear()
+        return
+    before = len(engine.frames)
+    try:
+        facts = await OPERATIONS[name](engine, client)
+    except Amqp10Error as exc:
+        engine.operations.clear()  # the session (or link) is gone
+        _failed(engine, Phase.OPERATIONS, name, exc)
+        return
+    frames = engine.frames[before:]
+    facts = {
+        "operation": name,
+        **facts,
+        "client_sent": [f.name for f in frames if f.direction is C2B],
+        "broker_sent": [f.name for f in frames if f.direction is B2C],
+    }
+    engine.report(Phase.OPERATIONS, facts, [NOTES[name]])
+
+
+async def _declare(engine: Engine) -> str:
+    """Declare the run's queue over 0-9-1 (once); it is deleted when the run ends."""
+    if engine.queue:
+        return engine.queue  # declared already, or named by an experiment
+    url = engine.need_endpoint().aiormq_url()
+    connection = await aiormq.connect(url)
+    declared = await (await connection.channel()).queue_declare("")
+    await connection.close()
+    engine.queue = str(declared.queue)
+
+    async def delete() -> None:
+        side = await aiormq.connect(url)
+        await (await side.channel()).queue_delete(engine.queue)
+        await side.close()
+
+    engine.cleanups.append(delete)
+    return engine.queue
+
+
+async def _attach_sender(engine: Engine, client: Amqp10Client) -> Facts:
+    address = f"/queues/{await _declare(engine)}"
+    await client.attach_sender(address)
+    assert client.sender is not None
+    return {"address": address, "credit": client.sender.credit}
+
+
+async def _send(engine: Engine, client: Amqp10Client) -> Facts:
+    await client.send(BODY)
+    return {"body": BODY, "outcome": _outcome(engine, B2C)}
+
+
+async def _attach_receiver(engine: Engine, client: Amqp10Client) -> Facts:
+    address = f"/queues/{await _declare(engine)}"
+    await client.attach_receiver(address)
+    return {"address": address}
+
+
+async def _receive(engine: Engine, client: Amqp10Client) -> Facts:
+    body = await client.receive()
+    return {"body": str(body), "outcome": _outcome(engine, C2B)}
+
+
+def _outcome(engine: Engine, direction: Direction) -> JSON:
+    """The delivery state of the last disposition sent in `direction`."""
+    sent = [
+        f for f in engine.frames if (f.direction, f.name) == (direction, "disposition")
+    ]
+    body = sent[-1].payload if sent else None
+    state = body.fields.get("state") if isinstance(body, Body) else None
+    return getattr(state, "name", None)
+
+
+OPERATIONS: Final[Mapping[str, Callable[[Engine, Amqp10Client], Awaitable[Facts]]]] = {
+    "attach-sender": _attach_sender,
+    "send": _send,
+    "attach-receiver": _attach_receiver,
+    "receive": _receive,
+}
+#: One sentence per operation for its report: what the broker did.
+NOTES: Final = {
+    "attach-sender": "attach names a link and its target, /queues/NAME (RabbitMQ "
+    "4.x's address of a queue, which must exist: the explorer declared it over a "
+    "separate AMQP 0-9-1 connection); RabbitMQ answers with its attach and a flow "
+    "granting link-credit: the messages the client may send.",
+    "send": "One transfer carries the message; RabbitMQ settles it with a "
+    "disposition whose state is accepted, once the queue has it.",
+    "attach-receiver": "A second link on the same session, its source the same "
+    "queue; nothing flows until the client grants credit.",
+    "receive": "The client's flow grants one credit; RabbitMQ transfers the "
+    "message, and the client's disposition accepts and settles it.",
+}
+
+
+async def linger(engine: Engine) -> None:
+    """Keep the connection open while the empty frames of idle-time-out pass."""
+    engine.model.enter(Phase.HEARTBEAT)
+    client = engine.need_amqp10()
+    facts, _ = report.open_facts(*_opens(engine))
+    idle = facts["idle-time-out"]
+    assert isinstance(idle, dict)
+    ours, theirs = idle["client"], idle["broker"]
+    assert isinstance(ours, int | None)
+    assert isinstance(theirs, int | None)
+    seconds = min(LINGER_MAX, (ours or 0) / 1000 + 0.5) if ours else 0.0
+    beats = {d: engine.count(d, HEARTBEAT) for d in Direction}
+    if seconds and not engine.gone:
+        try:
+            await client.linger(seconds)
+        except Amqp10Error as exc:
+            _failed(engine, Phase.HEARTBEAT, "linger", exc)
+    got = {d: engine.count(d, HEARTBEAT) - beats[d] for d in Direction}
+    engine.report(
+        Phase.HEARTBEAT,
+        {
+            "idle-time-out": {"client": ours, "broker": theirs},
+            "lingered_s": round(seconds, 1),
+            "empty_frames_from_broker": got[B2C],
+            "empty_frames_from_client": got[C2B],
+        },
+        [
+            f"For {seconds:.1f} s nothing else was sent: the broker sent "
+            f"{got[B2C]} empty frames, the client {got[C2B]}.",
+            "An empty frame (8 bytes, no performative) is AMQP 1.0's heartbeat: "
+            "each side must hear something within the idle-time-out the other "
+            f"announced (client {ours} ms, broker {theirs} ms). RabbitMQ 4.0.5 "
+            "sends one every half of the client's; Proton every half of the "
+            "broker's.",
+        ],
+    )
+
+
+def _opens(engine: Engine) -> tuple[Frame, Frame]:
+    ours, theirs = engine.frame(C2B, "open"), engine.opened()
+    assert ours is not None, "the connection is open"
+    assert theirs is not None, "the connection is open"
+    return ours, theirs
+
+
+async def close(engine: Engine) -> None:
+    """Detach both links, end the session, close; then watch TCP close."""
+    engine.closing = True
+    client = engine.amqp10
+    if engine.fatal and not engine.gone:
+        engine.drop()  # the handshake failed: there is no AMQP connection to close
+    elif not engine.gone and client is not None:
+        try:
+            await client.close()
+        except Amqp10Error as exc:
+            if not engine.failed:
+                engine.fail(Phase.CLOSE, f"close failed: {exc}")
+            engine.drop()
+    await engine.until(
+        lambda: len(engine.ended) == len(Direction), 3, even_if_gone=True
+    )
+    closes = [f for f in engine.frames if f.name == "close"]
+    facts: Facts = {
+        "closed_first_by": closes[0].direction.sender if closes else None,
+        "tcp": {d.sender: end.reason for d, end in engine.ended.items()},
+    }
+    if [f.direction for f in closes] == [C2B, B2C] and not engine.failed:
+        note = (
+            "detach for each link, end for the session, then close: each answered "
+            "by the broker's own; then the client closes TCP and RabbitMQ 4.0.5 "
+            "resets its side."
+        )
+    elif closes:
+        note = f"{closes[0].direction.sender} sent close first."
+    else:
+        note = "The connection is gone: nothing is left to close."
+    engine.report(Phase.CLOSE, facts, [note])
