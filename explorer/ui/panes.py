@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Footer, Markdown
 
+from explorer.protocol.dialect import AMQP_0_9_1, Dialect
 from explorer.ui.widgets.field_tree import FieldTree
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.hex_view import HexView
@@ -72,11 +73,11 @@ class Panes:
             Footer(),
         ]
 
-    def clear(self) -> None:
-        """Show nothing of the connection: a new one starts."""
+    def clear(self, dialect: Dialect = AMQP_0_9_1) -> None:
+        """Show nothing of the connection: a new one, speaking `dialect`, starts."""
         self.frame_list.clear()
-        self.negotiation.clear()
-        self.auth.clear()
+        self.negotiation.clear(dialect)
+        self.auth.clear(dialect)
         self.fields.show(None)
         self.hex.show(None)
         self.experiment.clear()

@@ -27,6 +27,8 @@ from explorer.engine.events import (
     PhaseStarted,
     Waiting,
 )
+from explorer.protocol.amqp10.frames import Body
+from explorer.protocol.amqp10.report import OPEN_RULES
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.protocol.queries import broker_product, first_named
@@ -35,10 +37,28 @@ from explorer.ui.widgets.frame_list import FrameListItem, listed
 if TYPE_CHECKING:
     from explorer.ui.app import ExplorerApp
 
-#: The frame that names the broker: its Connection.Start.
-START: Final = (Direction.BROKER_TO_CLIENT, "Connection.Start")
+C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
+#: The frame that names the broker: its Connection.Start, or 1.0's open.
+NAMERS: Final = frozenset({(B2C, "Connection.Start"), (B2C, "open")})
+#: The frame that carries the client's SASL response: 0-9-1's, then 1.0's.
+RESPONSES: Final = ("Connection.StartOk", "sasl-init")
+#: The fields AMQP 1.0 negotiates in open: its open phase reports them.
+NEGOTIATED_IN_OPEN: Final = frozenset(OPEN_RULES)
 #: How often queued events are applied to the screen.
 FLUSH_INTERVAL: Final = 1 / 20
+
+
+def _product(frame: Frame) -> str:
+    """``product version`` from a Connection.Start, or from the properties of
+    a 1.0 broker's open ("RabbitMQ 4.0.5")."""
+    body = frame.payload
+    if not isinstance(body, Body):
+        return broker_product(frame)
+    properties = body.fields.get("properties")
+    if not isinstance(properties, dict):
+        return ""
+    words = (properties.get(key) for key in ("product", "version"))
+    return " ".join(word for word in words if isinstance(word, str) and word)
 
 
 async def handled(widget: Widget) -> None:
@@ -68,7 +88,8 @@ class EventPump:
         self._waiting: tuple[Waiting, float] | None = None
         #: What the events applied so far showed (it grows with them).
         self.seen = Seen(self._frames, self._failures, self._reports)
-        #: The broker's product and version, once its Connection.Start is shown.
+        #: The broker's product and version, once its Connection.Start (or
+        #: 1.0 open) is shown.
         self.broker = ""
 
     def receive(self, event: EngineEvent) -> None:
@@ -117,8 +138,8 @@ class EventPump:
                 frame = event.frame
                 self._frames.append(frame)
                 self._phase_of[(frame.direction, frame.offset)] = event.phase
-                if not self.broker and (frame.direction, frame.name) == START:
-                    self.broker = broker_product(frame)
+                if not self.broker and (frame.direction, frame.name) in NAMERS:
+                    self.broker = _product(frame)
                 self.app.rail.saw(event.phase)
                 batch.append(frame)
                 continue
@@ -191,13 +212,18 @@ class EventPump:
             app.progress.save()
         if report.phase is Phase.ENDPOINT:
             app.rail.follow(app.stepper.plan)
-        if report.phase is Phase.TUNE:
+        if report.phase is Phase.TUNE or NEGOTIATED_IN_OPEN & report.facts.keys():
             app.panes.negotiation.show(report.facts)
         elif report.phase is Phase.AUTH:
-            start_ok = first_named(
-                self._frames, Direction.CLIENT_TO_BROKER, "Connection.StartOk"
+            sent = next(
+                (
+                    first
+                    for name in RESPONSES
+                    if (first := first_named(self._frames, C2B, name)) is not None
+                ),
+                None,
             )
-            unmasked = app.stepper.unmasked(start_ok) if start_ok else None
+            unmasked = app.stepper.unmasked(sent) if sent else None
             app.panes.auth.show(report.facts, unmasked, app.revealed)
         if "as_expected" in report.facts:
             app.experiments.concluded(report)

@@ -34,6 +34,7 @@ from explorer.engine.events import Clock, EngineEvent, Listener
 from explorer.engine.watched import WATCHED_PLAN, Watch, WatchedConnection
 from explorer.net.endpoint import redact
 from explorer.net.proxy import Relay, Upstream, upstream_for
+from explorer.protocol.dialect import AMQP_0_9_1
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.recording.capture import Capture, CaptureError
@@ -217,6 +218,7 @@ class Unexplored:
 
     recording = False
     watched = True
+    dialect = AMQP_0_9_1
 
     def __init__(self, state: str) -> None:
         """Say `state` on the status line."""

@@ -4,7 +4,8 @@ Owns the field pane: one node per ByteField (groups expandable, their parts
 added as they come into view, packed bits listed under their octet; a lazy
 group of more than PAGE parts, a frame_max of table entries say, added only
 when opened and then PAGE at a time, a "more" node adding the next), the label
-format ``name  type  value  @offset+length`` (with the note
+format ``name  type  value  @offset+length`` (AMQP 1.0's format codes in hex,
+its lists, maps and arrays counted; with the note
 explorer.protocol.values has beside a value: a timestamp's date, a
 signed-looking decimal, a repeated table key), finding the field that holds a
 byte, and the FieldSelected message; and a phase report's facts as a tree of
@@ -52,12 +53,18 @@ def _quote(text: str) -> str:
 
 
 def format_value(field: ByteField) -> str:
-    """A leaf's value as a label shows it: strings quoted, bits in binary."""
+    """A leaf's value as a label shows it: strings quoted, bits in binary, an
+    AMQP 1.0 constructor's format code and a descriptor code in hex, a 1.0
+    binary that reads as text quoted (sasl-init's PLAIN response)."""
     value = field.value
     if field.kind is FieldKind.BITS and isinstance(value, int):
         return f"{value:0{field.length * 8}b}"
+    if _coded(field) and isinstance(value, int):
+        return f"0x{value:02x}"
     if isinstance(value, str):
         return _quote(value)
+    if isinstance(value, bytes) and field.type == "binary" and _readable(value):
+        return _quote(value.decode("utf-8"))
     if isinstance(value, bytes):
         shown = value[:BYTES_SHOWN].hex(" ")
         return shown if len(value) <= BYTES_SHOWN else f"{shown} … ({len(value)} bytes)"
@@ -70,6 +77,8 @@ def summary(field: ByteField) -> str:
     if not children:
         note = leaf_note(field)
         return f"{format_value(field)} — {note}" if note else format_value(field)
+    if _constructed(field):
+        return _amqp10_gist(field)
     count = _count(children)
     if field.type in _SEQUENCES and children[0].kind is FieldKind.LENGTH:
         # The parts are the length, then the entries.
@@ -80,6 +89,50 @@ def summary(field: ByteField) -> str:
         return ""
     last = children[-1]
     return "" if last.kind is FieldKind.TAG else summary(last)
+
+
+def _coded(field: ByteField) -> bool:
+    """Whether a leaf holds an AMQP 1.0 code: a constructor's format code (a
+    0-9-1 type tag is a letter), or a descriptor's numeric code."""
+    if field.kind is FieldKind.TAG:
+        return isinstance(field.value, int)
+    return field.kind is FieldKind.METHOD and field.type == "ulong"
+
+
+def _readable(data: bytes) -> bool:
+    """Whether bytes read as UTF-8 text, NULs aside, with something printable."""
+    try:
+        text = data.decode("utf-8").replace("\0", "")
+    except UnicodeDecodeError:
+        return False
+    return bool(text) and text.isprintable()
+
+
+def _constructed(field: ByteField) -> bool:
+    """Whether a group is an AMQP 1.0 value: its constructor comes first."""
+    first = field.children[0]
+    return first.kind is FieldKind.TAG and isinstance(first.value, int)
+
+
+def _amqp10_gist(field: ByteField) -> str:
+    """A 1.0 value's gist: a list's, map's or array's count; a zero-width
+    encoding's constant (null, true, false, 0); else its last part's."""
+    value, children = field.value, field.children
+    if field.type == "list" and isinstance(value, list):
+        noun = "field" if field.name == "fields" else "item"
+        return _counted(len(value), noun, f"{noun}s")
+    count = next((c.value for c in children if c.name == "count"), None)
+    if field.type == "map" and isinstance(count, int):
+        return _counted(count // 2, "entry", "entries")  # keys and values count
+    if field.type == "array" and isinstance(count, int):
+        return _counted(count, "element", "elements")
+    if len(children) == 1:  # the constructor alone: the value costs no bytes
+        return "null" if value is None else str(value).lower()
+    return summary(children[-1])
+
+
+def _counted(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
 
 
 def _count(parts: Sequence[ByteField], limit: int = PAGE) -> int | None:

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from collections.abc import Sequence
-from typing import TypeGuard
+from typing import Final, TypeGuard
 
 from explorer.protocol.frames import Frame
 
+#: A heartbeat's name: 0-9-1's heartbeat frame, and AMQP 1.0's empty frame.
+HEARTBEATS: Final = frozenset({"Heartbeat", "heartbeat"})
+
 
 def is_heartbeat(item: object) -> TypeGuard[Frame]:
-    """Whether a row's item is a heartbeat frame."""
-    return isinstance(item, Frame) and item.name == "Heartbeat"
+    """Whether a row's item is a heartbeat frame (of either protocol)."""
+    return isinstance(item, Frame) and item.name in HEARTBEATS
 
 
 class Rows:

@@ -25,7 +25,7 @@ from explorer.engine.events import EngineEvent, FrameObserved, PhaseFailed, Phas
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.lifecycle import BELOW_AMQP
 from explorer.ui.widgets.folding import Rows, is_heartbeat
-from explorer.ui.widgets.labels import CLOSES, frame_row, header_text, note_row
+from explorer.ui.widgets.labels import frame_row, header_text, note_row, refused
 
 #: What a row shows: a frame from the wire, a phase that failed, or what a
 #: phase reported (the phases below AMQP have nothing else to show).
@@ -46,18 +46,8 @@ def listed(event: EngineEvent) -> bool:
 
 #: The column titles take the first line of the view and never scroll.
 HEADER_LINES: Final = 1
-#: The tone of a broker Close that refuses something: it colours the whole row.
+#: The tone of a broker frame that refuses something: it colours the whole row.
 WARNING: Final = "frame-list--warning"
-
-
-def _is_refusal(frame: Frame) -> bool:
-    """A Close from the broker that is not a plain goodbye (reply code 200)."""
-    payload = frame.payload
-    return (
-        frame.direction is Direction.BROKER_TO_CLIENT
-        and isinstance(payload, CLOSES)
-        and payload.reply_code != 200
-    )
 
 
 class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
@@ -124,7 +114,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
     | `frame-list--heartbeat` | A heartbeat row. |
     | `frame-list--error` | A phase that failed (the whole row). |
     | `frame-list--report` | What a phase reported (the whole row). |
-    | `frame-list--warning` | A broker Close with a reply code other than 200. |
+    | `frame-list--warning` | A broker frame refusing something (labels.refused). |
     | `frame-list--cursor` | The row under the cursor. |
     """
 
@@ -383,7 +373,7 @@ class FrameList(ScrollView, can_focus=True, inherit_bindings=False):
 
     def _tone(self, frame: Frame) -> str:
         """The component class that colours a frame's arrow and name."""
-        if _is_refusal(frame):
+        if refused(frame):
             return WARNING
         if is_heartbeat(frame):
             return "frame-list--heartbeat"

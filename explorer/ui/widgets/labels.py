@@ -2,7 +2,8 @@
 
 Owns the words and the frame list's columns, not the colours: the fixed
 abbreviation of each AMQP class (used when a frame's full name does not fit;
-the method is never shortened), a frame row's cells, a failure's and a
+the method is never shortened), a frame row's cells (an AMQP 1.0 row's detail
+after the performative's name; which broker frames refuse something), a failure's and a
 report's row, a report's one-line summary, how its fact values read and what
 the hex pane says instead of bytes, and fitting text to a width in cells.
 No Textual here.
@@ -19,9 +20,13 @@ from pamqp import commands
 from rich.cells import cell_len, set_cell_size
 
 from explorer.engine.events import PhaseFailed, PhaseReport
+from explorer.protocol.amqp10.frames import Body
+from explorer.protocol.amqp10.lifecycle import SASL_CODES
+from explorer.protocol.amqp10.values import Described
 from explorer.protocol.fields import JSON
-from explorer.protocol.frames import Frame
+from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.lifecycle import Phase
+from explorer.ui.widgets.folding import is_heartbeat
 
 TIME_WIDTH: Final = 6
 CHANNEL_WIDTH: Final = 3
@@ -71,11 +76,60 @@ def short_name(name: str) -> str:
 
 
 def reply(frame: Frame) -> str:
-    """What a row says after a frame's name: a Close's reply code and text."""
+    """What a row says after a frame's name: a Close's reply code and text;
+    for AMQP 1.0, what the performative_detail says."""
     payload = frame.payload
     if isinstance(payload, CLOSES):
         return f" {payload.reply_code} {payload.reply_text}"
+    if isinstance(payload, Body):
+        detail = performative_detail(payload)
+        return f" {detail}" if detail else ""
     return ""
+
+
+def performative_detail(body: Body) -> str:
+    """What an AMQP 1.0 row says after the performative's name ("" for most).
+
+    sasl-init's mechanism, sasl-outcome's code, an attach's role and address
+    (role false is the sender, true the receiver: part 2, section 2.8.1), and
+    the error condition of a close, end or detach that carries one.
+    """
+    fields = body.fields
+    if body.name == "sasl-init":
+        return str(fields.get("mechanism") or "")
+    if body.name == "sasl-outcome":
+        code = fields.get("code")
+        return (
+            f"code {code} ({SASL_CODES.get(code, 'unknown')})"
+            if isinstance(code, int)
+            else ""
+        )
+    if body.name == "attach":
+        receiver = fields.get("role") is True
+        end = fields.get("source" if receiver else "target")
+        address = end.fields.get("address") if isinstance(end, Described) else None
+        role = "receiver" if receiver else "sender"
+        return f"{role} {address}" if address else role
+    error = fields.get("error")
+    if isinstance(error, Described):
+        return str(error.fields.get("condition") or "error")
+    return ""
+
+
+def refused(frame: Frame) -> bool:
+    """A broker frame that refuses something: a 0-9-1 Close other than 200,
+    or a 1.0 sasl-outcome other than ok, or a close, end or detach with an
+    error."""
+    payload = frame.payload
+    if frame.direction is not Direction.BROKER_TO_CLIENT:
+        return False
+    if isinstance(payload, CLOSES):
+        return payload.reply_code != 200
+    if not isinstance(payload, Body):
+        return False
+    if payload.name == "sasl-outcome":
+        return payload.fields.get("code") not in (0, None)
+    return isinstance(payload.fields.get("error"), Described)
 
 
 def fit_name(name: str, detail: str, width: int) -> str:
@@ -274,8 +328,9 @@ def frame_row(
     """
     name, detail = frame.name, reply(frame)
     size, arrow = frame.size, frame.direction.arrow
-    if name == "Heartbeat":
-        name = f"{HEARTBEAT}{TIMES}{count}" if count > 1 else HEARTBEAT
+    if is_heartbeat(frame):
+        beat = HEARTBEAT if name == "Heartbeat" else f"♥ {name}"
+        name = f"{beat}{TIMES}{count}" if count > 1 else beat
         size, arrow = size * count, "⇄" if mixed else arrow
     room = max(MIN_NAME_WIDTH, width - LEFT_WIDTH - 1 - len(str(size)))
     return FrameRow(

@@ -1,26 +1,32 @@
 """The negotiation and authentication panels, filled from the phase reports.
 
 Owns NegotiationPanel (channel_max, frame_max, heartbeat: what the broker
-proposed, what the client asked, what TuneOk carried), AuthPanel
-(mechanisms offered, the one chosen, the SASL response decoded and masked
-unless revealed, the broker's verdict) and ExperimentPanel (what an experiment
-changes while it runs; once it ended, what it expected beside what the broker
-did, and the broker's log lines about it).
+proposed, what the client asked, what TuneOk carried; in AMQP 1.0,
+max-frame-size, channel-max and idle-time-out: what each open announced and
+what holds), AuthPanel (mechanisms offered, the one chosen, the SASL
+response decoded and masked unless revealed, the broker's verdict; in 1.0
+from sasl-mechanisms, sasl-init and sasl-outcome) and ExperimentPanel (what
+an experiment changes while it runs; once it ended, what it expected beside
+what the broker did, and the broker's log lines about it).
 """
 
 from __future__ import annotations
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from explorer.protocol.amqp10.frames import Body
+from explorer.protocol.amqp10.report import OPEN_RULES
+from explorer.protocol.dialect import AMQP_0_9_1, AMQP_1_0, Dialect
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame
 from explorer.protocol.report import sasl_response
 
 
 class NegotiationPanel(Static):
-    """Tune and TuneOk side by side."""
+    """Tune and TuneOk side by side; in AMQP 1.0, the two opens."""
 
     DEFAULT_CSS = """
     NegotiationPanel { height: auto; padding: 0 1; }
@@ -30,13 +36,17 @@ class NegotiationPanel(Static):
         """Start empty."""
         self.clear()
 
-    def clear(self) -> None:
-        """Nothing negotiated yet."""
+    def clear(self, dialect: Dialect = AMQP_0_9_1) -> None:
+        """Nothing negotiated yet in a connection speaking `dialect`."""
         self.border_title = "Negotiation"
-        self.update(Text("Tune/TuneOk not on the wire yet", style="dim"))
+        frames = "the two opens" if dialect is AMQP_1_0 else "Tune/TuneOk"
+        self.update(Text(f"{frames} not on the wire yet", style="dim"))
 
     def show(self, facts: dict[str, JSON]) -> None:
-        """Show the tune phase's report."""
+        """Show the tune phase's report, or a 1.0 open phase's."""
+        if any(name in facts for name in OPEN_RULES):
+            self.update(_opens(facts))
+            return
         table = Table(box=None, padding=(0, 1, 0, 0), expand=False)
         table.add_column("", no_wrap=True)
         for column in ("broker", "asked", "TuneOk"):
@@ -54,6 +64,32 @@ class NegotiationPanel(Static):
         self.update(table)
 
 
+def _opens(facts: dict[str, JSON]) -> Group:
+    """A 1.0 open phase's report: what each open announced, then what holds.
+
+    An absent field reads "—" (the spec's default applies: the holds line
+    says which).
+    """
+    table = Table(box=None, padding=(0, 1, 0, 0), expand=False)
+    table.add_column("", no_wrap=True)
+    for column in ("client", "broker"):
+        table.add_column(column, justify="right", no_wrap=True)
+    holds = Text()
+    for name in OPEN_RULES:
+        row = facts.get(name)
+        if not isinstance(row, dict):
+            continue
+        client, broker = row.get("client"), row.get("broker")
+        table.add_row(
+            name,
+            "—" if client is None else str(client),
+            "—" if broker is None else str(broker),
+        )
+        holds.append(f"\n{name}", style="bold")
+        holds.append(f": {row.get('holds', '')}")
+    return Group(table, Text("what holds", style="bold") + holds)
+
+
 class AuthPanel(Static):
     """The SASL exchange: what was offered, chosen, sent and answered."""
 
@@ -65,35 +101,41 @@ class AuthPanel(Static):
         """Start empty."""
         self.clear()
 
-    def clear(self) -> None:
-        """No authentication yet."""
+    def clear(self, dialect: Dialect = AMQP_0_9_1) -> None:
+        """No authentication yet in a connection speaking `dialect`."""
         self.border_title = "Authentication"
         self.facts: dict[str, JSON] = {}
-        self.start_ok: Frame | None = None
-        self.update(Text("Connection.StartOk not on the wire yet", style="dim"))
+        self.sent: Frame | None = None
+        frame = "sasl-init" if dialect is AMQP_1_0 else "Connection.StartOk"
+        self.update(Text(f"{frame} not on the wire yet", style="dim"))
 
     def show(
-        self, facts: dict[str, JSON], start_ok: Frame | None, reveal: bool = False
+        self, facts: dict[str, JSON], sent: Frame | None, reveal: bool = False
     ) -> None:
-        """Show the auth phase's report; `start_ok` unmasked when revealing."""
-        self.facts, self.start_ok = facts, start_ok
+        """Show the auth phase's report; `sent` is the frame that carried the
+        response (Connection.StartOk, or 1.0's sasl-init), unmasked when
+        revealing."""
+        self.facts, self.sent = facts, sent
         self.reveal(reveal)
 
     def reveal(self, reveal: bool) -> None:
         """Show or hide the password in the decoded response."""
         if not self.facts:
             return
+        mechanism = str(self.facts.get("mechanism", ""))
         response = self.facts.get("response")
-        if reveal and self.start_ok is not None:
-            payload = self.start_ok.payload
-            mechanism = str(self.facts.get("mechanism", ""))
+        payload = None if self.sent is None else self.sent.payload
+        if isinstance(payload, Body):  # 1.0: the report's response is one string
+            sent = payload.fields.get("initial-response")
+            response = sasl_response(mechanism, sent or b"", reveal)
+        elif reveal and payload is not None:
             response = sasl_response(mechanism, getattr(payload, "response", ""), True)
-        offered = self.facts.get("mechanisms_offered") or []
+        offered = self.facts.get("mechanisms_offered") or self.facts.get("mechanisms")
         lines = Text()
         lines.append("offered  ", style="bold")
         lines.append(" ".join(map(str, offered)) if isinstance(offered, list) else "")
         lines.append("\nchosen   ", style="bold")
-        lines.append(str(self.facts.get("mechanism", "")))
+        lines.append(mechanism)
         lines.append("\nresponse", style="bold")
         if not reveal:
             lines.append("  (r reveals)", style="dim")

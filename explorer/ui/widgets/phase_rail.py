@@ -1,6 +1,7 @@
 """The phase rail: every lifecycle phase, done, current, failed or still to come.
 
-Owns showing where the learner is in the lifecycle, the operation running, the
+Owns showing where the learner is in the lifecycle (its protocol's phases,
+numbered in that protocol's order), the operation running, the
 broker's handshake budget counting down while the handshake is held, and a
 progress bar while the engine waits for one of the broker's own timers.
 Clicking a phase asks the app to show its lesson.
@@ -8,6 +9,7 @@ Clicking a phase asks the app to show its lesson.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -62,33 +64,47 @@ class PhaseRail(Widget):
             super().__init__()
             self.phase = phase
 
-    def __init__(self, plan: list[Phase], *, id: str | None = None) -> None:
-        """Show `plan`, nothing done yet."""
+    def __init__(
+        self,
+        plan: list[Phase],
+        order: Sequence[Phase] = ORDER,
+        *,
+        id: str | None = None,
+    ) -> None:
+        """Show `plan`, nothing done yet, each phase numbered by its place in
+        `order` (its protocol's every phase: AMQP 1.0 has no start or tune)."""
         super().__init__(id=id)
         self.plan = list(plan)
+        self.order = tuple(order)
         self.states: dict[Phase, str] = {}
         #: Phases the wire or a report shows happened: only these are done.
         self.happened: set[Phase] = set()
         self.current: Phase | None = None
         self.operation = ""
 
+    def number(self, phase: Phase) -> int:
+        """`phase`'s 1-based place among its protocol's phases."""
+        return self.order.index(phase) + 1 if phase in self.order else phase.number
+
     @property
     def position(self) -> str:
         """Where the lifecycle is, in one short line: "▶ 8/13 tune" and the like."""
-        total = len(ORDER)
+        total = len(self.order)
         if self.current is not None:
             operation = f": {self.operation}" if self.operation else ""
-            return f"▶ {self.current.number}/{total} {self.current.value}{operation}"
+            number = self.number(self.current)
+            return f"▶ {number}/{total} {self.current.value}{operation}"
         reached = [p for p in self.plan if p in self.states]
         if reached:
             last = reached[-1]
-            return f"■ {last.number}/{total} {last.value}: ended"
+            return f"■ {self.number(last)}/{total} {last.value}: ended"
         first = self.plan[0] if self.plan else Phase.ENDPOINT
-        return f"· {first.number}/{total} {first.value} next"
+        return f"· {self.number(first)}/{total} {first.value} next"
 
-    def reset(self, plan: list[Phase]) -> None:
-        """Start again with a new run's plan."""
+    def reset(self, plan: list[Phase], order: Sequence[Phase] = ORDER) -> None:
+        """Start again with a new run's plan, numbered by `order`."""
         self.plan, self.states, self.current, self.operation = list(plan), {}, None, ""
+        self.order = tuple(order)
         self.happened = set()
         self.budget = self.timer = None
         self.refresh(layout=True)
@@ -144,7 +160,8 @@ class PhaseRail(Widget):
             if phase is self.current and self.operation:
                 label += f": {self.operation}"
             style = self.get_component_rich_style(f"phase-rail--{state}")
-            text.append(f"{MARKS[state]} {phase.number:>2} {label}\n", style=style)
+            number = self.number(phase)
+            text.append(f"{MARKS[state]} {number:>2} {label}\n", style=style)
         style = self.get_component_rich_style("phase-rail--budget")
         if self.budget is not None:
             text.append(f"handshake: {self.budget:4.1f} s left\n", style=style)
