@@ -59,9 +59,7 @@ async def record_lifecycle(
     Returns:
         The capture (password masked) and the failures, if any.
     """
-    library = "aiormq" if dialect is AMQP_0_9_1 else "python-qpid-proton"
-    client = f"{library} {version(library)}"
-    recording = Recording(Capture(url=redact(url), recorded=_now(), client=client))
+    recording = Recording(Capture(url=redact(url), recorded=_now()))
     log = recording.capture.log
 
     def keep(event: EngineEvent) -> None:
@@ -76,6 +74,9 @@ async def record_lifecycle(
         if experiment
         else Engine(url, keep, live_handshake=False, wait=wait, dialect=dialect)
     )
+    # The client library is the engine's dialect's (an experiment's its own).
+    library = "aiormq" if engine.dialect is AMQP_0_9_1 else "python-qpid-proton"
+    recording.capture.client = f"{library} {version(library)}"
     written = Journal(journal, recording.capture, engine.tap) if journal else None
     try:
         await engine.run()

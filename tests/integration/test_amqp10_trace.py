@@ -66,14 +66,19 @@ def frames_each_way(found: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 def steps(found: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     """Every event as a replay must tell it: a frame by its sender, stream
-    offset, phase, note and violation; a report, failure or wait whole (trace
-    prints no phase starts, nor the end)."""
+    offset, phase, note and violation; a report or wait whole (trace prints no
+    phase starts, nor the end, and its failures last: see `failures`)."""
     keys = ("event", "phase", "dir", "offset", "note", "violation", "facts")
     return [
         tuple(r.get(k) for k in keys)
         for r in found
-        if r["event"] not in ("started", "ended")
+        if r["event"] not in ("started", "ended", "failed")
     ]
+
+
+def failures(found: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The failures told: each one's phase and message."""
+    return [(r["phase"], r["message"]) for r in found if r["event"] == "failed"]
 
 
 def test_trace_json_names_every_performative_and_hides_the_password(
@@ -131,3 +136,29 @@ def test_rabbitmq_3_without_its_plugin_refuses_the_1_0_header(
     assert done.returncode == 1, done.stdout + done.stderr
     assert "✗ header:" in done.stdout
     assert "rabbitmq_amqp1_0 plugin" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("scenario", "phase"),
+    [
+        ("amqp10-wrong-password", "auth"),
+        ("amqp10-unknown-vhost", "open"),
+        ("amqp10-missing-queue", "operations"),
+    ],
+)
+def test_a_recorded_1_0_failure_replays_as_it_ran(
+    scenario: str, phase: str, user4: User, tmp_path: Path
+) -> None:
+    capture = tmp_path / f"{scenario}.jsonl"
+    done = run_cli("record", "--scenario", scenario, "-o", str(capture), url_of(user4))
+    assert done.returncode == 0, done.stdout + done.stderr
+    written = capture.read_text()
+    for form in forms(user4.password):
+        assert form not in written
+    live = [r for r in records(written)[1:] if "event" in r]
+    replayed = run_cli("replay", str(capture), "--print", "--json")
+    assert replayed.returncode == 1, replayed.stderr
+    again = records(replayed.stdout)
+    assert steps(again) == steps(live)
+    assert failures(again) == failures(live)
+    assert [where for where, _ in failures(again)] == [phase]
