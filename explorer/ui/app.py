@@ -24,7 +24,6 @@ from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import Notification, SeverityLevel
 from textual.screen import Screen
-from textual.theme import Theme
 
 from explorer.course.lessons import Course
 from explorer.course.progress import Progress
@@ -40,7 +39,7 @@ from explorer.ui.heap import HEAP
 from explorer.ui.help import HelpScreen
 from explorer.ui.lessons import LessonPane
 from explorer.ui.panes import PANES_CSS, Panes
-from explorer.ui.preferences import Preferences
+from explorer.ui.preferences import keep_theme
 from explorer.ui.pump import FLUSH_INTERVAL, EventPump
 from explorer.ui.quizzes import Quizzes
 from explorer.ui.quizzing import Quizmaster
@@ -121,11 +120,18 @@ class ExplorerApp(App[int]):
         self.connections = Connections(self)
         self.quizzes = Quizzes(self)
         self.stepper: Stepper = factory(self.pump.receive)
+        #: The protocol the learner explores: a new plain connection speaks it.
+        self.dialect = self.stepper.dialect
         self._selected: Frame | None = None
         # The first frame shows the status line alone, fed by the rail; the
         # other panes are built once it is painted (see `panes`).
         self.status_line = StatusLine(id="status")
-        self.rail = PhaseRail(self.stepper.plan, id="rail")
+        self.rail = PhaseRail(self.stepper.plan, self._order, id="rail")
+
+    @property
+    def _order(self) -> tuple[Phase, ...]:
+        """Every phase of the protocol explored, in order (TLS included)."""
+        return self.stepper.dialect.plan_for(True)
 
     @cached_property
     def panes(self) -> Panes:
@@ -159,7 +165,7 @@ class ExplorerApp(App[int]):
 
     def on_mount(self) -> None:
         """Label the source for the first frame; the rest comes once it is shown."""
-        self._keep_theme()
+        keep_theme(self)
         self.show_status()
         #: Set once the panes are mounted and what needs them has started.
         self.ready = asyncio.Event()
@@ -180,6 +186,7 @@ class ExplorerApp(App[int]):
         self.stylesheet.update(self)  # the toasts' place: on screen already
         with self.batch_update():  # no frame shows half the panes
             await self.mount_all(self.panes.layout(self.rail))
+            self.panes.clear(self.stepper.dialect)  # the panels say what they await
         self.set_interval(FLUSH_INTERVAL, self.pump.drain)
         self.set_interval(0.2, self.pump.tick)
         self.set_interval(FLUSH_INTERVAL, HEAP.settle)  # after a large batch
@@ -206,7 +213,11 @@ class ExplorerApp(App[int]):
         """
         kind = "RECORDING" if self.stepper.recording else "live"
         rail = self.rail
-        where = f" · {rail.current.number} {rail.current.value}" if rail.current else ""
+        where = (
+            f" · {rail.number(rail.current)} {rail.current.value}"
+            if rail.current
+            else ""
+        )
         left = rail.budget
         budget = f" · handshake {left:.1f} s left" if left is not None else ""
         timer = rail.timer
@@ -217,18 +228,6 @@ class ExplorerApp(App[int]):
         self.status_line.status = Status(
             rail.position, self.stepper.clock(), waiting, self.source, self.pump.broker
         )
-
-    def _keep_theme(self) -> None:
-        """Start with the theme chosen last time, and remember the next choice."""
-        preferences = Preferences.load()
-        if preferences.theme in self.available_themes:
-            self.theme = preferences.theme
-
-        def chosen(theme: Theme) -> None:
-            preferences.theme = theme.name
-            preferences.save()
-
-        self.theme_changed_signal.subscribe(self, chosen)
 
     # Stepping ---
 
@@ -263,8 +262,8 @@ class ExplorerApp(App[int]):
         self.pump.clear()
         self._selected = None
         self.stepper = factory(self.pump.receive)
-        self.rail.reset(self.stepper.plan)
-        self.panes.clear()
+        self.rail.reset(self.stepper.plan, self._order)
+        self.panes.clear(self.stepper.dialect)
         self.lessons.unpin()
         self.show_status()
         self.show_first_lesson()

@@ -2,8 +2,9 @@
 
 Owns the factories of the app's steppers (the live engine, a recording) and
 the learner's ways to a new connection (ctrl+r, c and the palette's
-recordings and plain lifecycle), each through ExplorerApp.replace, and what
-they say about the pace chosen. An experiment's connection is experiments.py's.
+recordings and plain lifecycle), each through ExplorerApp.replace and in the
+protocol explored (AMQP 0-9-1 or 1.0), and what they say about the pace
+chosen. An experiment's connection is experiments.py's.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 from explorer.engine.core import Engine
 from explorer.engine.events import Listener, Stepper
 from explorer.net.endpoint import redact
+from explorer.protocol.dialect import AMQP_0_9_1, Dialect
 from explorer.recording.capture import CaptureError, load
 from explorer.recording.replay import ReplayEngine
 
@@ -24,14 +26,16 @@ if TYPE_CHECKING:
 StepperFactory = Callable[[Listener], Stepper]
 
 
-def live(url: str, *, race: bool = False) -> StepperFactory:
-    """A factory for the live engine.
+def live(
+    url: str, *, race: bool = False, dialect: Dialect = AMQP_0_9_1
+) -> StepperFactory:
+    """A factory for the live engine, speaking `dialect` (AMQP 0-9-1 or 1.0).
 
     At the learner's pace (the default) the handshake runs at wire speed when
     TCP opens and each step reveals it; `race` holds it step by step against
     the broker's handshake_timeout.
     """
-    return lambda listener: Engine(url, listener, live_handshake=race)
+    return lambda listener: Engine(url, listener, live_handshake=race, dialect=dialect)
 
 
 def replay(path: Path) -> StepperFactory:
@@ -92,4 +96,7 @@ class Connections:
     async def plain_lifecycle(self) -> None:
         """Back from an experiment: the plain lifecycle on the learner's URL."""
         app = self.app
-        await app.replace(live(app.url, race=app.race), redact(app.url))
+        dialect = app.dialect  # the protocol the learner explores
+        await app.replace(
+            live(app.url, race=app.race, dialect=dialect), redact(app.url)
+        )

@@ -1,8 +1,9 @@
 """The learner's preferences, kept between launches: for now, the theme.
 
 Owns the preferences file in the data directory (explorer.progress.data_dir),
-reading it and writing it. A file that is missing, unreadable or corrupt gives
-the defaults rather than an error; a disk that refuses the write is ignored.
+reading it and writing it, and keeping an app's theme in it. A file that is
+missing, unreadable or corrupt gives the defaults rather than an error; a disk
+that refuses the write is ignored.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
+
+from textual.app import App
+from textual.theme import Theme
 
 from explorer.course.progress import data_dir
 
@@ -60,3 +64,16 @@ class Preferences:
         except OSError:
             with contextlib.suppress(OSError):
                 partial.unlink(missing_ok=True)
+
+
+def keep_theme(app: App[Any]) -> None:
+    """Start `app` with the theme chosen last time, and remember the next choice."""
+    preferences = Preferences.load()
+    if preferences.theme in app.available_themes:
+        app.theme = preferences.theme
+
+    def chosen(theme: Theme) -> None:
+        preferences.theme = theme.name
+        preferences.save()
+
+    app.theme_changed_signal.subscribe(app, chosen)
