@@ -167,11 +167,13 @@ async def linger(engine: Engine) -> None:
     assert isinstance(theirs, int | None)
     seconds = min(LINGER_MAX, (ours or 0) / 1000 + 0.5) if ours else 0.0
     beats = {d: engine.count(d, HEARTBEAT) for d in Direction}
+    began = engine.tap.now()
     if seconds and not engine.gone:
         try:
             await client.linger(seconds)
         except Amqp10Error as exc:
             _failed(engine, Phase.HEARTBEAT, "linger", exc)
+    seconds = engine.tap.now() - began
     got = {d: engine.count(d, HEARTBEAT) - beats[d] for d in Direction}
     engine.report(
         Phase.HEARTBEAT,
@@ -185,7 +187,7 @@ async def linger(engine: Engine) -> None:
             f"For {seconds:.1f} s nothing else was sent: the broker sent "
             f"{got[B2C]} empty frames, the client {got[C2B]}.",
             "An empty frame (8 bytes, no performative) is AMQP 1.0's heartbeat: "
-            "each side must hear something within the idle-time-out the other "
+            "each side must send something within the idle-time-out the other "
             f"announced (client {ours} ms, broker {theirs} ms). RabbitMQ 4.0.5 "
             "sends one every half of the client's; Proton every half of the "
             "broker's.",
@@ -204,8 +206,11 @@ async def close(engine: Engine) -> None:
     """Detach both links, end the session, close; then watch TCP close."""
     engine.closing = True
     client = engine.amqp10
-    if engine.fatal and not engine.gone:
-        engine.drop()  # the handshake failed: there is no AMQP connection to close
+    if engine.fatal and C2B not in engine.ended:
+        # The handshake failed (or the broker closed): there is no AMQP
+        # connection to close, and RabbitMQ 4.0.5 waits 3 s after a failed
+        # sasl-outcome before it resets TCP itself.
+        engine.drop()
     elif not engine.gone and client is not None:
         try:
             await client.close()

@@ -58,15 +58,23 @@ async def endpoint(engine: Engine) -> None:
         )
 
 
+def idle_timeout(where: Endpoint) -> tuple[int, str]:
+    """Proton's idle timeout (s): the URL's ?heartbeat=, else IDLE_TIMEOUT;
+    and where it came from."""
+    chosen = next(s for s in where.settings if s.name == "heartbeat").source
+    if chosen == "url":
+        return where.heartbeat, "the URL's ?heartbeat="
+    return IDLE_TIMEOUT, "the explorer's default; ?heartbeat= sets it"
+
+
 def proton_client(engine: Engine, where: Endpoint, sock: socket.socket) -> Handshaking:
     """Proton's connection on `sock`; its handshake connects the tap and opens."""
-    chosen = next(s for s in where.settings if s.name == "heartbeat").source
     client = Amqp10Client(
         engine.tap,
         where.user,
         where.password,
         vhost=where.vhost,
-        idle_timeout=where.heartbeat if chosen == "url" else IDLE_TIMEOUT,
+        idle_timeout=idle_timeout(where)[0],
         timeout=engine.wait,
     )
     engine.amqp10 = client
@@ -121,7 +129,14 @@ async def open_connection(engine: Engine) -> None:
     if client_open is None:
         diagnosis.client_gave_up(engine, Phase.OPEN)
     elif broker_open is not None:
-        engine.report(Phase.OPEN, *report.open_facts(client_open, broker_open))
+        facts, notes = report.open_facts(client_open, broker_open)
+        seconds, source = idle_timeout(engine.need_endpoint())
+        notes.append(
+            f"Proton's idle timeout is {seconds} s ({source}): its open announces "
+            "half of it as idle-time-out, as the spec asks, so that the broker's "
+            "empty frames come in time."
+        )
+        engine.report(Phase.OPEN, facts, notes)
     elif not answered and not engine.gone:
         diagnosis.stalled(engine, Phase.OPEN)
 

@@ -129,6 +129,14 @@ def assert_whole_run(engine: Engine, events: Recorder, user: User) -> None:
             assert [f for f in got[phase] if f[0] == side] == [
                 f for f in frames if f[0] == side
             ], (phase, side)
+    # Nothing is told before the step of its phase.
+    step = P.ENDPOINT
+    order = list(Phase)
+    for e in events:
+        if isinstance(e, PhaseStarted):
+            step = e.phase
+        elif isinstance(e, FrameObserved):
+            assert order.index(e.phase) <= order.index(step), (e.frame.name, step)
     # Every frame is told once, in the order it crossed the wire (per direction).
     for direction in (C2B, B2C):
         told = [
@@ -198,6 +206,26 @@ async def test_race_mode_holds_each_handshake_write_until_its_step(user4: User) 
         assert engine.opened() is not None
     finally:
         await engine.aclose()
+
+
+async def test_holding_the_sasl_header_meets_rabbitmqs_handshake_timeout(
+    user4: User,
+) -> None:
+    events = Recorder()
+    engine = Engine(url(user4), events.append, dialect=AMQP_1_0, live_handshake=True)
+    try:
+        await engine.run(until=P.TCP)
+        await engine.until(lambda: engine.gone, 12)  # the SASL header stays held
+        await engine.run()
+    finally:
+        await engine.aclose()
+    failure = events.failures()[0]
+    assert failure.phase is P.HEADER
+    assert failure.fatal
+    assert "while the explorer held the client's next frame" in failure.message
+    assert "handshake_timeout (10 s by default) ran out before open" in failure.message
+    assert engine.frames == []
+    assert events[-1] == LifecycleEnded(False)
 
 
 async def test_a_wrong_password_fails_auth_at_sasl_outcome_code_1(user4: User) -> None:

@@ -104,8 +104,8 @@ def test_open_facts_are_the_open_frames_values() -> None:
     idle = facts["idle-time-out"]
     assert isinstance(idle, dict)
     assert idle["holds"] == (
-        "broker must hear from the client within 1000 ms; client must hear from "
-        "the broker within 30000 ms"
+        "the broker must send something within 1000 ms (the client's); the client "
+        "must send something within 30000 ms (the broker's)"
     )
     assert facts["hostname"] == "vhost:/"
     assert (facts["product"], facts["version"]) == ("RabbitMQ", "4.0.5")

@@ -238,10 +238,10 @@ def _holds(
             f"session both sides can handle is on channel {both} at most"
         )
     parts = [
-        f"{who} must hear from the {other} within {value} ms"
+        f"the {sender} must send something within {value} ms (the {asker}'s)"
         if value
-        else f"the {other} requires nothing of the {who}"
-        for who, other, value in (
+        else f"the {asker} requires nothing of the {sender}"
+        for sender, asker, value in (
             ("broker", "client", client),
             ("client", "broker", broker),
         )
