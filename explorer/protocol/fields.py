@@ -13,9 +13,9 @@ from __future__ import annotations
 import datetime
 import decimal
 
+from explorer.protocol.amqp10 import tojson
 from explorer.protocol.amqp10.decoder import Amqp10Decoder
 from explorer.protocol.amqp10.frames import Body, Header
-from explorer.protocol.amqp10.tojson import frame_fields
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Frame
 from explorer.protocol.masking import mask
@@ -47,7 +47,7 @@ def shown(frame: Frame, reveal: bool = False) -> Frame:
 def values_of(frame: Frame) -> Values:
     """The fields of a frame of either protocol, with the notes beside them."""
     if isinstance(frame.payload, Header | Body):
-        return Values(frame_fields(frame))
+        return tojson.frame_values(frame)
     return frame_values(frame)
 
 

@@ -12,6 +12,7 @@ import base64
 import dataclasses
 import io
 import json
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,12 @@ from explorer.engine.events import (
     PhaseStarted,
 )
 from explorer.engine.inference import Inference
+from explorer.protocol.amqp10.decoder import Amqp10Decoder
 from explorer.protocol.amqp10.frames import Body
+from explorer.protocol.amqp10.tojson import value_json
+from explorer.protocol.amqp10.values import Array, Described, Symbol
 from explorer.protocol.dialect import AMQP_1_0
+from explorer.protocol.fields import values_of
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.protocol.stream import Chunk, WireEvent
@@ -314,3 +319,67 @@ def test_export_pcap_of_a_1_0_capture_replays_the_same_frames(tmp_path: Path) ->
         if r.get("event") == "frame"
     ]
     assert names == [(d.value, name) for d, name, _ in EXPECTED]
+
+
+def transfer_of(message: bytes) -> Frame:
+    """A transfer on handle 0 carrying `message`'s sections, decoded."""
+    fields = bytes.fromhex("4343") + b"\xa0\x01x" + bytes.fromhex("43")
+    body = bytes.fromhex("005314c0") + bytes([len(fields) + 1, 4]) + fields + message
+    raw = (8 + len(body)).to_bytes(4, "big") + bytes.fromhex("02000000") + body
+    (frame,) = Amqp10Decoder(C2B).feed(raw)
+    assert isinstance(frame, Frame)
+    return frame
+
+
+def test_a_message_s_timestamps_get_their_date() -> None:
+    # Proton 0.40.0's encoding of Message(body="hi", id=7,
+    # creation_time=1700000000.5): header, properties (message-id smallulong
+    # 7, creation-time timestamp 0x0000018bcfe569f4 ms), amqp-value "hi".
+    message = bytes.fromhex(
+        "00537045005373c0140a53074040404040404040830000018bcfe569f4005377a1026869"
+    )
+    values = values_of(transfer_of(message))
+    sections = values.fields["message"]
+    assert isinstance(sections, list)
+    properties = sections[1]
+    assert isinstance(properties, dict)
+    assert properties["descriptor"] == "properties"
+    fields = properties["fields"]
+    assert isinstance(fields, dict)
+    assert fields["creation-time"] == 1700000000500
+    assert fields["message-id"] == 7
+    (note,) = values.notes
+    assert note.path == ("message", 1, "fields", "creation-time")
+    assert note.text.startswith("2023-11-14T22:13:20.500Z")
+
+
+def test_values_the_decoder_reads_as_json() -> None:
+    assert value_json(Symbol("PLAIN")) == "PLAIN"
+    assert type(value_json(Symbol("PLAIN"))) is str
+    assert value_json(b"\xff\x00") == "0xff00"
+    assert value_json(b"tag-1") == "tag-1"
+    some = uuid.UUID(int=1)
+    assert value_json(some) == str(some)
+    assert value_json(Array("symbol", (Symbol("a"), Symbol("b")))) == ["a", "b"]
+    assert value_json({Symbol("x"): 1, 2: "two", None: [b"\x01"]}) == {
+        "x": 1,
+        "2": "two",
+        "null": ["\x01"],
+    }
+    error = Described(0x1D, [Symbol("amqp:not-found"), "no queue"])
+    assert value_json(error) == {
+        "descriptor": "error",
+        "fields": {
+            "condition": "amqp:not-found",
+            "description": "no queue",
+            "info": None,
+        },
+    }
+    assert value_json(Described(0x77, "hi")) == {
+        "descriptor": "amqp-value",
+        "value": "hi",
+    }
+    assert value_json(Described(Symbol("com.example:x"), 5)) == {
+        "descriptor": "com.example:x",
+        "value": 5,
+    }
