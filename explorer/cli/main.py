@@ -99,8 +99,8 @@ def _dialect(args: argparse.Namespace) -> Dialect:
 
 
 def _record(args: argparse.Namespace) -> int:
-    url, _ = _live(args.url)
     dialect = _dialect(args)
+    url, _ = _live(args.url)
     try:  # written as it goes: a recorder killed mid-run leaves what it saw
         journal = args.output.open("w", encoding="utf-8")
     except OSError as exc:
@@ -162,6 +162,7 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
+    dialect = _dialect(args)
     url, _ = _live(args.url)
     import asyncio
 
@@ -175,7 +176,7 @@ def _trace(args: argparse.Namespace) -> int:
             until=_phase(args.until),
             wait=args.timeout,
             experiment=args.scenario,
-            dialect=_dialect(args),
+            dialect=dialect,
         )
     )
 

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from explorer.cli.main import EXIT_USAGE, _app_parser, main
+from explorer.cli.main import (
+    EXIT_USAGE,
+    _app_parser,
+    _command_parser,
+    _dialect,
+    main,
+)
 from explorer.cli.parsers import COMMANDS
+from explorer.protocol.dialect import AMQP_1_0
 from tests.conftest import CAPTURES
 
 #: URLs the CLI refuses before connecting, each with what its message must say.
@@ -62,6 +69,21 @@ def test_the_app_flags_are_parsed() -> None:
     assert (args.race, args.phase, args.quiet) == (True, "tune", True)
     default = _app_parser().parse_args([])
     assert (default.race, default.phase, default.quiet) == (False, None, False)
+
+
+@pytest.mark.parametrize("command", [[], ["trace"], ["record", "-o", "x.jsonl"]])
+def test_protocol_chooses_the_dialect(command: list[str]) -> None:
+    parser = _command_parser() if command else _app_parser()
+    assert parser.parse_args(command).protocol == "0-9-1"
+    args = parser.parse_args([*command, "--protocol", "1.0"])
+    assert _dialect(args) is AMQP_1_0
+
+
+def test_protocol_with_a_scenario_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["trace", "--protocol", "1.0", "--scenario", "wrong-password"]) == 2
+    assert "an experiment (--scenario) speaks its own" in capsys.readouterr().err
 
 
 def test_an_unknown_phase_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
