@@ -168,22 +168,17 @@ def refusal(frame: Frame, phase: Phase) -> PhaseFailed | None:
 
 
 def _refusal_1_0(frame: Frame, phase: Phase) -> PhaseFailed | None:
-    """amqp10.report.failure_of's refusal as the engine's failure.
-
-    1.0 has no reply codes: reply_code is the sasl-outcome's code, when it is
-    one; reply_text the condition and description the broker sent.
-    """
+    """amqp10.report.failure_of's refusal as the engine's failure, told as the
+    live engine tells it (engine/wire.py): 1.0 has no reply codes, so
+    reply_code is a failed sasl-outcome's code, reply_text the condition."""
     found = amqp10.failure_of(frame, phase)
-    body = frame.payload
-    if found is None or not isinstance(body, Body):
+    if found is None:
         return None
-    code = body.fields.get("code") if body.name == "sasl-outcome" else None
-    text = found.condition + (f": {found.description}" if found.description else "")
     return PhaseFailed(
         phase,
         found.message,
-        code if isinstance(code, int) else None,
-        text,
+        found.code,
+        found.condition,
         advice=found.advice,
         fatal=found.fatal,
     )
@@ -191,7 +186,8 @@ def _refusal_1_0(frame: Frame, phase: Phase) -> PhaseFailed | None:
 
 #: What to do when a broker answers a 1.0 header with a header of its own.
 NO_AMQP_1_0: Final = (
-    "RabbitMQ 3.x speaks AMQP 1.0 only with the rabbitmq_amqp1_0 plugin; 4.x natively"
+    "RabbitMQ 3.x speaks AMQP 1.0 only with the rabbitmq_amqp1_0 plugin; 4.x "
+    "natively: connect to a 4.x broker, or use AMQP 0-9-1 here"
 )
 
 
