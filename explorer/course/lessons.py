@@ -101,8 +101,8 @@ class Course:
     def lesson_for(self, phase: Phase, protocol: str = PROTOCOLS[0]) -> Lesson:
         """The lesson that teaches `phase` of `protocol`: its own, else 0-9-1's.
 
-        A phase no 1.0 lesson teaches (endpoint, resolve, tcp, tls) happens
-        the same way whichever AMQP follows, so 0-9-1's lesson teaches it.
+        A phase no 1.0 lesson teaches (tls: the 1.0 client has none yet)
+        falls back to 0-9-1's lesson.
 
         Raises:
             CourseError: no lesson teaches it (the content lint prevents this).

@@ -1,4 +1,4 @@
-"""What the AMQP 1.0 lessons (21-27) state about the wire, checked on RabbitMQ 4.0.
+"""What the AMQP 1.0 lessons (21-30) state about the wire, checked on RabbitMQ 4.0.
 
 Every number or byte a 1.0 lesson writes out (rather than filling in from the
 learner's frames) is checked here against a live lifecycle of the explorer's
@@ -29,15 +29,20 @@ from tests.integration.test_amqp10_bytes import (
     BROKER4,
     HOST,
     PORT,
+    ctl4,
     declared_queue,
     throwaway_user,
 )
+from tests.integration.test_amqp10_engine import Recorder, url
 from tests.unit.test_amqp10_lifecycle import frames_of
 
 pytest.importorskip("proton", reason="python-qpid-proton is not installed")
 
+from explorer.engine.core import Engine
 from explorer.net.amqp10 import Amqp10Client, Amqp10Error
 from explorer.net.tap import Tap
+from explorer.protocol.dialect import AMQP_1_0
+from explorer.protocol.lifecycle import Phase
 
 pytestmark = pytest.mark.broker
 
@@ -314,3 +319,98 @@ def test_the_heartbeat_lesson(user4: User) -> None:
     (proton,) = kept.all(C2B, "heartbeat")
     assert proton.raw == bytes.fromhex("0000000802000000")
     assert 14.5 < proton.t - kept.first(C2B, "open").t < 15.5
+
+
+async def opened(address: str) -> tuple[Engine, Recorder]:
+    """An Engine's 1.0 run up to the broker's open (no queue is declared)."""
+    events = Recorder()
+    engine = Engine(address, events.append, dialect=AMQP_1_0)
+    try:
+        await engine.run(until=Phase.OPEN)
+    finally:
+        await engine.aclose()
+    return engine, events
+
+
+def fields_of(engine: Engine, direction: Direction, name: str) -> dict[str, object]:
+    """The fields of the run's first `name` frame from `direction`."""
+    frame = engine.frame(direction, name)
+    assert frame is not None
+    assert isinstance(frame.payload, Body)
+    return frame.payload.fields
+
+
+def settings_of(events: Recorder) -> dict[object, tuple[object, object]]:
+    """The endpoint report's settings: value and where it came from, by name."""
+    rows = events.report(Phase.ENDPOINT).facts["settings"]
+    assert isinstance(rows, list)
+    return {r["name"]: (r["value"], r["from"]) for r in rows if isinstance(r, dict)}
+
+
+async def test_the_1_0_endpoint_lesson(user4: User) -> None:
+    """28: Proton's idle timeout is the URL's heartbeat (2 s when it has none;
+    the row says aiormq's 60), announced halved; frame_max, channel_max and
+    connection_name are not read; PLAIN; the vhost in open's hostname; the url
+    row in aiormq's spelling; amqps stops the run at the endpoint."""
+    options = "?heartbeat=4&frame_max=8192&channel_max=10&connection_name=lesson-28"
+    tuned, tuned_events = await opened(url(user4) + options)
+    plain, plain_events = await opened(url(user4))
+    assert settings_of(plain_events)["heartbeat"] == (60, "default")
+    assert fields_of(plain, C2B, "open")["idle-time-out"] == 1000
+    rows = settings_of(tuned_events)
+    assert rows["heartbeat"] == (4, "url")
+    assert rows["frame_max"] == (8192, "url")
+    client_open = fields_of(tuned, C2B, "open")
+    assert client_open["idle-time-out"] == 2000
+    assert (client_open["max-frame-size"], client_open["channel-max"]) == (32768, 32767)
+    assert client_open["container-id"] == "amqp-explorer"
+    assert client_open["hostname"] == "vhost:/"
+    assert fields_of(tuned, C2B, "sasl-init")["mechanism"] == "PLAIN"
+    url_row = tuned_events.report(Phase.ENDPOINT).facts["url"]
+    assert isinstance(url_row, str)
+    assert "?heartbeat=4&auth=plain&name=lesson-28" in url_row
+    secure = Recorder()
+    refused = Engine(
+        url(user4).replace("amqp:", "amqps:"), secure.append, dialect=AMQP_1_0
+    )
+    await refused.run()
+    assert secure.failures()[0].phase is Phase.ENDPOINT
+    assert "plain TCP only" in secure.failures()[0].message
+    assert refused.frames == []
+
+
+async def test_the_1_0_resolve_lesson(user4: User) -> None:
+    """29: the name stops at resolve (a .invalid one fails there, no byte
+    sent); sasl-init carries no hostname; 4.0.5 looks no name up and lists a
+    1.0 connection's protocol as {1, 0}."""
+    lost = Recorder()
+    nowhere = Engine(
+        url(user4).replace(HOST, "no-such-host.invalid"), lost.append, dialect=AMQP_1_0
+    )
+    await nowhere.run()
+    assert lost.failures()[0].phase is Phase.RESOLVE
+    assert nowhere.frames == []
+    assert "{reverse_dns_lookups,false}" in ctl4("environment")
+    events = Recorder()
+    engine = Engine(url(user4), events.append, dialect=AMQP_1_0)
+    try:
+        await engine.run(until=Phase.OPEN)
+        assert fields_of(engine, C2B, "sasl-init")["hostname"] is None
+        local = events.report(Phase.TCP).facts["local"]
+        listed = ctl4("list_connections", "name", "protocol").splitlines()
+        assert f"{local} -> {HOST}:{PORT}\t{{1, 0}}" in listed
+    finally:
+        await engine.aclose()
+
+
+async def test_the_1_0_tcp_lesson(user4: User) -> None:
+    """30: the 0-9-1 tcp facts, pace learner; a socket that writes nothing
+    gets nothing and is reset 10.0 s after connecting (handshake_timeout)."""
+    _, events = await opened(url(user4))
+    facts = events.report(Phase.TCP).facts
+    shared = {"attempts", "connect_ms", "local", "remote", "open_files_held"}
+    assert shared <= set(facts)
+    assert facts["pace"] == "learner"
+    got, end, took = await asyncio.to_thread(probe, b"", 12.0)
+    assert (got, end) == (b"", "reset")
+    assert 9.9 < took < 10.5

@@ -149,7 +149,9 @@ def test_a_0_9_1_connection_leaves_the_1_0_values_unseen(course: Course) -> None
 def test_lesson_for_picks_the_protocols_lesson_else_0_9_1s(course: Course) -> None:
     assert course.lesson_for(Phase.OPEN, "1.0").file == "23-amqp10-open.md"
     assert course.lesson_for(Phase.OPEN).file == "09-open.md"
-    assert course.lesson_for(Phase.TCP, "1.0").file == "03-tcp.md"
+    assert course.lesson_for(Phase.TCP, "1.0").file == "30-amqp10-tcp.md"
+    assert course.lesson_for(Phase.TCP).file == "03-tcp.md"
+    assert course.lesson_for(Phase.TLS, "1.0").file == "04-tls.md"
     assert course.lesson_for(Phase.TUNE, "1.0").file == "08-tune.md"
     assert course.lesson_for(Phase.HEARTBEAT, "1.0").anchor_for("heartbeat")
 

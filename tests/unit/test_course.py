@@ -62,8 +62,8 @@ AMQP10_NAMES: Final = frozenset(
     {c.name for c in COMPOSITES if c.role in (Role.PERFORMATIVE, Role.SASL)}
     | {"sasl-header", "amqp-header", HEARTBEAT}
 )
-#: Phases a 1.0 connection goes through as a 0-9-1 one does: 0-9-1's lesson.
-SHARED_PHASES: Final = (Phase.ENDPOINT, Phase.RESOLVE, Phase.TCP, Phase.TLS)
+#: Phases a 1.0 run has no lesson of its own for: 0-9-1's lesson (no 1.0 TLS yet).
+SHARED_PHASES: Final = (Phase.TLS,)
 TRY_IT: Final = "Try it"
 MIN_WORDS, MAX_WORDS = 150, 450
 #: A topic lesson may be longer; each experiment section adds to the budget.
