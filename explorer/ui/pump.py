@@ -212,7 +212,9 @@ class EventPump:
             app.progress.save()
         if report.phase is Phase.ENDPOINT:
             app.rail.follow(app.stepper.plan)
-        if report.phase is Phase.TUNE or NEGOTIATED_IN_OPEN & report.facts.keys():
+        if report.phase is Phase.TUNE or (
+            report.phase is Phase.OPEN and report.facts.keys() >= NEGOTIATED_IN_OPEN
+        ):
             app.panes.negotiation.show(report.facts)
         elif report.phase is Phase.AUTH:
             sent = next(

@@ -3,6 +3,7 @@ RabbitMQ 4.0.5 broker (issue 15)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,18 +16,26 @@ from explorer.protocol.bytemap import byte_map
 from explorer.protocol.dialect import AMQP_1_0
 from explorer.protocol.fields import shown
 from explorer.protocol.lifecycle import Phase
-from explorer.ui.app import ExplorerApp, replay
+from explorer.ui.app import ExplorerApp, live, replay
 from explorer.ui.widgets import FieldTree
 from explorer.ui.widgets.field_tree import field_label
 from explorer.ui.widgets.frame_list import FrameList
 from explorer.ui.widgets.labels import frame_row, refused
 from explorer.ui.widgets.panels import AuthPanel, NegotiationPanel
 from explorer.ui.widgets.phase_rail import PhaseRail
-from tests.conftest import capture_frames
+from tests.conftest import User, answering, capture_frames
+from tests.integration.test_amqp10_bytes import BROKER4, HOST, PORT, throwaway_user
 from tests.ui.conftest import running, select_frame, step
 
 CAPTURE = Path(__file__).parents[1] / "captures" / "amqp10" / "lifecycle.jsonl"
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
+
+
+@pytest.fixture
+def user4(request: pytest.FixtureRequest) -> Iterator[User]:
+    """A throwaway user on RabbitMQ 4.0.5 (skipped without the broker)."""
+    answering(BROKER4, request)
+    yield from throwaway_user()
 
 
 @pytest.fixture
@@ -174,3 +183,42 @@ async def test_the_recording_steps_to_close_and_shows_every_performative(
         covered = [i for leaf in root.leaves() for i in range(leaf.offset, leaf.end)]
         assert covered == list(range(len(init.raw)))
         assert shown(init).raw == init.raw  # a recording holds the mask already
+
+
+@pytest.mark.broker
+async def test_live_1_0_every_phase_to_close_at_the_learners_pace(
+    user4: User,
+) -> None:
+    url = f"amqp://{user4.name}:{user4.password}@{HOST}:{PORT}/"
+    app = ExplorerApp(live(url, dialect=AMQP_1_0), source="live 1.0", url=url)
+    async with running(app) as pilot:
+        rail = app.query_one(PhaseRail)
+        assert app.stepper.dialect is AMQP_1_0
+        while not app.stepper.finished:
+            await step(app, pilot)
+        assert rail.plan == list(AMQP_1_0.plan_for(False))
+        assert [p for p in rail.plan if rail.states.get(p) == "done"] == rail.plan
+        listed = app.query_one(FrameList)
+        names = [i.name for i in listed.items if isinstance(i, Frame)]
+        spoken = [n for n in names if n != "heartbeat"]
+        assert spoken[:5] == [
+            "sasl-header",
+            "sasl-header",
+            "sasl-mechanisms",
+            "sasl-init",
+            "sasl-outcome",
+        ]
+        for name in ("begin", "attach", "flow", "transfer", "disposition", "detach"):
+            assert name in spoken
+        assert spoken[-4:] == ["end", "end", "close", "close"]
+        negotiation = text_of(app, NegotiationPanel).split()
+        at = negotiation.index("channel-max")
+        assert negotiation[at + 2] == "63"  # RabbitMQ 4.0.5's channel-max
+        auth = text_of(app, AuthPanel)
+        assert "password ***" in auth
+        assert user4.password not in auth
+        app.action_reveal()
+        assert user4.password in text_of(app, AuthPanel)
+        app.action_reveal()
+        assert user4.password not in app.export_screenshot()
+        assert rail.position == "■ 11/11 close: ended"

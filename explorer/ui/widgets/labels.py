@@ -106,14 +106,22 @@ def performative_detail(body: Body) -> str:
         )
     if body.name == "attach":
         receiver = fields.get("role") is True
-        end = fields.get("source" if receiver else "target")
-        address = end.fields.get("address") if isinstance(end, Described) else None
+        # A sender's address is its target's, a receiver's its source's; the
+        # answering end of a link may name it only at the other end.
+        ends = ("source", "target") if receiver else ("target", "source")
+        address = next(filter(None, map(_address, map(fields.get, ends))), "")
         role = "receiver" if receiver else "sender"
         return f"{role} {address}" if address else role
     error = fields.get("error")
     if isinstance(error, Described):
         return str(error.fields.get("condition") or "error")
     return ""
+
+
+def _address(end: object) -> str:
+    """A source's or target's address ("" when it has none)."""
+    address = end.fields.get("address") if isinstance(end, Described) else None
+    return str(address or "")
 
 
 def refused(frame: Frame) -> bool:
