@@ -32,6 +32,14 @@ class Decoder(Protocol):
     def close(self, t: float = 0.0) -> DecodeFailure | None:
         """The stream ended: a failure if it ended inside a frame."""
 
+    @property
+    def pending(self) -> int:
+        """Bytes received that do not complete a frame yet."""
+
+    @property
+    def stopped(self) -> bool:
+        """Whether the stream can no longer be framed."""
+
 
 class Rules(Protocol):
     """A lifecycle table applied to frames: the phase, and moves by step or frame."""

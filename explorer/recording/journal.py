@@ -4,7 +4,8 @@ Owns Journal. The header goes first (format 2, with what is known at the
 start); every chunk, stream end and engine event follows as its own line,
 flushed at once, so a recorder interrupted or killed leaves a capture that
 replays what it saw and says it was cut. The client's chunks wait until they
-end on a frame boundary, so a password is masked before any of its bytes are
+end on a frame boundary (framed as the connection's protocol, AMQP 0-9-1 or
+1.0, frames them), so a password is masked before any of its bytes are
 written; header facts learnt later (the TCP endpoints, the masked spans) follow
 as header lines. When the recording finishes, `capture.save` replaces the file
 with the whole capture in format 1.
@@ -16,7 +17,7 @@ import json
 from typing import Any, TextIO
 
 from explorer.net.tap import Tap
-from explorer.protocol.decoder import FrameDecoder
+from explorer.protocol.dialect import AMQP_0_9_1, Dialect
 from explorer.protocol.frames import C2B, Frame
 from explorer.protocol.stream import Chunk, WireEvent
 from explorer.recording.capture import (
@@ -34,19 +35,23 @@ from explorer.recording.capture import (
 class Journal:
     """Writes one recording's capture line by line, as the tap and engine tell it."""
 
-    def __init__(self, out: TextIO, capture: Capture, tap: Tap) -> None:
+    def __init__(
+        self, out: TextIO, capture: Capture, tap: Tap, dialect: Dialect = AMQP_0_9_1
+    ) -> None:
         """Write the header; then take the tap's events first, before the engine.
 
         Args:
             out: The capture file, open for writing.
             capture: The recording's capture: its header facts so far.
             tap: The tap of the connection being recorded.
+            dialect: The protocol the connection speaks, whose frames hold
+                the secrets to mask.
         """
         self._out = out
         self._tap = tap
         self._write(header_record(capture, STREAMED_VERSION))
         #: Frames the client's bytes so far, to find the secrets to mask.
-        self._client = FrameDecoder(C2B)
+        self._client = dialect.decoder(C2B)
         #: Client chunks not written yet: they end inside a frame.
         self._held: list[Chunk] = []
         #: Stream offset of the first held byte.

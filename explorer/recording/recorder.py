@@ -77,7 +77,11 @@ async def record_lifecycle(
     # The client library is the engine's dialect's (an experiment's its own).
     library = "aiormq" if engine.dialect is AMQP_0_9_1 else "python-qpid-proton"
     recording.capture.client = f"{library} {version(library)}"
-    written = Journal(journal, recording.capture, engine.tap) if journal else None
+    written = (
+        Journal(journal, recording.capture, engine.tap, engine.dialect)
+        if journal
+        else None
+    )
     try:
         await engine.run()
     finally:

@@ -28,6 +28,7 @@ from explorer.engine.events import (
     PhaseStarted,
 )
 from explorer.engine.inference import Inference
+from explorer.net.tap import Tap
 from explorer.protocol.amqp10.decoder import Amqp10Decoder
 from explorer.protocol.amqp10.frames import Body
 from explorer.protocol.amqp10.tojson import value_json
@@ -38,6 +39,8 @@ from explorer.protocol.frames import B2C, C2B, Direction, Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.protocol.stream import Chunk, WireEvent
 from explorer.recording.capture import Capture, load
+from explorer.recording.capture import loads as load_text
+from explorer.recording.journal import Journal
 from explorer.recording.pcap import write_pcap
 from explorer.recording.replay import ReplayEngine
 from tests.conftest import run_cli
@@ -383,3 +386,24 @@ def test_values_the_decoder_reads_as_json() -> None:
         "descriptor": "com.example:x",
         "value": 5,
     }
+
+
+@pytest.mark.parametrize("split", [1, 7, 30, None], ids=lambda n: f"split-{n}")
+def test_the_journal_masks_a_1_0_password_before_writing_it(split: int | None) -> None:
+    # The recorder's journal writes a capture as it happens; a 1.0 client's
+    # chunks must be framed as 1.0 to find sasl-init's password in them.
+    capture = unmasked()
+    out = io.StringIO()
+    journal = Journal(out, fixture(), Tap(), AMQP_1_0)
+    for event in capture.events:
+        if isinstance(event, Chunk) and split is not None:
+            for at in range(0, len(event.data), split):
+                journal.wire(
+                    Chunk(event.t, event.direction, event.data[at : at + split])
+                )
+        else:
+            journal.wire(event)
+    text = out.getvalue()
+    for form in (PASSWORD.hex(), PASSWORD.decode()):
+        assert form not in text
+    assert load_text(text).stream(C2B) == fixture().stream(C2B)
