@@ -37,6 +37,10 @@ class Amqp10Error(Exception):
     """The broker refused a step, closed, or did not answer in time."""
 
 
+class Amqp10Timeout(Amqp10Error):
+    """The broker, still connected, did not answer a step in time."""
+
+
 class _Endpoint(Protocol):
     """A connection, session or link: what its state says."""
 
@@ -278,8 +282,13 @@ class Amqp10Client:
             if self.ended or remote is not None or left <= 0:
                 self._flush()  # the answer to what the broker closed, if any
                 why = remote.description if remote is not None else ""
-                what = getattr(remote, "name", "") or "no answer"
-                raise Amqp10Error(f"{step}: {what} {why}".strip())
+                silent = not self.ended and remote is None
+                what = getattr(remote, "name", "") or (
+                    "no answer" if silent else "the broker's side ended"
+                )
+                raise (Amqp10Timeout if silent else Amqp10Error)(
+                    f"{step}: {what} {why}".strip()
+                )
             tick = self.transport.tick(time.monotonic())
             wait = min(left, tick - time.monotonic()) if tick else left
             await self._read(max(wait, 0.0))
