@@ -27,7 +27,7 @@ DESCRIPTIONS: Final = {
     "(in operations, one operation per press)",
     "frame(-1)": "Previous frame: select the frame before the one shown",
     "frame(1)": "Next frame: select the frame after the one shown",
-    "reveal": "Reveal the password in Connection.StartOk, or hide it again",
+    "reveal": "Reveal the password (StartOk's, or 1.0's sasl-init's), or hide it again",
     "fold": "Fold runs of heartbeats into one row of the frame list, or unfold them",
     "quiz": "Quiz: questions on the lesson shown, answered from your own frames",
     "experiment": "Experiment: run one the lesson shown offers "
