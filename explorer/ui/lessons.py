@@ -1,10 +1,10 @@
 """The lesson pane: which lesson is shown, filled from the frames, and showing it.
 
 Owns the course (read when first needed: after the first paint), the lesson
-on screen and the one an experiment keeps there (pinned), each filled from
-the frames with the learner's try-it checks and answers, and the updates of
-the Markdown pane: one after another, never cut short, a burst of them
-costing one redraw.
+on screen (a phase's, for the protocol the stepper's connection speaks) and
+the one an experiment keeps there (pinned), each filled from the frames with
+the learner's try-it checks and answers, and the updates of the Markdown
+pane: one after another, never cut short, a burst of them costing one redraw.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerCancelled
@@ -32,6 +32,9 @@ from explorer.protocol.queries import client_product, first_named
 
 if TYPE_CHECKING:
     from explorer.ui.app import ExplorerApp
+
+#: The explorer's own client for each protocol: the one its lessons describe.
+WRITTEN_WITH: Final = {"0-9-1": "aiormq", "1.0": "Qpid Proton"}
 
 
 class LessonPane:
@@ -94,7 +97,7 @@ class LessonPane:
                 self.show(pinned, self._pinned_anchor)  # values came in
             return
         try:
-            lesson = self.course.lesson_for(phase)
+            lesson = self.course.lesson_for(phase, self.app.stepper.dialect.key)
         except CourseError:
             return
         anchor = lesson.anchor_for(frame_name) if frame_name else None
@@ -154,18 +157,20 @@ class LessonPane:
 
     def _whose(self, lesson: Lesson) -> str:
         """Under a phase lesson's title, when another client made the connection:
-        the lesson speaks of aiormq, the explorer's own client."""
+        the lesson speaks of the explorer's own client (aiormq for 0-9-1,
+        Proton for 1.0)."""
         start_ok = first_named(self.app.pump.seen.frames, C2B, "Connection.StartOk")
         client = client_product(start_ok) if start_ok is not None else ""
-        others = bool(client) and not client.startswith("aiormq")
+        ours = WRITTEN_WITH[lesson.protocol]
+        others = bool(client) and not client.startswith(ours)
         others = others or self.app.stepper.watched
         if lesson.phase is None or not others:
             return ""
         who = client or "your application's client"
         return (
             f"\n> This connection is {who}'s, not the explorer's. The lesson was "
-            f"written with aiormq, the explorer's own client: where it says what "
-            f"aiormq does, {who}'s frames show what it did. What the broker does "
+            f"written with {ours}, the explorer's own client: where it says what "
+            f"{ours} does, {who}'s frames show what it did. What the broker does "
             "is RabbitMQ's, whichever client connects.\n"
         )
 
