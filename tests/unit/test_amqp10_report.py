@@ -107,6 +107,12 @@ def test_open_facts_are_the_open_frames_values() -> None:
         "the broker must send something within 1000 ms (the client's); the client "
         "must send something within 30000 ms (the broker's)"
     )
+    channels = facts["channel-max"]
+    assert isinstance(channels, dict)
+    assert channels["holds"] == (
+        "the client may begin sessions on channels 0-63, the broker on 0-32767 "
+        "(each side numbers its own end of a session)"
+    )
     assert facts["hostname"] == "vhost:/"
     assert (facts["product"], facts["version"]) == ("RabbitMQ", "4.0.5")
     assert facts["broker container-id"] == "rabbit4@vm"

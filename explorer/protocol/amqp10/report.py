@@ -232,10 +232,10 @@ def _holds(
             + (f" (absent: the default {default})" if None in (client, broker) else "")
         )
     if name == "channel-max":
-        both = min(v for v in (ours, theirs) if v is not None)
         return (
-            f"the client may use channels 0-{theirs}, the broker 0-{ours}: a "
-            f"session both sides can handle is on channel {both} at most"
+            f"the client may begin sessions on channels 0-{theirs}, the broker "
+            f"on 0-{ours} (each side numbers its own end of a session)"
+            + (f" (absent: the default {default})" if None in (client, broker) else "")
         )
     parts = [
         f"the {sender} must send something within {value} ms (the {asker}'s)"
@@ -271,8 +271,9 @@ def begin_facts(client_begin: Frame, broker_begin: Frame) -> tuple[Facts, list[s
         f"The client began a session on channel {client_begin.channel}; the broker "
         f"answered on its channel {broker_begin.channel}, with remote-channel "
         f"{broker.get('remote-channel')} naming the client's.",
-        f"incoming-window: the client takes {client.get('incoming-window')} "
-        "transfers before it must widen it, the broker "
+        f"incoming-window: the broker may send the client "
+        f"{client.get('incoming-window')} transfers before the client widens the "
+        f"window with a flow; the client may send the broker "
         f"{broker.get('incoming-window')}.",
         f"handle-max: the client may attach links on handles up to "
         f"{broker.get('handle-max')}, the broker up to {client.get('handle-max')}.",
