@@ -1,11 +1,12 @@
 """The Engine: steps one live connection through the lifecycle phases.
 
 Owns stepping (one phase, or one operation, per `step()`, each run by the step
-table it is given: `steps.STEPS` by default), waiting for the broker, telling
-events, and looking up what the wire showed. What the tap sees is read in
-`wire`; what each phase does lives in the `reaching`, `handshake` and
-`session` modules; every report is built from the decoded wire, never from
-aiormq's return values.
+table it is given: its dialect's, `steps.DEFAULTS`, by default), waiting for
+the broker, telling events, and looking up what the wire showed. What the tap
+sees is read in `wire`; what each phase does lives in `reaching`, `handshake`
+and `session` (AMQP 0-9-1, aiormq) or `amqp10steps` and `amqp10ops` (1.0,
+Proton); every report is built from the decoded wire, never from the client's
+return values.
 """
 
 from __future__ import annotations
@@ -100,7 +101,6 @@ class Engine(FrameLog):
         self.dialect = dialect
         default_steps, default_operations = DEFAULTS[dialect.key]
         self.model = dialect.rules(Phase.ENDPOINT)
-        # The tap's own 0-9-1 decoder (hiding handshake heartbeats) reads 0-9-1 only.
         self.tap = Tap(hide_handshake_heartbeats=dialect is AMQP_0_9_1)
         self.tap.listeners.append(partial(wire.read, self))
         self.tap.hold_listeners.append(self.wake)
