@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final
 import aiormq
 
 from explorer.engine import diagnosis
-from explorer.net.amqp10 import Amqp10Client, Amqp10Error, Amqp10Timeout
+from explorer.net.amqp10 import Amqp10Client, Amqp10Error, Amqp10TimeoutError
 from explorer.protocol.amqp10 import report
 from explorer.protocol.amqp10.frames import HEARTBEAT, Body
 from explorer.protocol.fields import JSON
@@ -51,7 +51,7 @@ def _failed(engine: Engine, phase: Phase, step: str, exc: Amqp10Error) -> None:
     """A step the broker refused (its frame told why) or did not answer."""
     if engine.failed:
         return  # the broker's frame (or the lost connection) was told as it came
-    if isinstance(exc, Amqp10Timeout) and not engine.gone:
+    if isinstance(exc, Amqp10TimeoutError) and not engine.gone:
         diagnosis.stalled(engine, phase, doing=step, fatal=False)
     else:
         engine.fail(phase, f"{step} failed: {exc}", fatal=False)

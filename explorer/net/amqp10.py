@@ -37,7 +37,7 @@ class Amqp10Error(Exception):
     """The broker refused a step, closed, or did not answer in time."""
 
 
-class Amqp10Timeout(Amqp10Error):
+class Amqp10TimeoutError(Amqp10Error):
     """The broker, still connected, did not answer a step in time."""
 
 
@@ -286,7 +286,7 @@ class Amqp10Client:
                 what = getattr(remote, "name", "") or (
                     "no answer" if silent else "the broker's side ended"
                 )
-                raise (Amqp10Timeout if silent else Amqp10Error)(
+                raise (Amqp10TimeoutError if silent else Amqp10Error)(
                     f"{step}: {what} {why}".strip()
                 )
             tick = self.transport.tick(time.monotonic())
