@@ -37,6 +37,15 @@ def bundled_recording() -> Path:
     return _bundled() / "lifecycle.jsonl"
 
 
+def bundled_amqp10_recording() -> Path:
+    """A full AMQP 1.0 lifecycle recorded against RabbitMQ 4.0, shipped with the app.
+
+    For a learner whose broker does not speak 1.0; scripts/record_amqp10.py
+    records it again.
+    """
+    return _bundled() / "amqp10-lifecycle.jsonl"
+
+
 def recorded_experiment() -> Path:
     """A failure-lab experiment (no-permission) recorded against a real RabbitMQ."""
     return _bundled() / "experiment-no-permission.jsonl"

@@ -16,7 +16,11 @@ from textual.app import SystemCommand
 from explorer.course.questions import questions_for
 from explorer.lab.registry import EXPERIMENTS
 from explorer.protocol.lifecycle import ORDER
-from explorer.recording.replay import bundled_recording, recorded_experiment
+from explorer.recording.replay import (
+    bundled_amqp10_recording,
+    bundled_recording,
+    recorded_experiment,
+)
 
 if TYPE_CHECKING:
     from explorer.ui.app import ExplorerApp
@@ -45,6 +49,14 @@ def connecting(app: ExplorerApp) -> Iterator[SystemCommand]:
         "Open the bundled recording",
         "A full lifecycle recorded against a real RabbitMQ",
         lambda: app.run_worker(app.connections.open_recording(bundled_recording())),
+    )
+    yield SystemCommand(
+        "Open the bundled AMQP 1.0 recording",
+        "A full AMQP 1.0 lifecycle (Qpid Proton) recorded against a real "
+        "RabbitMQ 4, for a broker that does not speak 1.0",
+        lambda: app.run_worker(
+            app.connections.open_recording(bundled_amqp10_recording())
+        ),
     )
     yield SystemCommand(
         "Open the recorded experiment",
