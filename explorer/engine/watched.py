@@ -5,15 +5,14 @@ as they cross the proxy, its phases inferred by the lifecycle table
 (explorer.engine.inference), and its events kept in steps, one per phase, so
 that a learner steps through what their application did at their own pace
 while it goes on at its own; `follow` tells every event the moment it happens
-(`watch --json`). And `Watch`, the proxy with the connections it has seen.
+(`watch --json`). Its client speaks AMQP 0-9-1 or 1.0: the header it writes
+first picks the decoders, rules and plan (explorer.protocol.dialect). And
+`Watch`, the proxy with the connections it has seen.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import ssl
 from collections.abc import Callable
 from typing import Final
 
@@ -29,21 +28,38 @@ from explorer.engine.events import (
     PhaseStarted,
 )
 from explorer.engine.inference import Inference
+from explorer.engine.relaytcp import tcp_facts, why
 from explorer.engine.wire import HANDSHAKE_TIMEOUT
 from explorer.net.proxy import Proxy, Relay, Upstream
-from explorer.protocol.decoder import FrameDecoder
-from explorer.protocol.dialect import AMQP_0_9_1, Dialect, ends_handshake
-from explorer.protocol.fields import JSON
+from explorer.protocol.amqp10 import report as amqp10
+from explorer.protocol.dialect import (
+    AMQP_0_9_1,
+    Decoder,
+    Dialect,
+    dialect_of,
+    ends_handshake,
+)
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
-from explorer.protocol.lifecycle import ORDER, Phase
+from explorer.protocol.lifecycle import Phase
 from explorer.protocol.queries import client_product, first_named, first_payload
 from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
 
-#: The phases a watched connection can show: the proxy sees neither the
-#: application's endpoint nor its name lookup, and its client speaks plain AMQP.
-WATCHED_PLAN: Final[list[Phase]] = [
-    p for p in ORDER if p not in (Phase.ENDPOINT, Phase.RESOLVE, Phase.TLS)
-]
+#: The bytes of a protocol header: what tells the client's dialect.
+HEADER_SIZE: Final = 8
+#: By dialect key: the client's frames that open and close the connection,
+#: and how a clean close goes.
+_WORDS: Final = {
+    "0-9-1": ("Connection.Open", "Connection.Close", "waits for Close-Ok"),
+    "1.0": ("open", "close", "waits for the broker's close"),
+}
+
+
+def watched_plan(dialect: Dialect) -> list[Phase]:
+    """The phases a watched connection of `dialect` can show: the proxy sees
+    neither the application's endpoint nor its name lookup, and its client
+    speaks plain AMQP."""
+    skipped = (Phase.ENDPOINT, Phase.RESOLVE)
+    return [p for p in dialect.plan_for(False) if p not in skipped]
 
 
 class WatchedConnection:
@@ -51,7 +67,6 @@ class WatchedConnection:
 
     recording = False
     watched = True
-    dialect: Dialect = AMQP_0_9_1
 
     def __init__(
         self, relay: Relay, listener: Listener, *, follow: bool = False
@@ -60,7 +75,9 @@ class WatchedConnection:
         self.relay = relay
         self.listener = listener
         self.follow = follow
-        self.plan = list(WATCHED_PLAN)
+        #: 0-9-1 until the client's first bytes say otherwise (`_settle`).
+        self.dialect: Dialect = AMQP_0_9_1
+        self.plan = watched_plan(AMQP_0_9_1)
         self.finished = False
         #: Every event so far, and the index in `events` where each step starts.
         self.events: list[EngineEvent] = []
@@ -69,7 +86,9 @@ class WatchedConnection:
         self._revealed = 0
         self._changed = asyncio.Event()
         self._inference = Inference()
-        self._decoders = {d: FrameDecoder(d) for d in Direction}
+        #: None until the client's header has come (what crossed till then).
+        self._decoders: dict[Direction, Decoder] | None = None
+        self._early: list[WireEvent] = []
         self._opened: Frame | None = None
         self._tcp_task = asyncio.get_running_loop().create_task(self._tcp())
 
@@ -94,9 +113,23 @@ class WatchedConnection:
 
     @property
     def client(self) -> str:
-        """The client library, from its StartOk ("" before it)."""
-        start_ok = first_named(self.frames, C2B, "Connection.StartOk")
-        return client_product(start_ok) if start_ok is not None else ""
+        """The client, from its StartOk (for 1.0: its open) ("" before it).
+
+        A 1.0 open names no library unless its properties carry a product
+        (Proton's carry none): its container-id is what the frames show.
+        """
+        if self.dialect is AMQP_0_9_1:
+            start_ok = first_named(self.frames, C2B, "Connection.StartOk")
+            return client_product(start_ok) if start_ok is not None else ""
+        opened = first_named(self.frames, C2B, "open")
+        if opened is None:
+            return ""
+        facts, _ = amqp10.open_facts(opened, opened)
+        product = " ".join(str(facts[k]) for k in ("product", "version") if k in facts)
+        return (
+            f"{product or 'AMQP 1.0 client'} (container-id "
+            f"{facts['client container-id']})"
+        )
 
     @property
     def state(self) -> str:
@@ -117,19 +150,46 @@ class WatchedConnection:
                 PhaseFailed(
                     Phase.TCP,
                     f"the proxy could not reach the broker at {relay.upstream.address}"
-                    f": {_why(relay.connect_error)}",
+                    f": {why(relay.connect_error)}",
                     advice="check the upstream URL given to `amqp-explorer watch`, "
                     "and that the broker is running",
                 )
             )
             self._end(clean=False)
             return
-        self._add(PhaseReport(Phase.TCP, *_tcp_facts(relay)))
+        self._add(PhaseReport(Phase.TCP, *tcp_facts(relay)))
         relay.tap.listeners.append(self._wire)
         for event in list(relay.tap.events):
             self._wire(event)
 
     def _wire(self, event: WireEvent) -> None:
+        """Read `event`, once the client's header has told its dialect."""
+        if self._decoders is None:
+            self._early.append(event)
+            head = b"".join(
+                e.data
+                for e in self._early
+                if isinstance(e, Chunk) and e.direction is C2B
+            )
+            client_chunk = isinstance(event, Chunk) and event.direction is C2B
+            if client_chunk and len(head) < HEADER_SIZE:
+                return
+            self._settle(dialect_of(head))
+            early, self._early = self._early, []
+            for seen in early:
+                self._read(seen)
+            return
+        self._read(event)
+
+    def _settle(self, dialect: Dialect) -> None:
+        """The client speaks `dialect`: its decoders, rules and plan."""
+        self.dialect = dialect
+        self.plan = watched_plan(dialect)
+        self._decoders = {d: dialect.decoder(d) for d in Direction}
+        self._inference = Inference(dialect=dialect)
+
+    def _read(self, event: WireEvent) -> None:
+        assert self._decoders is not None
         decoder = self._decoders[event.direction]
         if isinstance(event, Chunk):
             items = decoder.feed(event.data, event.t)
@@ -153,13 +213,13 @@ class WatchedConnection:
         if end.direction is B2C and C2B not in ended and not closed:
             self._add(self._dropped(end))
         elif end.direction is C2B and B2C not in ended and not closed:
+            _, close, then = _WORDS[self.dialect.key]
             self._add(
                 PhaseFailed(
                     self._inference.model.phase,
                     f"the client ended its side {end.t:.1f} s after TCP accept "
-                    f"({end.reason}) without Connection.Close",
-                    advice="a client that closes cleanly sends Connection.Close and "
-                    "waits for Close-Ok",
+                    f"({end.reason}) without {close}",
+                    advice=f"a client that closes cleanly sends {close} and {then}",
                     fatal=False,
                 )
             )
@@ -173,7 +233,7 @@ class WatchedConnection:
                 phase,
                 f"the broker dropped the connection {end.t:.1f} s after TCP accept "
                 f"({end.reason}): its handshake_timeout (10 s by default) ran out "
-                "before Connection.Open",
+                f"before {_WORDS[self.dialect.key][0]}",
                 advice="the client must finish its handshake in time after it "
                 "opens TCP: is it stuck, or slow to send its next frame?",
             )
@@ -248,12 +308,26 @@ class WatchedConnection:
             left = self.handshake_time_left() or 0.0
             state = f"handshake: the broker's handshake_timeout has {left:.1f} s left"
         else:
+            state = f"open (handshake {self._opened.t * 1000:.0f} ms); {self._beat()}"
+        return Clock("watched", self.handshake_time_left(), state)
+
+    def _beat(self) -> str:
+        """The heartbeat agreed: TuneOk's, or 1.0's idle-time-out of each open."""
+        if self.dialect is AMQP_0_9_1:
             tune_ok = first_payload(self.frames, C2B, commands.Connection.TuneOk)
             beat = int(tune_ok.heartbeat) if tune_ok is not None else 0
-            state = f"open (handshake {self._opened.t * 1000:.0f} ms); " + (
-                f"heartbeat {beat} s" if beat else "heartbeats off"
-            )
-        return Clock("watched", self.handshake_time_left(), state)
+            return f"heartbeat {beat} s" if beat else "heartbeats off"
+        assert self._opened is not None
+        sent = first_named(self.frames, C2B, "open") or self._opened
+        facts, _ = amqp10.open_facts(sent, self._opened)
+        idle = facts["idle-time-out"]
+        assert isinstance(idle, dict)
+        said = [
+            f"{who} {value / 1000:g} s" if isinstance(value, int) and value else
+            f"{who} none"
+            for who, value in (("broker", idle["broker"]), ("client", idle["client"]))
+        ]  # fmt: skip
+        return f"idle-time-out: {', '.join(said)}"
 
     def unmasked(self, frame: Frame) -> Frame:
         """The frame as the client sent it, password included."""
@@ -267,47 +341,6 @@ class WatchedConnection:
         self._tcp_task.cancel()
         if self._wire in self.relay.tap.listeners:
             self.relay.tap.listeners.remove(self._wire)
-
-
-def _why(error: OSError) -> str:
-    """Why a connect failed, in the system's words ("Connection refused").
-
-    asyncio words a refused connect "Connect call failed ('127.0.0.1', 5672)",
-    which hides the reason its errno gives.
-    """
-    if isinstance(error, socket.gaierror | ssl.SSLError) or not error.errno:
-        return str(error.strerror or error)
-    return os.strerror(error.errno)
-
-
-def _tcp_facts(relay: Relay) -> tuple[dict[str, JSON], tuple[str, ...]]:
-    """The two TCP connections a watched client makes through the proxy."""
-    tls = relay.upstream.tls is not None
-    facts: dict[str, JSON] = {
-        "client": relay.tap.client_address,
-        "proxy_to_broker": relay.upstream_address,
-        "broker": relay.tap.broker_address,
-        "upstream_tls": tls,
-    }
-    notes = [
-        f"Your application connected from {relay.tap.client_address} to the "
-        "explorer's proxy; the proxy opened its own TCP connection to the broker "
-        f"at {relay.tap.broker_address} from {relay.upstream_address}, and relays "
-        "every byte both ways unchanged.",
-        f"The broker sees {relay.upstream_address} as the client: that is the peer "
-        "its list_connections and log name, not your application's address.",
-    ]
-    if tls:
-        notes.append(
-            "The application speaks plain AMQP to the proxy; the proxy speaks TLS "
-            "to the broker (amqps), so the bytes shown are the plaintext inside it."
-        )
-        transport = relay.tap.transport
-        secured = transport.get_extra_info("ssl_object") if transport else None
-        if secured is not None:
-            facts["upstream_tls_version"] = secured.version()
-            facts["upstream_cipher"] = (secured.cipher() or ("",))[0]
-    return facts, tuple(notes)
 
 
 class Watch:

@@ -1,16 +1,17 @@
 """Where the broker's view of a connection and its wire differ, and why.
 
-Owns setting a BrokerView (brokerview.py) beside the connection's decoded
-frames, field by field: the value the broker recorded, the value the frames
-carried, whether they agree, and the rule that explains them with where it
-is written and the broker versions on which it was seen live. Every rule
-here was checked on RabbitMQ 3.10.8 and 4.0.5.
+Owns setting a BrokerView (brokerview.py) beside an AMQP 0-9-1 connection's
+decoded frames (viewdiff10.py does it for 1.0), field by field: the value the
+broker recorded, the value the frames carried, whether they agree, and the
+rule that explains them with where it is written and the broker versions on
+which it was seen live. Every rule here was checked on RabbitMQ 3.10.8 and
+4.0.5.
 """
 
 from __future__ import annotations
 
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -192,25 +193,32 @@ def differences(
     if not view.listed:
         return []
     rows = [
-        _row("name", values.get("name"), _connection_name(frames)),
-        _row("peer", _peer(values), client) if client is not None else None,
-        _row("state", values.get("state"), _state(frames)),
-        _row("protocol", values.get("protocol"), *_header(frames)),
-        _row("user", values.get("user"), _login(frames)),
-        _row("vhost", values.get("vhost"), _vhost(frames)),
-        _row("auth_mechanism", values.get("auth_mechanism"), _mechanism(frames)),
+        row("name", values.get("name"), _connection_name(frames)),
+        row("peer", peer(values), client) if client is not None else None,
+        row("state", values.get("state"), _state(frames)),
+        row("protocol", values.get("protocol"), *_header(frames)),
+        row("user", values.get("user"), _login(frames)),
+        row("vhost", values.get("vhost"), _vhost(frames)),
+        row("auth_mechanism", values.get("auth_mechanism"), _mechanism(frames)),
         *(_tuned(name, values.get(name), frames) for name in _TUNED),
-        _row("channels", values.get("channels"), _channels(frames)),
-        _row("client_properties", *_properties(values, frames)),
-        _row("recv_oct", values.get("recv_oct"), _octets(frames, C2B)),
-        _row("send_oct", values.get("send_oct"), _octets(frames, B2C)),
+        row("channels", values.get("channels"), _channels(frames)),
+        row("client_properties", *_properties(values, frames)),
+        row("recv_oct", values.get("recv_oct"), octets(frames, C2B)),
+        row("send_oct", values.get("send_oct"), octets(frames, B2C)),
     ]
     return [row for row in rows if row is not None]
 
 
-def _row(field: str, broker: JSON, wire: JSON, context: str = "") -> Difference:
-    """The row of `field`, its rule's why followed by what it means `context`."""
-    rule = RULES[field]
+def row(
+    field: str,
+    broker: JSON,
+    wire: JSON,
+    context: str = "",
+    rules: Mapping[str, Rule] = RULES,
+) -> Difference:
+    """The row of `field`, its rule (from `rules`) followed by what it means
+    `context`."""
+    rule = rules[field]
     why = f"{rule.why} Here: {context}" if context else rule.why
     return Difference(
         field, broker, wire, broker == wire, why, rule.source, rule.seen_on
@@ -238,7 +246,7 @@ def _tuned(field: str, broker: JSON, frames: Sequence[Frame]) -> Difference:
         context = f"TuneOk carried {argument} {wire}"
         if proposed is not None:
             context += f", where Tune proposed {proposed}"
-    return _row(field, broker, wire, context + ".")
+    return row(field, broker, wire, context + ".")
 
 
 def _connection_name(frames: Sequence[Frame]) -> JSON:
@@ -248,7 +256,7 @@ def _connection_name(frames: Sequence[Frame]) -> JSON:
     return table_of(start_ok, "client_properties").get("connection_name")
 
 
-def _peer(values: dict[str, JSON]) -> JSON:
+def peer(values: dict[str, JSON]) -> JSON:
     host, port = values.get("peer_host"), values.get("peer_port")
     host = f"[{host}]" if isinstance(host, str) and ":" in host else host
     return f"{host}:{port}"
@@ -341,9 +349,16 @@ def _properties(
     values: dict[str, JSON], frames: Sequence[Frame]
 ) -> tuple[JSON, JSON, str]:
     """The client properties both ways, and the keys in which they differ."""
-    broker = values.get("client_properties")
     start_ok = first_named(frames, C2B, "Connection.StartOk")
-    wire: JSON = table_of(start_ok, "client_properties") if start_ok else None
+    return properties(
+        values, table_of(start_ok, "client_properties") if start_ok else None
+    )
+
+
+def properties(values: dict[str, JSON], wire: JSON) -> tuple[JSON, JSON, str]:
+    """The broker's client properties, the `wire`'s, and the keys in which
+    they differ."""
+    broker = values.get("client_properties")
     if not isinstance(broker, dict) or not isinstance(wire, dict):
         return broker, wire, ""
     keys = sorted(
@@ -352,6 +367,6 @@ def _properties(
     return broker, wire, f"they differ in {', '.join(keys)}." if keys else ""
 
 
-def _octets(frames: Sequence[Frame], direction: Direction) -> int:
+def octets(frames: Sequence[Frame], direction: Direction) -> int:
     """The bytes of `direction`'s frames, protocol header included."""
     return sum(frame.size for frame in frames if frame.direction is direction)

@@ -6,8 +6,9 @@ is shown: for the explorer's own connection (its client port) or a watched one
 fields the broker recorded, which source answered (rabbitmqctl or the
 management API) and what was asked, set beside the frames that crossed so far
 (shown on screen or not yet), each difference highlighted with the rule that
-explains it (explorer.lab.viewdiff). A follower (explorer.lab.brokerview)
-asks again every few seconds while the pane is shown and tells each change.
+explains it (explorer.lab.viewdiff; viewdiff10 for AMQP 1.0). A follower
+(explorer.lab.brokerview) asks again every few seconds while the pane is
+shown and tells each change.
 A recording asks nothing: its connection is gone. The app imports this module
 only when the learner first asks for the pane, so nothing here (nor the lab's
 HTTP and rabbitmqctl code) loads before the first paint.
@@ -32,6 +33,7 @@ from explorer.engine.core import Engine
 from explorer.engine.watched import WatchedConnection
 from explorer.lab.brokerview import BrokerView, follow
 from explorer.lab.viewdiff import Difference, differences
+from explorer.lab.viewdiff10 import differences_1_0, one_oh
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame
 
@@ -199,7 +201,8 @@ class BrokerPane(VerticalScroll):
                 f"beside the {len(frames)} frames that crossed so far, shown or not"
             )
             pieces.append((0, Text(beside + "\n", "dim")))
-            rows = differences(view, frames, peer.client)
+            compare = differences_1_0 if one_oh(frames) else differences
+            rows = compare(view, frames, peer.client)
             pieces += [piece for row in rows for piece in _row(row)]
             pieces += _whys([row for row in rows if not row.agrees])
         else:

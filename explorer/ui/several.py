@@ -169,7 +169,7 @@ class SeveralApp(ExplorerApp):
         """Textual's commands, one per connection, then those on the one shown."""
         yield from App.get_system_commands(self, screen)
         for index, connection in enumerate(self.listed):
-            client = connection.client or "no StartOk yet"
+            client = connection.client or "client not named yet"
             yield SystemCommand(
                 f"Connection {index + 1}: {connection.name}",
                 f"Explore it: {client}, {connection.state}",

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import ClassVar, Final
 
 from explorer.engine.events import Clock, EngineEvent, Listener
-from explorer.engine.watched import WATCHED_PLAN, Watch, WatchedConnection
+from explorer.engine.watched import Watch, WatchedConnection, watched_plan
 from explorer.net.endpoint import redact
 from explorer.net.proxy import Relay, Upstream, upstream_for
 from explorer.protocol.dialect import AMQP_0_9_1
@@ -40,7 +40,7 @@ from explorer.protocol.lifecycle import Phase
 from explorer.recording.capture import Capture, CaptureError
 from explorer.recording.relayed import Keeper
 from explorer.recording.replay import ReplayEngine
-from explorer.ui.app import ExplorerApp
+from explorer.ui.app import ExplorerApp, StepperFactory
 from explorer.ui.several import Explorable, SeveralApp, ignored
 
 #: The topic lesson at hand while no client has connected.
@@ -142,9 +142,15 @@ class WatchApp(SeveralApp):
         )
 
     def upkeep(self) -> None:
-        """The list's rows up to date, and each connection kept once it ended."""
+        """The list's rows up to date, each connection kept once it ended, and
+        the one explored shown again once its first bytes told its protocol."""
         super().upkeep()
         self._keep(stopping=False)
+        if self.explored is not None and self.stepper.dialect is not self.dialect:
+            # Explored at TCP accept, as 0-9-1: its plan, numbers and lessons
+            # are 1.0's. Only its tcp step can have been shown yet.
+            self.dialect = self.stepper.dialect
+            self.explore_connection(self.explored)
 
     def _keep(self, *, stopping: bool) -> None:
         """Keep each connection that ended (each one left, when stopping)."""
@@ -163,6 +169,11 @@ class WatchApp(SeveralApp):
                 )
                 continue
             self.notify(f"{connection.name}: {path}", title="Capture kept")
+
+    def explore(self, factory: StepperFactory, source: str) -> None:
+        """Show what `factory` makes, in the protocol it speaks so far."""
+        super().explore(factory, source)
+        self.dialect = self.stepper.dialect
 
     def show_first_lesson(self) -> None:
         """Before any connection: the lesson on an application that has not
@@ -223,7 +234,7 @@ class Unexplored:
     def __init__(self, state: str) -> None:
         """Say `state` on the status line."""
         self.state = state
-        self.plan: list[Phase] = list(WATCHED_PLAN)
+        self.plan: list[Phase] = watched_plan(AMQP_0_9_1)
         self.finished = False
 
     @property
