@@ -12,10 +12,13 @@ RabbitMQ 4.0's ``/queues/NAME`` address names a queue that must exist.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from typing import TYPE_CHECKING, Final
+from functools import partial
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import aiormq
+from aiormq.abc import AbstractChannel as Channel
 
 from explorer.engine import diagnosis
 from explorer.net.amqp10 import Amqp10Client, Amqp10Error, Amqp10TimeoutError
@@ -29,8 +32,17 @@ if TYPE_CHECKING:
     from explorer.engine.core import Engine
 
 Facts = dict[str, JSON]
+T = TypeVar("T")
 #: The body of the one message sent and received.
 BODY: Final = "hello from amqp-explorer"
+#: What to check when the side connection that declares the queue fails.
+SIDE_ADVICE: Final = (
+    "RabbitMQ 4.x's /queues/NAME address names a queue that must exist, so the "
+    "explorer declares one over AMQP 0-9-1 on the same port, as the URL's user: "
+    "that user needs configure permission on the vhost (rabbitmqctl "
+    "list_permissions -p VHOST); the broker's log says why "
+    "(rabbitmq-diagnostics log_tail)"
+)
 #: The most seconds the heartbeat step lingers for the broker's empty frames.
 LINGER_MAX: Final = 5.0
 
@@ -72,6 +84,12 @@ async def operation(engine: Engine) -> None:
         engine.operations.clear()  # the session (or link) is gone
         _failed(engine, Phase.OPERATIONS, name, exc)
         return
+    except SideError as exc:
+        engine.operations.clear()  # no queue: nothing can be sent or received
+        engine.fail(
+            Phase.OPERATIONS, f"{name} failed: {exc}", advice=SIDE_ADVICE, fatal=False
+        )
+        return
     frames = engine.frames[before:]
     facts = {
         "operation": name,
@@ -82,22 +100,53 @@ async def operation(engine: Engine) -> None:
     engine.report(Phase.OPERATIONS, facts, [NOTES[name]])
 
 
+class SideError(Exception):
+    """The separate AMQP 0-9-1 connection that declares (or deletes) the run's
+    queue failed; the message says what it was doing, and why."""
+
+
+async def _aside(
+    engine: Engine, doing: str, work: Callable[[Channel], Awaitable[T]]
+) -> T:
+    """Run `work` on a channel of a separate AMQP 0-9-1 connection (aiormq,
+    the URL's user and vhost, PLAIN, not through the tap), within engine.wait.
+
+    Raises:
+        SideError: anything went wrong there, saying what (`doing`).
+    """
+    try:
+        async with asyncio.timeout(engine.wait):
+            side = await aiormq.connect(engine.need_endpoint().aiormq_url())
+            try:
+                return await work(await side.channel())
+            finally:
+                await side.close()
+    except Exception as exc:  # whatever fails there is the side connection's
+        reason = (
+            f"no answer within {engine.wait:g} s"
+            if isinstance(exc, TimeoutError)
+            else f"{type(exc).__name__}: {exc}"
+        )
+        raise SideError(
+            f"the explorer's separate AMQP 0-9-1 connection (aiormq, not "
+            f"recorded), {doing}, failed: {reason}"
+        ) from exc
+
+
 async def _declare(engine: Engine) -> str:
     """Declare the run's queue over 0-9-1 (once); it is deleted when the run ends."""
     if engine.queue:
         return engine.queue  # declared already, or named by an experiment
-    url = engine.need_endpoint().aiormq_url()
-    connection = await aiormq.connect(url)
-    declared = await (await connection.channel()).queue_declare("")
-    await connection.close()
-    engine.queue = str(declared.queue)
 
-    async def delete() -> None:
-        side = await aiormq.connect(url)
-        await (await side.channel()).queue_delete(engine.queue)
-        await side.close()
+    async def declare(channel: Channel) -> str:
+        return str((await channel.queue_declare("")).queue)
 
-    engine.cleanups.append(delete)
+    engine.queue = await _aside(engine, "declaring the run's queue", declare)
+
+    async def delete(channel: Channel) -> None:
+        await channel.queue_delete(engine.queue)
+
+    engine.cleanups.append(partial(_aside, engine, "deleting the run's queue", delete))
     return engine.queue
 
 

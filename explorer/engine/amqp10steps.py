@@ -1,12 +1,14 @@
 """The AMQP 1.0 lifecycle's steps: what each phase does, by phase.
 
 Owns STEPS for a run with dialect AMQP_1_0, and the steps of 1.0's handshake:
-the endpoint (plain amqp only, for now), the tcp step's client (Qpid Proton's
-engine, explorer.net.amqp10, on the socket the tcp step connected), the SASL
-header, the SASL exchange and the AMQP header with the two opens. The endpoint,
-resolve and tcp steps are 0-9-1's (explorer.engine.reaching); the steps of the
-open connection are in explorer.engine.amqp10ops. Each report is built from the
-decoded wire by explorer.protocol.amqp10.report, as a replay's is.
+the endpoint (0-9-1's step, its report as Proton reads the URL; plain amqp
+and PLAIN only, for now), the tcp step's client (Qpid Proton's engine,
+explorer.net.amqp10, on the socket the tcp step connected), the SASL
+exchange and the AMQP header with the two opens. The resolve, tcp and header
+steps are 0-9-1's (explorer.engine.reaching, handshake), with 1.0's words;
+the steps of the open connection are in explorer.engine.amqp10ops. Each
+report is built from the decoded wire by explorer.protocol.amqp10.report, as
+a replay's is.
 
 The learner's pace is 0-9-1's: by default Proton runs the whole handshake at
 wire speed when TCP opens and these steps then reveal it; in race mode each
@@ -18,14 +20,17 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
-from explorer.engine import amqp10ops, diagnosis, reaching
+import proton
+
+from explorer.engine import amqp10ops, diagnosis, handshake, reaching
 from explorer.engine.experiment import Step
 from explorer.engine.reaching import Handshaking
-from explorer.net.amqp10 import Amqp10Client
-from explorer.net.endpoint import Endpoint
+from explorer.net.amqp10 import CONTAINER, Amqp10Client
+from explorer.net.endpoint import TLS_OPTIONS, Endpoint, Setting
 from explorer.protocol.amqp10 import report
 from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import Phase
@@ -36,26 +41,36 @@ if TYPE_CHECKING:
 #: Proton's idle timeout (s) when the URL sets no ?heartbeat=: it announces
 #: half, 1000 ms, so that the broker's empty frames show within a step.
 IDLE_TIMEOUT: Final = 2
+#: Proton's open proposes these whatever the URL says (its defaults, unchanged).
+MAX_FRAME_SIZE: Final = proton.Transport().max_frame_size
+CHANNEL_MAX: Final = proton.Transport().channel_max
+#: Why TLS settings do nothing in a 1.0 run.
+PLAIN_TCP: Final = (
+    "the explorer's 1.0 client (Qpid Proton's engine through the tap) speaks "
+    "plain TCP only"
+)
+#: The endpoint report's note of each setting Proton reads otherwise than
+#: aiormq (the rest keep 0-9-1's note).
+PROTON_NOTES: Final = {
+    "user": "sasl-init's PLAIN response carries it",
+    "password": "hidden; --reveal-secrets shows it; sasl-init's PLAIN response "
+    "carries it in clear text",
+    "frame_max": f"not used: Proton's open proposes max-frame-size {MAX_FRAME_SIZE}",
+    "channel_max": f"not used: Proton's open proposes channel-max {CHANNEL_MAX}",
+    "connection_name": f"not used: Proton's open names its container-id {CONTAINER}",
+    "auth": "Proton logs in with SASL PLAIN only: sasl-init's mechanism",
+}
+HEARTBEAT_NOTE: Final = (
+    f"seconds: Proton's idle timeout ({IDLE_TIMEOUT} s, the explorer's default, "
+    "unless ?heartbeat= sets it); its open announces half as idle-time-out "
+    "(none for 0)"
+)
 #: What the tcp report says of RabbitMQ's handshake clock for 1.0 (seen live).
 HANDSHAKE_CLOCK: Final = (
     "RabbitMQ's handshake_timeout applies to AMQP 1.0 as well: on RabbitMQ 4.0.5 "
     "a connection held after the SASL header, after sasl-outcome, or after the "
     "AMQP header without an open, is reset 10.0 s after TCP accept."
 )
-
-
-async def endpoint(engine: Engine) -> None:
-    """0-9-1's endpoint step; amqps is refused, as the 1.0 client has no TLS."""
-    await reaching.endpoint(engine)
-    where = engine.endpoint
-    if where is not None and where.tls and not engine.failed:
-        engine.fail(
-            Phase.ENDPOINT,
-            "amqps is not supported for AMQP 1.0 yet: the explorer's 1.0 client "
-            "(Qpid Proton's engine through the tap) speaks plain TCP only",
-            advice="use amqp:// (RabbitMQ 4.x speaks AMQP 1.0 on 5672), or AMQP "
-            "0-9-1 for TLS",
-        )
 
 
 def idle_timeout(where: Endpoint) -> tuple[int, str]:
@@ -65,6 +80,67 @@ def idle_timeout(where: Endpoint) -> tuple[int, str]:
     if chosen == "url":
         return where.heartbeat, "the URL's ?heartbeat="
     return IDLE_TIMEOUT, "the explorer's default; ?heartbeat= sets it"
+
+
+def _url(where: Endpoint, reveal: bool) -> str:
+    """What Proton is handed, in RabbitMQ's URI spelling."""
+    return where.spelled([f"heartbeat={idle_timeout(where)[0]}"], reveal=reveal)
+
+
+def _row(where: Endpoint, setting: Setting) -> Setting:
+    """A setting's row as Proton reads it (0-9-1's, where they agree)."""
+    name = setting.name
+    if name == "heartbeat":
+        return replace(setting, value=idle_timeout(where)[0], note=HEARTBEAT_NOTE)
+    if name == "vhost":
+        hostname = f"open's hostname names it as vhost:{where.vhost}"
+        return replace(setting, note=f"{setting.note}; {hostname}")
+    if name in TLS_OPTIONS:
+        return replace(setting, note=f"not used: {PLAIN_TCP}")
+    return replace(setting, note=PROTON_NOTES.get(name, setting.note))
+
+
+def _notes(where: Endpoint) -> list[str]:
+    return [
+        f"The explorer will connect to {where.host}:{where.port}; Proton logs in "
+        f"as {where.user!r} with SASL PLAIN and opens the virtual host "
+        f"{where.vhost!r} (open's hostname vhost:{where.vhost}).",
+        "Proton is handed no URL: the url row spells what it is handed, in "
+        "RabbitMQ's URI syntax. The run's queue is declared, and deleted at the "
+        "end, over a separate AMQP 0-9-1 connection (aiormq, PLAIN, the same "
+        "user and vhost) that the tap does not record.",
+    ]
+
+
+#: Proton's view of the endpoint, for the endpoint report.
+PROTON: Final = reaching.ClientView(_url, _row, _notes)
+
+
+def _refused(where: Endpoint) -> tuple[str, str] | None:
+    """Why a 1.0 run cannot use this endpoint, and the advice; None if it can."""
+    if where.tls:
+        return (
+            f"amqps is not supported for AMQP 1.0 yet: {PLAIN_TCP}",
+            "use amqp:// (RabbitMQ 4.x speaks AMQP 1.0 on 5672), or AMQP 0-9-1 for TLS",
+        )
+    if where.auth != "PLAIN":
+        return (
+            f"auth={where.auth.lower()} is not available for AMQP 1.0 here: the "
+            "explorer's 1.0 client (Qpid Proton) logs in with SASL PLAIN only",
+            "leave out ?auth= (or write ?auth=plain), or use AMQP 0-9-1 for "
+            f"{where.auth}",
+        )
+    return None
+
+
+async def endpoint(engine: Engine) -> None:
+    """0-9-1's endpoint step, as Proton reads the URL; amqps, and auth= other
+    than plain, are refused."""
+    await reaching.endpoint(engine, PROTON)
+    where = engine.endpoint
+    refused = _refused(where) if where is not None and not engine.failed else None
+    if refused is not None:
+        engine.fail(Phase.ENDPOINT, refused[0], advice=refused[1])
 
 
 def proton_client(engine: Engine, where: Endpoint, sock: socket.socket) -> Handshaking:
@@ -84,21 +160,6 @@ def proton_client(engine: Engine, where: Endpoint, sock: socket.socket) -> Hands
         await client.open()
 
     return handshake
-
-
-async def header(engine: Engine) -> None:
-    """Send the SASL header and see what the broker answers."""
-    engine.model.enter(Phase.HEADER)
-    engine.start_connecting()
-    await engine.send_next()
-    answered = await engine.until(lambda: engine.first(B2C) is not None)
-    sent, answer = engine.first(C2B), engine.first(B2C)
-    if sent is not None and answer is not None:
-        engine.report(Phase.HEADER, *report.header_facts(sent, answer))
-    elif not answered and not engine.gone:
-        diagnosis.stalled(engine, Phase.HEADER)
-    elif not engine.failed:
-        engine.fail(Phase.HEADER, "the peer closed the connection without answering")
 
 
 async def auth(engine: Engine) -> None:
@@ -149,7 +210,7 @@ STEPS: Final[Mapping[Phase, Step]] = {
     Phase.TCP: partial(
         reaching.tcp, client=proton_client, name="Proton", notes=(HANDSHAKE_CLOCK,)
     ),
-    Phase.HEADER: header,
+    Phase.HEADER: partial(handshake.header, facts=report.header_facts),
     Phase.AUTH: auth,
     Phase.OPEN: open_connection,
     Phase.CHANNEL: amqp10ops.begin,

@@ -6,28 +6,34 @@ reports, from the frames that crossed the wire.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from pamqp import commands
 
 from explorer.engine import diagnosis
 from explorer.protocol import report
-from explorer.protocol.frames import B2C, C2B
+from explorer.protocol.fields import JSON
+from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import Phase
 
 if TYPE_CHECKING:
     from explorer.engine.core import Engine
 
+#: What the two protocol headers (sent, answer) establish: facts and notes.
+HeaderFacts = Callable[[Frame, Frame], tuple[dict[str, JSON], list[str]]]
 
-async def header(engine: Engine) -> None:
-    """Send the 8-byte protocol header and see what comes back."""
+
+async def header(engine: Engine, facts: HeaderFacts = report.header_facts) -> None:
+    """Send the 8-byte protocol header and see what comes back, reported by
+    `facts` (its dialect's)."""
     engine.model.enter(Phase.HEADER)
     engine.start_connecting()
     await engine.send_next()
     answered = await engine.until(lambda: engine.first(B2C) is not None)
     sent, answer = engine.first(C2B), engine.first(B2C)
     if sent is not None and answer is not None:
-        engine.report(Phase.HEADER, *report.header_facts(sent, answer))
+        engine.report(Phase.HEADER, *facts(sent, answer))
     elif not answered and not engine.gone:
         diagnosis.stalled(engine, Phase.HEADER)
     elif not engine.failed:

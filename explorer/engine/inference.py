@@ -136,8 +136,14 @@ class Inference:
         if sent is not None and header.is_amqp10 and sent.raw == frame.raw:
             return None
         first = next((f for f in self.frames if f.direction is C2B), frame)
-        _, notes = amqp10.header_facts(first, frame)
-        return PhaseFailed(Phase.HEADER, notes[-1], advice=NO_AMQP_1_0)
+        return header_refusal(first, frame)
+
+
+def header_refusal(sent: Frame, answer: Frame) -> PhaseFailed:
+    """A 1.0 client's header `sent`, refused by the broker's `answer` (a
+    header for another protocol or version): the connection is over."""
+    _, notes = amqp10.header_facts(sent, answer)
+    return PhaseFailed(Phase.HEADER, notes[-1], advice=NO_AMQP_1_0)
 
 
 def refusal(frame: Frame, phase: Phase) -> PhaseFailed | None:
@@ -168,9 +174,9 @@ def refusal(frame: Frame, phase: Phase) -> PhaseFailed | None:
 
 
 def _refusal_1_0(frame: Frame, phase: Phase) -> PhaseFailed | None:
-    """amqp10.report.failure_of's refusal as the engine's failure, told as the
-    live engine tells it (engine/wire.py): 1.0 has no reply codes, so
-    reply_code is a failed sasl-outcome's code, reply_text the condition."""
+    """amqp10.report.failure_of's refusal as the engine's failure (the live
+    engine's, engine/wire.py, too): 1.0 has no reply codes, so reply_code is
+    a failed sasl-outcome's code, reply_text the condition."""
     found = amqp10.failure_of(frame, phase)
     if found is None:
         return None

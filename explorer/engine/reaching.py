@@ -1,6 +1,8 @@
 """Phases before AMQP: the endpoint, name resolution, TCP and TLS.
 
-Owns what the endpoint, resolve, tcp and tls steps do and report.
+Owns what the endpoint, resolve, tcp and tls steps do and report; the
+endpoint's report as a dialect's client reads the URL (ClientView: aiormq's
+here, Proton's in explorer.engine.amqp10steps).
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ import asyncio
 import socket
 import ssl
 from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from explorer.engine import diagnosis
 from explorer.net import connect as net
 from explorer.net.client import ExplorerConnection
-from explorer.net.endpoint import Endpoint, EndpointError, parse
+from explorer.net.endpoint import Endpoint, EndpointError, Setting, parse
 from explorer.net.raw import RawClient
 from explorer.protocol.fields import JSON
 from explorer.protocol.lifecycle import Phase
@@ -41,8 +44,39 @@ PACE_NOTES: Final = {
 }
 
 
-async def endpoint(engine: Engine) -> None:
-    """Parse the URL and show every value and where it came from."""
+@dataclass(frozen=True, slots=True)
+class ClientView:
+    """How a dialect's client library reads the endpoint, as its report says."""
+
+    #: The url row: what the client is handed (the password only if revealed).
+    url: Callable[[Endpoint, bool], str]
+    #: A setting's row as this client reads it: its value and note.
+    row: Callable[[Endpoint, Setting], Setting]
+    #: The report's notes: who connects where, and how.
+    notes: Callable[[Endpoint], list[str]]
+
+
+def _aiormq_url(where: Endpoint, reveal: bool) -> str:
+    return where.aiormq_url() if reveal else where.redacted
+
+
+def _aiormq_notes(where: Endpoint) -> list[str]:
+    return [
+        f"The client library will connect to {where.host}:{where.port} and open "
+        f"the virtual host {where.vhost!r} as {where.user!r}.",
+    ]
+
+
+#: aiormq's view: the URL it is handed, the settings' notes as parsed.
+AIORMQ: Final = ClientView(_aiormq_url, lambda where, setting: setting, _aiormq_notes)
+
+
+async def endpoint(engine: Engine, view: ClientView = AIORMQ) -> None:
+    """Parse the URL and show every value and where it came from.
+
+    Args:
+        view: How the dialect's client reads the endpoint (aiormq's, by default).
+    """
     try:
         parsed = parse(engine.url)
     except EndpointError as exc:
@@ -52,6 +86,7 @@ async def endpoint(engine: Engine) -> None:
     engine.plan[:] = [
         p for p in engine.plan if p in engine.dialect.plan_for(parsed.tls)
     ]
+    rows = [view.row(parsed, s) for s in parsed.settings]
     settings: list[JSON] = [
         {
             "name": s.name,
@@ -61,20 +96,15 @@ async def endpoint(engine: Engine) -> None:
             "from": s.source,
             "note": s.note,
         }
-        for s in parsed.settings
+        for s in rows
     ]
-    url = parsed.aiormq_url() if engine.reveal else parsed.redacted
-    facts: dict[str, JSON] = {"url": url, "settings": settings}
+    facts: dict[str, JSON] = {
+        "url": view.url(parsed, engine.reveal),
+        "settings": settings,
+    }
     if engine.experiment is not None:
         facts["experiment"] = engine.experiment.name  # a run the learner did not tune
-    engine.report(
-        Phase.ENDPOINT,
-        facts,
-        [
-            f"The client library will connect to {parsed.host}:{parsed.port} and open "
-            f"the virtual host {parsed.vhost!r} as {parsed.user!r}.",
-        ],
-    )
+    engine.report(Phase.ENDPOINT, facts, view.notes(parsed))
     if parsed.tls:  # loaded as aiormq will: a bad file fails here, before connecting
         options = dict(parsed.tls_options)
         problem = await asyncio.to_thread(diagnosis.tls_files_problem, options)

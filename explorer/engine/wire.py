@@ -3,8 +3,8 @@
 Owns what the engine makes of every byte the tap sees, as it arrives: both
 directions decoded, each frame put through the lifecycle rules and told under
 its phase, and what a broker's Close, unreadable bytes or a dropped connection
-mean (the failure, and the phase it interrupts). Either dialect: a 1.0
-broker frame's meaning comes from explorer.protocol.amqp10.report.
+mean (the failure, and the phase it interrupts). Either dialect: a broker's
+refusal is worded by explorer.engine.inference, as a replay's is.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Final
 
 from pamqp import commands
 
-from explorer.engine.events import Clock, FrameObserved
-from explorer.engine.inference import refusal
+from explorer.engine.events import Clock, FrameObserved, PhaseFailed
+from explorer.engine.inference import header_refusal, refusal
 from explorer.protocol import report
 from explorer.protocol.amqp10 import report as amqp10_report
-from explorer.protocol.amqp10.frames import Header
+from explorer.protocol.amqp10.frames import Body, Header
 from explorer.protocol.dialect import AMQP_0_9_1
 from explorer.protocol.fields import shown
 from explorer.protocol.frames import B2C, C2B, DecodeFailure, Frame
@@ -35,11 +35,6 @@ HANDSHAKE_TIMEOUT: Final = 10.0
 _OPEN: Final = {"0-9-1": "Connection.Open", "1.0": "open"}
 #: The broker's frame that answers the client's close, by dialect key.
 _CLOSED: Final = {"0-9-1": "Connection.CloseOk", "1.0": "close"}
-#: What to do when the broker answers a 1.0 header with 0-9-1's.
-NO_AMQP10_ADVICE: Final = (
-    "RabbitMQ 3.x speaks AMQP 1.0 only with the rabbitmq_amqp1_0 plugin; 4.x "
-    "natively: connect to a 4.x broker, or use AMQP 0-9-1 here"
-)
 
 
 def read(engine: Engine, event: WireEvent) -> None:
@@ -90,24 +85,16 @@ def _observe(engine: Engine, frame: Frame) -> None:
 
 
 def _observe_amqp10(engine: Engine, frame: Frame, phase: Phase, violation: str) -> None:
-    """A 1.0 broker frame: a refused header, or an error it carries."""
+    """A 1.0 broker frame: a refused header, or an error it carries (told
+    as a replay tells it: explorer.engine.inference)."""
     if violation and isinstance(frame.payload, Header):
         engine.lose()
-        _, notes = amqp10_report.header_facts(engine.frames[0], frame)
-        engine.fail(Phase.HEADER, notes[-1], advice=NO_AMQP10_ADVICE)
+        _fail(engine, header_refusal(engine.frames[0], frame))
         return
-    failure = amqp10_report.failure_of(frame, phase)
+    failure = refusal(frame, phase) if isinstance(frame.payload, Body) else None
     if (frame.name == "close" and not engine.closing) or (failure and failure.fatal):
         engine.lose()
-    if failure is not None:
-        engine.fail(
-            phase,
-            failure.message,
-            failure.code,
-            failure.condition,
-            advice=failure.advice,
-            fatal=failure.fatal,
-        )
+    _fail(engine, failure)
 
 
 def closed_cleanly(engine: Engine) -> bool:
@@ -118,10 +105,14 @@ def closed_cleanly(engine: Engine) -> bool:
 def _broker_closed(engine: Engine, frame: Frame, phase: Phase) -> None:
     if isinstance(frame.payload, commands.Connection.Close):
         engine.lose()
-    failure = refusal(frame, phase)
+    _fail(engine, refusal(frame, phase))
+
+
+def _fail(engine: Engine, failure: PhaseFailed | None) -> None:
+    """Tell the broker's refusal `failure` (nothing when it refused nothing)."""
     if failure is not None:
         engine.fail(
-            phase,
+            failure.phase,
             failure.message,
             failure.reply_code,
             failure.reply_text,

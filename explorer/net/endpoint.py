@@ -2,13 +2,14 @@
 
 Owns the default URL, the AMQP_URL override, parsing (scheme, credentials, host,
 port, vhost, query options, each with where its value came from), the URL
-handed to aiormq, and password redaction. Bad URIs raise EndpointError naming
-the bad part.
+handed to aiormq (or spelled with other options), and password redaction.
+Bad URIs raise EndpointError naming the bad part.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 from urllib.parse import quote
@@ -85,22 +86,28 @@ class Endpoint:
 
     @property
     def redacted(self) -> str:
-        """The endpoint as a URL, password shown as ``***``."""
-        return self._url("***")
+        """The URL handed to aiormq, password shown as ``***``."""
+        return self.spelled(self._aiormq_query())
 
     def aiormq_url(self) -> str:
         """The URL to hand aiormq, in the query spelling aiormq reads."""
-        return self._url(quote(self.password, safe=""))
+        return self.spelled(self._aiormq_query(), reveal=True)
 
-    def _url(self, password: str) -> str:
+    def spelled(self, query: Sequence[str], *, reveal: bool = False) -> str:
+        """The endpoint as a URL with the options `query` (``name=value``,
+        percent-encoded), the password ``***`` unless `reveal`."""
         vhost = quote(self.vhost, safe="")
+        user = quote(self.user, safe="")
+        password = quote(self.password, safe="") if reveal else "***"
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        options = f"?{'&'.join(query)}" if query else ""
+        return f"{self.scheme}://{user}:{password}@{host}:{self.port}/{vhost}{options}"
+
+    def _aiormq_query(self) -> list[str]:
         query = [f"heartbeat={self.heartbeat}", f"auth={self.auth.lower()}"]
         if self.connection_name:
             query.append(f"name={quote(self.connection_name, safe='')}")
-        query += [f"{k}={quote(v, safe='/')}" for k, v in self.tls_options]
-        user = quote(self.user, safe="")
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{self.scheme}://{user}:{password}@{host}:{self.port}/{vhost}?{'&'.join(query)}"
+        return query + [f"{k}={quote(v, safe='/')}" for k, v in self.tls_options]
 
 
 def chosen_url(argument: str | None) -> str:
@@ -245,7 +252,7 @@ def _vhost(parsed: URL) -> tuple[str, str]:
     if raw == "/":
         return "/", (
             "default: RabbitMQ's URI spec reads a bare trailing / as the empty "
-            "vhost, but aiormq, like most clients, opens /"
+            "vhost, but the explorer, like most clients, opens /"
         )
     segment = raw[1:]
     if "/" in segment:

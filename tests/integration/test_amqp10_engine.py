@@ -33,6 +33,7 @@ from tests.integration.test_amqp10_bytes import (
     BROKER4,
     HOST,
     PORT,
+    ctl4,
     throwaway_user,
 )
 
@@ -301,11 +302,81 @@ async def test_rabbitmq_3_without_the_plugin_refuses_the_header(
     assert events[-1] == LifecycleEnded(False)
 
 
-def test_amqps_is_refused_at_the_endpoint() -> None:
+@pytest.mark.parametrize(
+    ("address", "refused"),
+    [
+        ("amqps://guest:guest@127.0.0.1:5671/", "amqps is not supported for AMQP 1.0"),
+        (
+            f"amqp://guest:guest@{HOST}:{PORT}/?auth=amqplain",
+            "auth=amqplain is not available for AMQP 1.0 here: the explorer's 1.0 "
+            "client (Qpid Proton) logs in with SASL PLAIN only",
+        ),
+        (f"amqp://guest:guest@{HOST}:{PORT}/?auth=external", "auth=external is not"),
+    ],
+)
+def test_amqps_and_auth_other_than_plain_are_refused_at_the_endpoint(
+    address: str, refused: str
+) -> None:
     import asyncio
 
-    engine, events = asyncio.run(run("amqps://guest:guest@127.0.0.1:5671/"))
+    engine, events = asyncio.run(run(address))
     (failure,) = events.failures()
     assert failure.phase is P.ENDPOINT
-    assert "amqps is not supported for AMQP 1.0 yet" in failure.message
+    assert failure.message.startswith(refused)
     assert engine.tcp_at is None
+    assert [e.phase for e in events.started()] == [P.ENDPOINT]
+    assert events[-1] == LifecycleEnded(False)
+
+
+def test_the_endpoint_report_says_what_proton_is_handed() -> None:
+    """The url row and the settings' notes are Proton's (no broker needed)."""
+    import asyncio
+
+    events = Recorder()
+    address = f"amqp://guest:guest@{HOST}:{PORT}/?frame_max=8192&name=n"
+    engine = Engine(address, events.append, dialect=AMQP_1_0)
+    asyncio.run(engine.run(until=P.ENDPOINT))
+    facts = events.report(P.ENDPOINT).facts
+    assert facts["url"] == f"amqp://guest:***@{HOST}:{PORT}/%2F?heartbeat=2"
+    rows = facts["settings"]
+    assert isinstance(rows, list)
+    notes = {r["name"]: (r["value"], r["note"]) for r in rows if isinstance(r, dict)}
+    assert notes["heartbeat"][0] == amqp10steps.IDLE_TIMEOUT
+    assert "Proton's idle timeout" in str(notes["heartbeat"][1])
+    assert notes["frame_max"] == (
+        8192,
+        "not used: Proton's open proposes max-frame-size 32768",
+    )
+    assert notes["channel_max"][1] == (
+        "not used: Proton's open proposes channel-max 32767"
+    )
+    assert notes["connection_name"] == (
+        "n",
+        "not used: Proton's open names its container-id amqp-explorer",
+    )
+    assert str(notes["vhost"][1]).endswith("open's hostname names it as vhost:/")
+    assert not any("aiormq" in str(note) for _, note in notes.values())
+    assert events.failures() == []
+
+
+async def test_a_failing_side_connection_is_a_clear_failure(user4: User) -> None:
+    """A user who may not declare queues: the 0-9-1 side connection's refusal
+    fails the attach-sender operation by name, never as an unexpected error."""
+    ctl4("set_permissions", "-p", "/", user4.name, "^$", ".*", ".*")
+    engine, events = await run(url(user4))
+    (failure,) = events.failures()
+    assert failure.phase is P.OPERATIONS
+    assert failure.fatal is False
+    assert failure.message.startswith(
+        "attach-sender failed: the explorer's separate AMQP 0-9-1 connection "
+        "(aiormq, not recorded), declaring the run's queue, failed: "
+        "ChannelAccessRefused"
+    )
+    assert "ACCESS_REFUSED" in failure.message
+    assert "configure permission" in failure.advice
+    assert [e.step for e in events.started() if e.phase is P.OPERATIONS] == [
+        "attach-sender"
+    ]
+    assert not engine.seen(C2B, "attach")
+    assert engine.seen(B2C, "close")  # the session and connection close cleanly
+    assert events[-1] == LifecycleEnded(False)

@@ -353,14 +353,16 @@ def settings_of(events: Recorder) -> dict[object, tuple[object, object]]:
 
 
 async def test_the_1_0_endpoint_lesson(user4: User) -> None:
-    """28: Proton's idle timeout is the URL's heartbeat (2 s when it has none;
-    the row says aiormq's 60), announced halved; frame_max, channel_max and
-    connection_name are not read; PLAIN; the vhost in open's hostname; the url
-    row in aiormq's spelling; amqps stops the run at the endpoint."""
+    """28: Proton's idle timeout is the URL's heartbeat (2 s when it has none,
+    as the row says), announced halved; frame_max, channel_max and
+    connection_name are not read (their notes say not used); PLAIN, and
+    auth=amqplain stops the run; the vhost in open's hostname; the url row
+    spells what Proton is handed, heartbeat included; amqps stops the run at
+    the endpoint."""
     options = "?heartbeat=4&frame_max=8192&channel_max=10&connection_name=lesson-28"
     tuned, tuned_events = await opened(url(user4) + options)
     plain, plain_events = await opened(url(user4))
-    assert settings_of(plain_events)["heartbeat"] == (60, "default")
+    assert settings_of(plain_events)["heartbeat"] == (2, "default")
     assert fields_of(plain, C2B, "open")["idle-time-out"] == 1000
     rows = settings_of(tuned_events)
     assert rows["heartbeat"] == (4, "url")
@@ -373,15 +375,23 @@ async def test_the_1_0_endpoint_lesson(user4: User) -> None:
     assert fields_of(tuned, C2B, "sasl-init")["mechanism"] == "PLAIN"
     url_row = tuned_events.report(Phase.ENDPOINT).facts["url"]
     assert isinstance(url_row, str)
-    assert "?heartbeat=4&auth=plain&name=lesson-28" in url_row
-    secure = Recorder()
-    refused = Engine(
-        url(user4).replace("amqp:", "amqps:"), secure.append, dialect=AMQP_1_0
-    )
-    await refused.run()
-    assert secure.failures()[0].phase is Phase.ENDPOINT
-    assert "plain TCP only" in secure.failures()[0].message
-    assert refused.frames == []
+    assert url_row.endswith("/%2F?heartbeat=4")
+    notes = tuned_events.report(Phase.ENDPOINT).facts["settings"]
+    assert isinstance(notes, list)
+    for row in notes:
+        assert isinstance(row, dict)
+        if row["name"] in ("frame_max", "channel_max", "connection_name"):
+            assert str(row["note"]).startswith("not used"), row
+    for address, words in (
+        (url(user4).replace("amqp:", "amqps:"), "plain TCP only"),
+        (url(user4) + "?auth=amqplain", "logs in with SASL PLAIN only"),
+    ):
+        told = Recorder()
+        refused = Engine(address, told.append, dialect=AMQP_1_0)
+        await refused.run()
+        assert told.failures()[0].phase is Phase.ENDPOINT
+        assert words in told.failures()[0].message
+        assert refused.frames == []
 
 
 async def test_the_1_0_resolve_lesson(user4: User) -> None:
