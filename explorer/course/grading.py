@@ -22,6 +22,8 @@ _UNITS: Final[dict[str, int]] = {
     **dict.fromkeys(("k", "kb", "ki", "kib"), 1024),
     **dict.fromkeys(("m", "mb", "mi", "mib"), 1024 * 1024),
     **dict.fromkeys(("min", "mins", "minute", "minutes"), 60),
+    # Only AMQP 1.0's idle-time-out is asked in milliseconds: its answer is in ms.
+    **dict.fromkeys(("ms", "msec", "millisecond", "milliseconds"), 1),
 }
 _SEPARATORS: Final = re.compile(r"[\s,;|+]+|\band\b")
 

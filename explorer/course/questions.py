@@ -2,8 +2,9 @@
 
 Owns the question model (asked before a step or an experiment runs, or after
 its frames exist), the Grade of what the learner said, and the registry of
-questions with their lookups. The right answers are read from the frames by
-explorer.course.answers, and compared leniently by explorer.course.grading.
+questions of both protocols with their lookups, each by protocol. The right
+answers are read from the frames by explorer.course.answers (AMQP 0-9-1) and
+answers10 (AMQP 1.0), and compared leniently by explorer.course.grading.
 Sans-I/O: imports no asyncio, socket or Textual.
 """
 
@@ -13,14 +14,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from explorer.course import answers
+from explorer.course import answers, answers10
 from explorer.course.answers import Answer, AnswerFrom
 from explorer.course.grading import letter, matches
-from explorer.protocol.frames import Frame
+from explorer.course.lessons import PROTOCOLS
+from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import Phase
 
 #: letter is grading's, named here too: the UI reads choices with the questions.
 __all__ = [
+    "AMQP10",
     "QUESTIONS",
     "RIGHT",
     "WRONG",
@@ -35,6 +38,8 @@ __all__ = [
     "was_right",
 ]
 
+#: The protocol of the 1.0 questions.
+AMQP10: Final = PROTOCOLS[1]
 #: The marks a graded result starts with (and how a saved result is read back).
 RIGHT: Final = "✓"
 WRONG: Final = "✗"
@@ -70,6 +75,8 @@ class Question:
     #: What the frames prove once the run that made them has ended: a broker
     #: that drops a connection without a Close shows only as silence.
     answer_at_end: AnswerFrom | None = None
+    #: The protocol whose frames answer it: "0-9-1" or "1.0" (its lesson's).
+    protocol: str = PROTOCOLS[0]
 
     @property
     def asked_before(self) -> Phase:
@@ -227,25 +234,133 @@ QUESTIONS: Final[dict[str, Question]] = {
             "How many body frames did the client's first publish need?",
             answers.body_frames,
         ),
+        # AMQP 1.0: answered from the 1.0 frames, asked when the stepper speaks 1.0.
+        Question(
+            "amqp10-mechanisms", "predict", Phase.AUTH,
+            "Which SASL mechanisms will your broker offer in sasl-mechanisms? "
+            "(names, separated by spaces or commas)",
+            answers10.mechanisms, ask_before=Phase.TCP, unordered=True,
+            protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-max-frame-size", "predict", Phase.OPEN,
+            "Which max-frame-size (bytes) will your broker announce in its open?",
+            answers10.field(B2C, "open", "max-frame-size"), ask_before=Phase.TCP,
+            protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-idle-time-out", "predict", Phase.OPEN,
+            "Which idle-time-out (milliseconds) will your broker announce in its "
+            "open?",
+            answers10.field(B2C, "open", "idle-time-out", ms=True),
+            ask_before=Phase.TCP, protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-wrong-password-code", "predict", Phase.AUTH,
+            "Which code will the broker's sasl-outcome carry when sasl-init "
+            "carries a wrong password?",
+            answers10.refused_login, experiment="amqp10-wrong-password",
+            protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-unknown-vhost-answer", "predict", Phase.OPEN,
+            "The client's open names, in its hostname (vhost:NAME), a vhost that "
+            "does not exist. What does the broker send back?",
+            answers10.vhost_answer,
+            choices=(
+                answers10.OPEN_THEN_CLOSE, answers10.CLOSE_ONLY, answers10.NOTHING,
+            ),
+            experiment="amqp10-unknown-vhost",
+            answer_at_end=answers10.vhost_silence, protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-missing-queue-condition", "predict", Phase.OPERATIONS,
+            "A sender attaches to /queues/NAME for a queue that does not exist. "
+            "Which error condition will the broker send?",
+            answers10.attach_error, experiment="amqp10-missing-queue",
+            protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-header-protocol-id", "quiz", Phase.HEADER,
+            "Which protocol id did your broker's first header carry (the byte "
+            "after 'AMQP')?",
+            answers10.protocol_id, protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-init-mechanism", "quiz", Phase.AUTH,
+            "Which mechanism did your client's sasl-init choose?",
+            answers10.field(C2B, "sasl-init", "mechanism"), protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-channel-max", "quiz", Phase.OPEN,
+            "Which channel-max did your broker's open announce?",
+            answers10.field(B2C, "open", "channel-max"), protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-container-id", "quiz", Phase.OPEN,
+            "Which container-id did your broker's open carry?",
+            answers10.field(B2C, "open", "container-id"), protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-open-constructor", "quiz", Phase.OPEN,
+            "Which format code (constructor) did your broker's open write its "
+            "list of fields with?",
+            answers10.list_constructor(B2C, "open"), protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-begin-incoming-window", "quiz", Phase.CHANNEL,
+            "Which incoming-window did your broker's begin announce: how many "
+            "transfers your client may send before a flow widens it?",
+            answers10.field(B2C, "begin", "incoming-window"), protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-link-credit", "quiz", Phase.OPERATIONS,
+            "How much link-credit did your broker's first flow grant?",
+            answers10.field(B2C, "flow", "link-credit"), protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-disposition-state", "quiz", Phase.OPERATIONS,
+            "Which delivery state did your broker's disposition give your "
+            "transfer?",
+            answers10.outcome, protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-empty-frame-size", "quiz", Phase.HEARTBEAT,
+            "How many bytes long was your broker's empty frame (its heartbeat)?",
+            answers10.empty_frame, protocol=AMQP10,
+        ),
+        Question(
+            "amqp10-close-constructor", "quiz", Phase.CLOSE,
+            "Which format code (constructor) did your client's close write its "
+            "list of fields with?",
+            answers10.list_constructor(C2B, "close"), protocol=AMQP10,
+        ),
     )
 }  # fmt: skip
 
 
-def questions_for(phase: Phase, kind: Kind | None = None) -> list[Question]:
-    """The questions about `phase` (of one kind, if given), in order."""
+def questions_for(
+    phase: Phase, kind: Kind | None = None, protocol: str = PROTOCOLS[0]
+) -> list[Question]:
+    """The questions about `phase` of `protocol` (of one kind, if given), in order."""
     return [
         q
         for q in QUESTIONS.values()
-        if q.phase is phase and (kind is None or q.kind == kind)
+        if q.phase is phase
+        and q.protocol == protocol
+        and (kind is None or q.kind == kind)
     ]
 
 
-def predictions_before(phase: Phase) -> list[Question]:
-    """The predictions asked before the lifecycle step of `phase`."""
+def predictions_before(phase: Phase, protocol: str = PROTOCOLS[0]) -> list[Question]:
+    """The predictions asked before the lifecycle step of `phase` of `protocol`."""
     return [
         q
         for q in QUESTIONS.values()
-        if q.kind == "predict" and not q.experiment and q.asked_before is phase
+        if q.kind == "predict"
+        and not q.experiment
+        and q.asked_before is phase
+        and q.protocol == protocol
     ]
 
 

@@ -101,7 +101,7 @@ def studying(app: ExplorerApp) -> Iterator[SystemCommand]:
             "its first frame",
             lambda phase=phase: app.steps.to(phase),
         )
-        if questions_for(phase, "quiz"):
+        if questions_for(phase, "quiz", app.stepper.dialect.key):
             yield SystemCommand(
                 f"Quiz: {phase.value}",
                 f"Questions on the {phase.value} phase, answered from your frames",

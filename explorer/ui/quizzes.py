@@ -27,8 +27,11 @@ class Quizzes:
         self.app = app
 
     def quiz(self, phase: Phase) -> None:
-        """Ask the quiz questions on `phase` whose answers the frames hold."""
-        every = questions_for(phase, "quiz")
+        """Ask the quiz questions on `phase` whose answers the frames hold.
+
+        They are the questions of the protocol the connection speaks.
+        """
+        every = questions_for(phase, "quiz", self.app.stepper.dialect.key)
         frames = self.app.pump.seen.frames
         ready = [q for q in every if q.answer(frames) is not None]
         if ready:

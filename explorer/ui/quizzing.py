@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from textual.app import App
 
-from explorer.course.lessons import PROTOCOLS, Lesson
+from explorer.course.lessons import Lesson
 from explorer.course.progress import Progress
 from explorer.course.questions import (
     QUESTIONS,
@@ -52,10 +52,19 @@ class Quizmaster:
         #: Results graded in this session, a recording's (never saved) too.
         self.results: dict[str, str] = {}
 
-    async def before_step(self, phase: Phase, frames: Sequence[Frame]) -> None:
-        """Ask the predictions due before `phase`, unless the frames answer them."""
+    async def before_step(
+        self, phase: Phase, frames: Sequence[Frame], protocol: str
+    ) -> None:
+        """Ask the predictions due before `phase`, unless the frames answer them.
+
+        Args:
+            phase: The step about to run.
+            frames: The connection's frames so far.
+            protocol: The protocol the connection speaks ("0-9-1" or "1.0"):
+                only its frames can answer.
+        """
         if self.predict:
-            due = predictions_before(phase)  # and not on screen already:
+            due = predictions_before(phase, protocol)  # and not on screen already:
             await self._predict([q for q in due if q.answer(frames) is None])
 
     async def before_experiment(self, name: str) -> None:
@@ -155,9 +164,11 @@ class Quizmaster:
 
         Without predictions the list appears once one of them has a result.
         """
-        asked = questions_for(lesson.phase) if lesson.phase is not None else []
-        if lesson.protocol != PROTOCOLS[0]:
-            asked = []  # the questions are answered from 0-9-1 frames
+        asked = (
+            questions_for(lesson.phase, protocol=lesson.protocol)
+            if lesson.phase is not None
+            else []
+        )
         results = {
             q.name: self.results.get(q.name) or self.progress.answers.get(q.name)
             for q in asked

@@ -82,7 +82,9 @@ class Steps:
         app = self.app
         phase = app.stepper.next_phase
         if not app.stepper.recording and phase is not None:
-            await app.quizmaster.before_step(phase, app.pump.seen.frames)
+            await app.quizmaster.before_step(
+                phase, app.pump.seen.frames, app.stepper.dialect.key
+            )
         await app.stepper.step()
         app.pump.drain()
         self._judge()

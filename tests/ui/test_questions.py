@@ -295,18 +295,18 @@ async def test_confirm_and_skip_all_answer_the_whole_screen() -> None:
     due = predictions_before(Phase.TCP)
     async with running(app) as pilot:
         # Escape skips all: none waits, none is asked again this session.
-        app.run_worker(app.quizmaster.before_step(Phase.TCP, []))
+        app.run_worker(app.quizmaster.before_step(Phase.TCP, [], "0-9-1"))
         screen = await asked(app)
         assert len(screen.questions) == len(due)
         await pilot.press("escape")
         await settle(app)
         assert app.quizmaster.predicted == {}
         assert app.quizmaster.skipped == {q.name for q in due}
-        await app.quizmaster.before_step(Phase.TCP, [])
+        await app.quizmaster.before_step(Phase.TCP, [], "0-9-1")
         assert not isinstance(app.screen, QuestionScreen)
         # Confirm by mouse sends what was answered; a blank one is skipped.
         app.quizmaster.skipped.clear()
-        app.run_worker(app.quizmaster.before_step(Phase.TCP, []))
+        app.run_worker(app.quizmaster.before_step(Phase.TCP, [], "0-9-1"))
         screen = await asked(app)
         first, second = screen.query(Input)[:2]
         first.value, second.value = "PLAIN AMQPLAIN", "131072"

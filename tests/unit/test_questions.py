@@ -125,7 +125,9 @@ def test_the_explanation_points_at_the_frame_and_its_value(happy: list[Frame]) -
     assert was_right(quiz.summary)
 
 
-@pytest.mark.parametrize("name", sorted(QUESTIONS))
+@pytest.mark.parametrize(
+    "name", sorted(n for n, q in QUESTIONS.items() if q.protocol == "0-9-1")
+)
 def test_not_answerable_until_its_frame_is_there(happy: list[Frame], name: str) -> None:
     """Too few frames: no grade; from the first frame that holds it, the answer."""
     question = QUESTIONS[name]
