@@ -2,7 +2,8 @@
 
 Owns the words for four faults, each read from what the tap saw rather than
 from aiormq's exceptions where the wire can tell: a broker that stops
-answering (how many bytes came, and of which frame when one was cut short), a
+answering (how many bytes came, and of which frame when one was cut short,
+framed as the connection's dialect frames: AMQP 0-9-1 or 1.0), a
 client that gave up before its next frame, TLS files in the URL that cannot be
 used (named before any connection is made), and a Connection.Close that got no
 Connection.CloseOk before TCP closed.
@@ -20,6 +21,12 @@ from typing import TYPE_CHECKING, Final, TypeVar
 from aiormq.exceptions import AuthenticationError
 from pamqp import base, commands, constants
 
+from explorer.protocol.amqp10.bytemap import FRAME_HEADER as AMQP10_FRAME
+from explorer.protocol.amqp10.bytemap import WORD
+from explorer.protocol.amqp10.decoder import HEADER_SIZE as AMQP10_HEADER_SIZE
+from explorer.protocol.amqp10.descriptors import composite
+from explorer.protocol.amqp10.frames import HEARTBEAT, FrameType
+from explorer.protocol.amqp10.reader import Reader
 from explorer.protocol.decoder import (
     FRAME_HEADER,
     FRAME_TYPES,
@@ -28,10 +35,12 @@ from explorer.protocol.decoder import (
     METHOD_START,
     PROTOCOL_HEADER_SIZE,
 )
+from explorer.protocol.dialect import AMQP_0_9_1, Dialect
 from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.protocol.queries import sent_since
 from explorer.protocol.stream import Chunk, StreamEnd
+from explorer.protocol.walker import MalformedError
 
 if TYPE_CHECKING:
     from explorer.engine.core import Engine
@@ -56,6 +65,10 @@ UNFINISHED_CLOSE_ADVICE: Final = (
 #: OpenSSL's "[LIBRARY: CODE]" prefix and CPython's "(_ssl.c:N)" suffix.
 _SSL_NOISE: Final = re.compile(r"^\[[^\]]*\]\s*|\s*\(_ssl\.c:\d+\)$")
 T = TypeVar("T")
+#: The empty frames that answer nothing: 0-9-1's name, and 1.0's.
+_BEATS: Final = frozenset({"Heartbeat", HEARTBEAT})
+#: How a 1.0 frame's type is named, with its article.
+_A: Final = {FrameType.AMQP: "an AMQP", FrameType.SASL: "a SASL"}
 
 
 class StallError(Exception):
@@ -166,11 +179,24 @@ def _listed(names: list[str]) -> str:
 def _partial(rest: bytes, engine: Engine) -> str:
     """Which frame the broker's unframed bytes `rest` begin, and how much of it."""
     first = not any(f.direction is B2C for f in engine.frames)
+    return cut_short(rest, engine.dialect, first)
+
+
+def cut_short(rest: bytes, dialect: Dialect, first: bool) -> str:
+    """Which frame (or header) of `dialect` the bytes `rest` begin, and how much
+    of it came; `first`: nothing came before them."""
+    if dialect is AMQP_0_9_1:
+        return _partial_0_9_1(rest, first)
+    return _partial_1_0(rest)
+
+
+def _came(rest: bytes, total: int, what: str) -> str:
+    return f"the first {len(rest)} of the {total} bytes of {what}"
+
+
+def _partial_0_9_1(rest: bytes, first: bool) -> str:
     if first and constants.AMQP.startswith(rest[:4]):
-        return (
-            f"the first {len(rest)} of the {PROTOCOL_HEADER_SIZE} bytes of a "
-            "protocol header"
-        )
+        return _came(rest, PROTOCOL_HEADER_SIZE, "a protocol header")
     if rest[0] not in FRAME_TYPES:
         return f"which no AMQP frame starts with (there is no frame type {rest[0]})"
     if len(rest) < HEADER_SIZE:
@@ -182,10 +208,38 @@ def _partial(rest: bytes, engine: Engine) -> str:
         command = commands.INDEX_MAPPING.get(index)
         if command is not None and issubclass(command, base.Frame):
             method = f" ({command.name})"
-    return (
-        f"the first {len(rest)} of the {HEADER_SIZE + size + 1} bytes of a "
-        f"{FRAME_TYPES[kind]} frame on channel {channel}{method}"
-    )
+    what = f"a {FRAME_TYPES[kind]} frame on channel {channel}{method}"
+    return _came(rest, HEADER_SIZE + size + 1, what)
+
+
+def _partial_1_0(rest: bytes) -> str:
+    """A 1.0 header (first, or the AMQP one after SASL), or a frame: its
+    4-byte size, doff, type and channel, then the performative's descriptor."""
+    # A frame's size never starts with 0x41 ('A'): that is over 1 GB.
+    if constants.AMQP.startswith(rest[:4]):
+        return _came(rest, AMQP10_HEADER_SIZE, "a protocol header")
+    if len(rest) < AMQP10_FRAME.size:
+        return (
+            f"not yet a whole frame header ({AMQP10_FRAME.size} bytes: size, doff, "
+            "type, channel)"
+        )
+    size, doff, code, channel = AMQP10_FRAME.unpack_from(rest)
+    kind = next((t for t in FrameType if t == code), None)
+    if kind is None:
+        return (
+            f"which no AMQP 1.0 frame starts with (there is no frame type 0x{code:02x})"
+        )
+    start = doff * WORD
+    named = " (an empty frame: heartbeat)" if start == size else ""
+    try:
+        descriptor = Reader(rest, len(rest)).value(start + 1, "descriptor").value
+    except (MalformedError, IndexError):
+        descriptor = None
+    known = composite(descriptor) if rest[start : start + 1] == b"\0" else None
+    if known is not None:
+        named = f" ({known.name})"
+    where = f" on channel {channel}" if kind == FrameType.AMQP else ""
+    return _came(rest, size, f"{_A[kind]} frame{where}{named}")
 
 
 def _broker_stream(engine: Engine) -> bytes:
@@ -203,8 +257,9 @@ def _unframed(engine: Engine) -> bytes:
 
 
 def _last_sent(engine: Engine) -> Frame | None:
-    """The client's last frame other than a heartbeat: what awaits an answer."""
-    sent = [f for f in engine.frames if f.direction is C2B and f.name != "Heartbeat"]
+    """The client's last frame other than a heartbeat (either dialect's): what
+    awaits an answer."""
+    sent = [f for f in engine.frames if f.direction is C2B and f.name not in _BEATS]
     return sent[-1] if sent else None
 
 

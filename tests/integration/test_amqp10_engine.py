@@ -11,7 +11,9 @@ queue is declared and deleted by the run itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Iterator
 
 import pytest
 
@@ -28,7 +30,8 @@ from explorer.engine.events import (
 from explorer.protocol.dialect import AMQP_1_0
 from explorer.protocol.frames import B2C, C2B
 from explorer.protocol.lifecycle import Phase
-from tests.conftest import User, answering
+from tests.conftest import User, answering, capture_frames
+from tests.integration.conftest import Handler
 from tests.integration.test_amqp10_bytes import (
     BROKER4,
     HOST,
@@ -379,4 +382,39 @@ async def test_a_failing_side_connection_is_a_clear_failure(user4: User) -> None
     ]
     assert not engine.seen(C2B, "attach")
     assert engine.seen(B2C, "close")  # the session and connection close cleanly
+    assert events[-1] == LifecycleEnded(False)
+
+
+async def test_a_broker_stalling_mid_frame_is_named_by_1_0_framing(
+    fake_peer: Callable[[Handler], Awaitable[int]],
+) -> None:
+    """A fake 1.0 broker answers the SASL header, then stops 20 bytes into
+    its sasl-mechanisms (from the recorded lifecycle): the stall names the
+    SASL frame by its 1.0 header and descriptor, the sasl-header as the
+    client's last frame."""
+    frames = capture_frames("amqp10/lifecycle")
+    header, mechanisms = (
+        next(f.raw for f in frames if (f.direction, f.name) == (B2C, name))
+        for name in ("sasl-header", "sasl-mechanisms")
+    )
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(8)
+        writer.write(header + mechanisms[:20])
+        while await reader.read(65536):
+            pass
+        writer.close()
+
+    port = await fake_peer(peer)
+    engine, events = await run(f"amqp://guest:guest@127.0.0.1:{port}/", wait=1.0)
+    failure = events.failures()[0]
+    assert failure.phase is P.AUTH
+    assert re.fullmatch(
+        r"no answer within 1 s: sasl-header went out \d\.\d s ago and the broker "
+        r"sent sasl-header, then 20 bytes came back, the first 20 of the 52 bytes "
+        r"of a SASL frame \(sasl-mechanisms\), then nothing; the connection is "
+        r"still open",
+        failure.message,
+    ), failure.message
+    assert engine.frame(C2B, "sasl-init") is None  # Proton awaits the mechanisms
     assert events[-1] == LifecycleEnded(False)
