@@ -1,9 +1,10 @@
 """Write the README pictures: screenshots/NN-<name>.svg, at 120x40.
 
-One per phase of the bundled recording, then one of a recorded failure-lab
-experiment. Owns regenerating screenshots/ from the recordings, with the same shots
-as the snapshot tests (explorer.ui.shots), so the pictures are never drawn by
-hand. Run it from anywhere as `.venv/bin/python scripts/export_screenshots.py`.
+One per phase of the bundled recording, one of a recorded failure-lab
+experiment, then the bundled AMQP 1.0 recording's auth and open. Owns
+regenerating screenshots/ from the recordings, with the same shots as the
+snapshot tests (explorer.ui.shots), so the pictures are never drawn by hand.
+Run it from anywhere as `.venv/bin/python scripts/export_screenshots.py`.
 """
 
 from __future__ import annotations

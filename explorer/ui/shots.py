@@ -1,10 +1,11 @@
 """The pictures of each phase: which steps to press, and how to settle the screen.
 
-Owns the one list of shots, one per phase of a recording and one of a recorded
-failure-lab experiment, that both the snapshot tests and
-scripts/export_screenshots.py take, and `show_phase`, which presses the steps
-of one shot and leaves the screen settled. The step counts come from the
-recordings themselves, so re-recording them does not break them.
+Owns the one list of shots, one per phase of a recording, one of a recorded
+failure-lab experiment and two of the recorded AMQP 1.0 lifecycle, that both
+the snapshot tests and scripts/export_screenshots.py take, and `show_phase`,
+which presses the steps of one shot and leaves the screen settled. The step
+counts come from the recordings themselves, so re-recording them does not
+break them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import contextlib
 from bisect import bisect_left
 from collections.abc import Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -21,11 +22,12 @@ from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
 from explorer.course.progress import Progress
-from explorer.engine.events import EngineEvent
+from explorer.engine.events import EngineEvent, FrameObserved
 from explorer.protocol.lifecycle import Phase
 from explorer.recording.capture import load
 from explorer.recording.replay import (
     ReplayEngine,
+    bundled_amqp10_recording,
     bundled_recording,
     recorded_experiment,
 )
@@ -65,8 +67,34 @@ class Shot:
 
 
 def all_shots() -> tuple[Shot, ...]:
-    """Every picture: each phase of the lifecycle, then a failure-lab experiment."""
-    return (*phase_shots(), experiment_shot())
+    """Every picture: each phase of the lifecycle, a failure-lab experiment,
+    then AMQP 1.0's."""
+    return (*phase_shots(), experiment_shot(), *amqp10_shots())
+
+
+def amqp10_shots() -> tuple[Shot, ...]:
+    """The bundled AMQP 1.0 recording's auth phase, sasl-init selected (its
+    masked PLAIN response), and its open phase, the negotiation panel filled."""
+    path = bundled_amqp10_recording()
+    return (
+        frame_shot(path, Phase.AUTH, "sasl-init", "amqp10-auth"),
+        frame_shot(path, Phase.OPEN, "open", "amqp10-open"),
+    )
+
+
+def frame_shot(path: Path, phase: Phase, name: str, title: str) -> Shot:
+    """The shot of `phase` in the recording at `path`, with its first frame
+    called `name` selected."""
+    shot = next(shot for shot in phase_shots(path) if shot.phase is phase)
+    steps = _recorded_steps(path)[: shot.steps]
+    items = [event for _, events in steps for event in events if listed(event)]
+    frame = next(
+        index
+        for index, item in enumerate(items)
+        if isinstance(item, FrameObserved)
+        and (item.phase, item.frame.name) == (phase, name)
+    )
+    return replace(shot, frame=frame, recording=path, title=title)
 
 
 def experiment_shot() -> Shot:
