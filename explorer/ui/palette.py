@@ -47,13 +47,13 @@ def connecting(app: ExplorerApp) -> Iterator[SystemCommand]:
     )
     yield SystemCommand(
         "Open the bundled recording",
-        "A full lifecycle recorded against a real RabbitMQ",
+        "A full AMQP 0-9-1 lifecycle (aiormq) recorded against a real RabbitMQ",
         lambda: app.run_worker(app.connections.open_recording(bundled_recording())),
     )
     yield SystemCommand(
         "Open the bundled AMQP 1.0 recording",
         "A full AMQP 1.0 lifecycle (Qpid Proton) recorded against a real "
-        "RabbitMQ 4, for a broker that does not speak 1.0",
+        "RabbitMQ 4: explore 1.0 without a broker that speaks it",
         lambda: app.run_worker(
             app.connections.open_recording(bundled_amqp10_recording())
         ),
