@@ -36,10 +36,18 @@ def spoilers(scenario: Scenario, text: str) -> list[str]:
     codes = []
     if scenario.reply is not None:
         frame, code = scenario.reply
-        tells.append(frame)
+        # 0-9-1's frames have names no sentence uses (Connection.Close); 1.0's
+        # are English words ("end", "close"): its code or condition tells.
+        if frame[:1].isupper():
+            tells.append(frame)
         codes.append(code)
-    given = [tell for tell in tells if tell in text]
-    return given + [str(c) for c in codes if re.search(rf"\b{c}\b", text)]
+    # Each tell as a whole word: "sender" does not give away an `end`.
+    given = [t for t in tells if re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", text)]
+    # A code is a whole number, not a part of a version ("AMQP 1.0", "0-9-1"
+    # give away no sasl-outcome code 1).
+    return given + [
+        str(c) for c in codes if re.search(rf"(?<![\w.-]){c}(?![\w-]|\.\d)", text)
+    ]
 
 
 async def run_to_the_end(app: ExplorerApp) -> None:
