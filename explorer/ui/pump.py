@@ -252,10 +252,11 @@ class EventPump:
         if ended.clean or stepper.recording or stepper.watched or connected:
             return
         failed = self._failures[0].phase.value if self._failures else "a"
+        which = "AMQP 1.0 " if stepper.dialect.key == "1.0" else ""
         self.app.notify(
             f"No broker answered: the {failed} phase failed. Open the bundled "
-            "recording from the command palette (ctrl+p, 'recording') to explore a "
-            "real lifecycle recorded earlier.",
+            f"{which}recording from the command palette (ctrl+p, 'recording') to "
+            "explore a real lifecycle recorded earlier.",
             title="Explore without a broker",
             timeout=20,
         )

@@ -222,3 +222,15 @@ async def test_live_1_0_every_phase_to_close_at_the_learners_pace(
         app.action_reveal()
         assert user4.password not in app.export_screenshot()
         assert rail.position == "■ 11/11 close: ended"
+
+
+async def test_no_broker_for_1_0_offers_the_bundled_1_0_recording() -> None:
+    # Port 9 (discard) is closed here: the tcp phase fails, no AMQP is spoken.
+    url = "amqp://guest:guest@127.0.0.1:9/"
+    app = ExplorerApp(live(url, dialect=AMQP_1_0), source=url, url=url)
+    async with running(app) as pilot:
+        while not app.stepper.finished:
+            await step(app, pilot)
+        offers = [n.message for n in app.notifications if "No broker" in n.message]
+        assert offers
+        assert "bundled AMQP 1.0 recording" in offers[0]
