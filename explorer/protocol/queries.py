@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Sequence
-from typing import TypeVar
+from typing import Final, TypeVar
 
 from pamqp import commands
 
+from explorer.protocol.amqp10.frames import Body
 from explorer.protocol.fields import table_of
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
 
 __all__ = [
+    "BROKER_NAMERS",
     "all_named",
+    "broker_named",
     "broker_product",
     "broker_said_after",
     "channel_turns",
@@ -110,11 +113,29 @@ def server_product(start: Frame) -> tuple[str, str]:
 
 
 def broker_product(start: Frame) -> str:
-    """``product version`` from a Connection.Start, e.g. "RabbitMQ 3.10.8".
+    """``product version`` from a Connection.Start, or from the properties of
+    an AMQP 1.0 broker's open, e.g. "RabbitMQ 3.10.8".
 
     Either word is left out when the broker did not send it ("" for neither).
     """
-    return " ".join(word for word in server_product(start) if word)
+    body = start.payload
+    if not isinstance(body, Body):
+        return " ".join(word for word in server_product(start) if word)
+    properties = body.fields.get("properties")
+    found = properties if isinstance(properties, dict) else {}
+    words = (found.get(key) for key in ("product", "version"))
+    return " ".join(word for word in words if isinstance(word, str) and word)
+
+
+#: The broker's frames that name it: 0-9-1's Connection.Start, 1.0's open.
+BROKER_NAMERS: Final = frozenset({(B2C, "Connection.Start"), (B2C, "open")})
+
+
+def broker_named(frames: Iterable[Frame]) -> str:
+    """The broker's ``product version``, from the first frame that names it
+    (see BROKER_NAMERS); "" before any."""
+    namer = next((f for f in frames if (f.direction, f.name) in BROKER_NAMERS), None)
+    return broker_product(namer) if namer is not None else ""
 
 
 def client_product(start_ok: Frame) -> str:

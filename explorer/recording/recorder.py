@@ -21,10 +21,9 @@ from explorer.engine.core import Engine
 from explorer.engine.events import EngineEvent, PhaseFailed
 from explorer.lab.registry import lab_engine
 from explorer.net.endpoint import redact
-from explorer.protocol.amqp10.report import open_facts
 from explorer.protocol.dialect import AMQP_0_9_1, Dialect
 from explorer.protocol.frames import Direction, Frame
-from explorer.protocol.queries import broker_product
+from explorer.protocol.queries import broker_named
 from explorer.recording.capture import Capture, redact_secrets
 from explorer.recording.eventlog import to_record
 from explorer.recording.journal import Journal
@@ -93,22 +92,12 @@ async def record_lifecycle(
     capture.events = list(engine.tap.events)
     if engine.endpoint is not None:
         capture.url = engine.endpoint.redacted
-    capture.broker = _broker(capture)
+    capture.broker = broker_named(
+        f for d in Direction for f in capture.decode(d) if isinstance(f, Frame)
+    )
     redact_secrets(capture)
     return recording
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _broker(capture: Capture) -> str:
-    """``product version`` from the broker's Connection.Start (or 1.0's open
-    properties), if one came."""
-    for item in capture.decode(Direction.BROKER_TO_CLIENT):
-        if isinstance(item, Frame) and item.name == "Connection.Start":
-            return broker_product(item)
-        if isinstance(item, Frame) and item.name == "open":
-            facts, _ = open_facts(item, item)
-            return " ".join(str(facts[k]) for k in ("product", "version") if k in facts)
-    return ""

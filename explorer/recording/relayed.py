@@ -19,8 +19,7 @@ from pathlib import Path
 from explorer.engine.events import EngineEvent, FrameObserved, PhaseStarted, Waiting
 from explorer.engine.watched import WatchedConnection
 from explorer.net.endpoint import redact
-from explorer.protocol.frames import B2C
-from explorer.protocol.queries import broker_product, first_named
+from explorer.protocol.queries import broker_named
 from explorer.recording.capture import Capture, CaptureError, redact_secrets, save
 from explorer.recording.eventlog import Record, to_record
 
@@ -33,11 +32,10 @@ def capture_of(connection: WatchedConnection, upstream_url: str) -> Capture:
     """
     tap = connection.relay.tap
     started = datetime.fromtimestamp(time.time() - tap.now(), UTC)
-    start = first_named(connection.frames, B2C, "Connection.Start")
     capture = Capture(
         url=redact(upstream_url),
         recorded=started.isoformat(timespec="seconds"),
-        broker=broker_product(start) if start is not None else "",
+        broker=broker_named(connection.frames),
         client=connection.client,
         client_address=tap.client_address,
         broker_address=tap.broker_address,

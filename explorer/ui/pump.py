@@ -27,38 +27,22 @@ from explorer.engine.events import (
     PhaseStarted,
     Waiting,
 )
-from explorer.protocol.amqp10.frames import Body
 from explorer.protocol.amqp10.report import OPEN_RULES
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.protocol.queries import broker_product, first_named
+from explorer.protocol.queries import BROKER_NAMERS, broker_product, first_named
 from explorer.ui.widgets.frame_list import FrameListItem, listed
 
 if TYPE_CHECKING:
     from explorer.ui.app import ExplorerApp
 
 C2B, B2C = Direction.CLIENT_TO_BROKER, Direction.BROKER_TO_CLIENT
-#: The frame that names the broker: its Connection.Start, or 1.0's open.
-NAMERS: Final = frozenset({(B2C, "Connection.Start"), (B2C, "open")})
 #: The frame that carries the client's SASL response: 0-9-1's, then 1.0's.
 RESPONSES: Final = ("Connection.StartOk", "sasl-init")
 #: The fields AMQP 1.0 negotiates in open: its open phase reports them.
 NEGOTIATED_IN_OPEN: Final = frozenset(OPEN_RULES)
 #: How often queued events are applied to the screen.
 FLUSH_INTERVAL: Final = 1 / 20
-
-
-def _product(frame: Frame) -> str:
-    """``product version`` from a Connection.Start, or from the properties of
-    a 1.0 broker's open ("RabbitMQ 4.0.5")."""
-    body = frame.payload
-    if not isinstance(body, Body):
-        return broker_product(frame)
-    properties = body.fields.get("properties")
-    if not isinstance(properties, dict):
-        return ""
-    words = (properties.get(key) for key in ("product", "version"))
-    return " ".join(word for word in words if isinstance(word, str) and word)
 
 
 async def handled(widget: Widget) -> None:
@@ -138,8 +122,8 @@ class EventPump:
                 frame = event.frame
                 self._frames.append(frame)
                 self._phase_of[(frame.direction, frame.offset)] = event.phase
-                if not self.broker and (frame.direction, frame.name) in NAMERS:
-                    self.broker = _product(frame)
+                if not self.broker and (frame.direction, frame.name) in BROKER_NAMERS:
+                    self.broker = broker_product(frame)
                 self.app.rail.saw(event.phase)
                 batch.append(frame)
                 continue

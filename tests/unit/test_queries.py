@@ -9,6 +9,7 @@ from pamqp.heartbeat import Heartbeat
 from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.queries import (
     all_named,
+    broker_named,
     broker_product,
     broker_said_after,
     channel_turns,
@@ -19,7 +20,7 @@ from explorer.protocol.queries import (
     server_product,
     tune_pair,
 )
-from tests.conftest import wire
+from tests.conftest import capture_frames, wire
 
 TUNE = commands.Connection.Tune(2047, 131072, 60)
 TUNE_OK = commands.Connection.TuneOk(2047, 131072, 60)
@@ -109,3 +110,14 @@ def test_channels_taking_turns() -> None:
         (C2B, commands.Connection.Close(200, "", 0, 0)),
     )
     assert channel_turns(frames) == ({1: 2, 2: 1}, 2)
+
+
+def test_the_broker_is_named_by_its_start_or_its_1_0_open() -> None:
+    one_oh = capture_frames("amqp10/lifecycle")
+    broker_open = first_named(one_oh, B2C, "open")
+    assert broker_open is not None
+    assert broker_product(broker_open) == "RabbitMQ 4.0.5"
+    assert broker_named(one_oh) == "RabbitMQ 4.0.5"
+    assert broker_named(capture_frames("happy-path")) == "RabbitMQ 3.10.8"
+    before_any = [f for f in one_oh if f.name != "open"]
+    assert broker_named(before_any) == ""
