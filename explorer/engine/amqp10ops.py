@@ -255,6 +255,7 @@ def _opens(engine: Engine) -> tuple[Frame, Frame]:
 async def close(engine: Engine) -> None:
     """Detach both links, end the session, close; then watch TCP close."""
     engine.closing = True
+    await engine.stop_connecting()  # a handshake cut short (an experiment's)
     client = engine.amqp10
     if engine.fatal and C2B not in engine.ended:
         # The handshake failed (or the broker closed): there is no AMQP

@@ -164,10 +164,12 @@ def proton_client(engine: Engine, where: Endpoint, sock: socket.socket) -> Hands
 
 async def auth(engine: Engine) -> None:
     """Send sasl-init and see the broker's sasl-outcome."""
-    if engine.frame(B2C, "sasl-mechanisms") is None and not engine.gone:
-        if not await engine.until(lambda: engine.seen(B2C, "sasl-mechanisms")):
-            diagnosis.stalled(engine, Phase.AUTH)  # Proton waits for them
-            return
+    offered = engine.frame(B2C, "sasl-mechanisms") is not None or engine.gone
+    if not offered and not await engine.until(
+        lambda: engine.seen(B2C, "sasl-mechanisms")
+    ):
+        diagnosis.stalled(engine, Phase.AUTH)  # Proton waits for them
+        return
     await engine.send_next()
     await engine.until(lambda: engine.seen(B2C, "sasl-outcome"))
     init = engine.frame(C2B, "sasl-init")

@@ -1,12 +1,10 @@
 """The Engine: steps one live connection through the lifecycle phases.
 
-Owns stepping (one phase, or one operation, per `step()`, each run by the step
-table it is given: its dialect's, `steps.DEFAULTS`, by default), waiting for
-the broker, telling events, and looking up what the wire showed. What the tap
-sees is read in `wire`; what each phase does lives in `reaching`, `handshake`
-and `session` (AMQP 0-9-1, aiormq) or `amqp10steps` and `amqp10ops` (1.0,
-Proton); every report is built from the decoded wire, never from the client's
-return values.
+Owns stepping (one phase, or one operation, per `step()`, run by its step table:
+by default its dialect's, `steps.DEFAULTS`), waiting for the broker, telling
+events, and looking up what the wire showed. The tap's bytes are read in `wire`;
+the steps are `reaching`, `handshake` and `session` (0-9-1, aiormq) or
+`amqp10steps` and `amqp10ops` (1.0, Proton); reports come from the wire only.
 """
 
 from __future__ import annotations
@@ -79,11 +77,10 @@ class Engine(FrameLog):
             url: The learner's AMQP URL.
             listener: Called with every event as it happens.
             reveal_secrets: Show passwords instead of masking them.
-            live_handshake: Race mode: hold the client's handshake writes and
-                send each one at its step, while the broker's 10 s
-                handshake_timeout runs. By default (the learner's pace) the
-                handshake runs at wire speed when TCP opens, and the handshake
-                steps then show what happened, frame by frame.
+            live_handshake: Race mode: hold each of the client's handshake
+                writes until its step, while the broker's handshake_timeout
+                runs. By default (the learner's pace) the handshake runs at
+                wire speed when TCP opens; its steps then show it, frame by frame.
             wait: Seconds to wait for the broker's answer at each step.
             experiment: A failure-lab or topic experiment to run instead of
                 the plain lifecycle.
@@ -221,8 +218,7 @@ class Engine(FrameLog):
     async def aclose(self) -> None:
         """Close whatever is still open, quietly."""
         self.closing = True
-        if self._connecting is not None and not self._connecting.done():
-            self._connecting.cancel()
+        await self.stop_connecting()
         opened = self.opened() is not None
         closing, client = None, self.connection
         if opened and self.amqp10 is not None and not self.amqp10.is_closed:
@@ -286,6 +282,14 @@ class Engine(FrameLog):
         await self.until(lambda: self.tap.held > 0 or connecting.done())
         if self.tap.held:
             self.tap.release()
+
+    async def stop_connecting(self) -> None:
+        """Cancel the client's handshake if it runs; return once it stopped."""
+        task = self._connecting
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(Exception, asyncio.CancelledError):
+                await task
 
     def _connected(self, task: asyncio.Task[object]) -> None:
         """The handshake ended; why it failed is read from the wire instead."""
@@ -356,12 +360,9 @@ class Engine(FrameLog):
         self.tell(PhaseFailed(phase, message, code, text, advice, fatal))
 
     def tell(self, event: EngineEvent) -> None:
-        """Tell the listener now, or when the step for the event's phase runs.
-
-        When the handshake runs at wire speed, frames of later phases arrive
-        before their step; they are told at that step, in the order they came.
-        Stepped live, everything is told as it happens.
-        """
+        """Tell the listener now, or when the step for the event's phase runs
+        (at wire speed, frames of later phases arrive before their step: they
+        are told at it, in the order they came; stepped live, at once)."""
         if (
             not self.live_handshake
             and isinstance(event, FrameObserved | PhaseFailed)
@@ -378,7 +379,6 @@ class Engine(FrameLog):
             self.listener(self._outbox.pop(0))
 
     # Looking at what was seen ---
-
     def need_endpoint(self) -> Endpoint:
         """The parsed endpoint (the endpoint phase has run)."""
         assert self.endpoint is not None, "the endpoint phase runs first"
