@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import version
-from typing import TextIO
+from typing import Any, TextIO
 
 from explorer.engine.core import Engine
 from explorer.engine.events import EngineEvent, PhaseFailed
@@ -90,8 +90,7 @@ async def record_lifecycle(
     capture.client_address = engine.tap.client_address
     capture.broker_address = engine.tap.broker_address
     capture.events = list(engine.tap.events)
-    if engine.endpoint is not None:
-        capture.url = engine.endpoint.redacted
+    capture.url = _handed(capture.log) or capture.url
     capture.broker = broker_named(
         f for d in Direction for f in capture.decode(d) if isinstance(f, Frame)
     )
@@ -101,3 +100,13 @@ async def record_lifecycle(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _handed(log: list[dict[str, Any]]) -> str | None:
+    """The URL the endpoint report says the client library was handed (its
+    password masked): aiormq's spelling for 0-9-1, Proton's for 1.0."""
+    for record in log:
+        if (record.get("event"), record.get("phase")) == ("report", "endpoint"):
+            url = record.get("facts", {}).get("url")
+            return url if isinstance(url, str) else None
+    return None

@@ -17,6 +17,9 @@ from typing import Any
 
 import pytest
 
+from explorer.protocol.frames import Direction, Frame
+from explorer.protocol.queries import broker_named
+from explorer.recording.capture import load
 from tests.conftest import BROKERS, User, answering, run_cli
 from tests.integration.test_amqp10_bytes import (
     BROKER4,
@@ -118,6 +121,13 @@ def test_record_then_replay_steps_like_the_live_run(
         assert form not in written
     lines = records(written)
     assert lines[0]["client"].startswith("python-qpid-proton ")
+    assert lines[0]["broker"] == broker_named(  # the broker's open names it
+        f for d in Direction for f in load(capture).decode(d) if isinstance(f, Frame)
+    )
+    assert lines[0]["broker"].startswith("RabbitMQ ")
+    # The URL Proton was handed, as the endpoint report says: no aiormq options.
+    assert lines[0]["url"].endswith("/%2F?heartbeat=2")
+    assert ":***@" in lines[0]["url"]
     live = [r for r in lines[1:] if "event" in r]
     replayed = run_cli("replay", str(capture), "--print", "--json")
     assert replayed.returncode == 0, replayed.stderr
