@@ -197,11 +197,13 @@ def _app(args: argparse.Namespace) -> int:
         print(f"progress reset ({progress.path})")
         return EXIT_OK
     url, endpoint = _live(args.url)
+    from explorer.engine.steps import VIEWS
     from explorer.ui.app import ExplorerApp, live
 
+    dialect = _dialect(args)
     app = ExplorerApp(
-        live(url, race=args.race, dialect=_dialect(args)),
-        source=endpoint.redacted,
+        live(url, race=args.race, dialect=dialect),
+        source=VIEWS[dialect.key].url(endpoint, False),
         predict=args.predict and not args.quiet,
         url=url,
         experiment=args.experiment,

@@ -2,7 +2,8 @@
 
 Owns STEPS, the table passed to the Engine (by default: an experiment
 replaces some of its entries), and DEFAULTS, each dialect's steps and
-operations (AMQP 1.0's are explorer.engine.amqp10steps'). The phase
+operations (AMQP 1.0's are explorer.engine.amqp10steps'), and VIEWS, how
+each dialect's client reads the URL. The phase
 modules name the Engine for type checking only, so importing them never
 imports `core`: no import cycle.
 """
@@ -37,4 +38,10 @@ STEPS: Final[Mapping[Phase, Step]] = {
 DEFAULTS: Final[Mapping[str, tuple[Mapping[Phase, Step], tuple[str, ...]]]] = {
     "0-9-1": (STEPS, tuple(session.OPERATIONS)),
     "1.0": (amqp10steps.STEPS, tuple(amqp10ops.OPERATIONS)),
+}
+#: How each dialect's client reads the URL: the url its endpoint report shows,
+#: and the source the app names (aiormq's spelling, or what Proton is handed).
+VIEWS: Final[Mapping[str, reaching.ClientView]] = {
+    "0-9-1": reaching.AIORMQ,
+    "1.0": amqp10steps.PROTON,
 }
