@@ -32,8 +32,6 @@ from tests.integration.test_amqp10_bytes import (
     throwaway_user,
 )
 
-pytest.importorskip("proton", reason="python-qpid-proton is not installed")
-
 pytestmark = pytest.mark.broker
 URL3 = "amqp://guest:guest@127.0.0.1:5672/"
 

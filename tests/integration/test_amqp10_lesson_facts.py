@@ -19,9 +19,14 @@ from typing import Final
 
 import pytest
 
+from explorer.engine.core import Engine
+from explorer.net.amqp10 import Amqp10Client, Amqp10Error
+from explorer.net.tap import Tap
 from explorer.protocol.amqp10.frames import Body
 from explorer.protocol.amqp10.values import Array, Described
+from explorer.protocol.dialect import AMQP_1_0
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
+from explorer.protocol.lifecycle import Phase
 from explorer.protocol.stream import Chunk
 from tests.conftest import BROKERS, User, answering
 from tests.integration.test_amqp10_bytes import (
@@ -35,14 +40,6 @@ from tests.integration.test_amqp10_bytes import (
 )
 from tests.integration.test_amqp10_engine import Recorder, url
 from tests.unit.test_amqp10_lifecycle import frames_of
-
-pytest.importorskip("proton", reason="python-qpid-proton is not installed")
-
-from explorer.engine.core import Engine
-from explorer.net.amqp10 import Amqp10Client, Amqp10Error
-from explorer.net.tap import Tap
-from explorer.protocol.dialect import AMQP_1_0
-from explorer.protocol.lifecycle import Phase
 
 pytestmark = pytest.mark.broker
 

@@ -4,7 +4,7 @@ The whole lifecycle against the project's RabbitMQ 4.0.5 on 127.0.0.1:5673,
 with a throwaway user and a queue declared for the run: its bytes are the
 Tap's events, decoded with Amqp10Decoder, placed by the 1.0 lifecycle table.
 Once flowing, once with every client write held and released one at a time.
-Needs the broker (skipped without it, failing in CI) and python-qpid-proton.
+Needs the broker (skipped without it, failing in CI).
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Final
 
 import pytest
 
+from explorer.net.amqp10 import Amqp10Client, Amqp10Error
+from explorer.net.tap import Tap
 from explorer.protocol.amqp10.frames import Body
 from explorer.protocol.amqp10.lifecycle import PLAN, Amqp10Lifecycle
 from explorer.protocol.amqp10.secrets import secrets_in
@@ -37,11 +39,6 @@ from tests.integration.test_amqp10_bytes import (
     throwaway_user,
 )
 from tests.unit.test_amqp10_lifecycle import frames_of
-
-pytest.importorskip("proton", reason="python-qpid-proton is not installed")
-
-from explorer.net.amqp10 import Amqp10Client, Amqp10Error
-from explorer.net.tap import Tap
 
 pytestmark = pytest.mark.broker
 

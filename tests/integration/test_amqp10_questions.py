@@ -22,8 +22,6 @@ from tests.conftest import User, answering
 from tests.integration.test_amqp10_bytes import BROKER4, throwaway_user
 from tests.integration.test_amqp10_experiments import run, url4
 
-pytest.importorskip("proton", reason="python-qpid-proton is not installed")
-
 pytestmark = pytest.mark.broker
 
 

@@ -24,6 +24,8 @@ import pytest
 
 from explorer.lab.brokerview import BrokerView
 from explorer.lab.viewdiff10 import differences_1_0
+from explorer.net.amqp10 import Amqp10Client
+from explorer.net.tap import Tap
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.recording.capture import load
@@ -49,11 +51,6 @@ from tests.integration.test_watch import (
     watch,
 )
 from tests.wirecheck.clients import pika_client
-
-pytest.importorskip("proton", reason="python-qpid-proton is not installed")
-
-from explorer.net.amqp10 import Amqp10Client
-from explorer.net.tap import Tap
 
 pytestmark = pytest.mark.broker
 
