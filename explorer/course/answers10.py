@@ -18,18 +18,18 @@ from explorer.protocol.amqp10.bytemap import byte_map
 from explorer.protocol.amqp10.encodings import ENCODINGS
 from explorer.protocol.amqp10.frames import HEARTBEAT, Body, Header
 from explorer.protocol.amqp10.lifecycle import SASL_CODES
-from explorer.protocol.amqp10.values import Array, Described
+from explorer.protocol.amqp10.queries import (
+    address_of,
+    error_of,
+    fields_of,
+    mechanisms_of,
+    state_of,
+)
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
 from explorer.protocol.queries import first_named
 
 #: Who sent a frame, as an explanation names them.
 _SIDE: Final = {C2B: "client", B2C: "broker"}
-
-
-def _fields(frame: Frame | None) -> dict[str, object]:
-    """A 1.0 frame's performative fields ({} for anything else)."""
-    body = None if frame is None else frame.payload
-    return body.fields if isinstance(body, Body) else {}
 
 
 def _after(frames: Sequence[Frame], frame: Frame) -> list[Frame]:
@@ -64,7 +64,7 @@ def field(
 
     def answer(frames: Sequence[Frame]) -> Answer | None:
         frame = first_named(frames, direction, performative)
-        value = _fields(frame).get(name)
+        value = fields_of(frame).get(name)
         if frame is None or value is None:
             return None
         shown = str(value)
@@ -95,12 +95,9 @@ def protocol_id(frames: Sequence[Frame]) -> Answer | None:
 
 def mechanisms(frames: Sequence[Frame]) -> Answer | None:
     """The SASL mechanisms the broker's sasl-mechanisms offered."""
-    frame = first_named(frames, B2C, "sasl-mechanisms")
-    offered = _fields(frame).get("sasl-server-mechanisms")
-    if frame is None or offered is None:
+    shown = " ".join(mechanisms_of(first_named(frames, B2C, "sasl-mechanisms")))
+    if not shown:
         return None
-    names = offered.items if isinstance(offered, Array) else (offered,)
-    shown = " ".join(str(name) for name in names)
     return Answer(
         (shown,),
         f"your broker's sasl-mechanisms carried sasl-server-mechanisms {shown}",
@@ -158,15 +155,15 @@ def empty_frame(frames: Sequence[Frame]) -> Answer | None:
 def outcome(frames: Sequence[Frame]) -> Answer | None:
     """The delivery state of the broker's first disposition (accepted ...)."""
     frame = first_named(frames, B2C, "disposition")
-    state = _fields(frame).get("state")
-    if not isinstance(state, Described):
+    state = state_of(frame)
+    if state is None:
         return None
     code = state.descriptor
     codes = (f"0x{code:02x}", str(code)) if isinstance(code, int) else (str(code),)
     return Answer(
         (state.name, *codes),
         f"your broker's disposition carried state {state.name} "
-        f"(descriptor {codes[0]}) for delivery {_fields(frame).get('first')}",
+        f"(descriptor {codes[0]}) for delivery {fields_of(frame).get('first')}",
     )
 
 
@@ -176,7 +173,7 @@ def refused_login(frames: Sequence[Frame]) -> Answer | None:
     if init is None:
         return None
     for reply in _after(frames, init):
-        code = _fields(reply).get("code")
+        code = fields_of(reply).get("code")
         if reply.name == "sasl-outcome" and isinstance(code, int) and code != 0:
             return Answer(
                 (str(code), SASL_CODES.get(code, str(code))),
@@ -184,15 +181,6 @@ def refused_login(frames: Sequence[Frame]) -> Answer | None:
                 f"({SASL_CODES.get(code, 'unknown')})",
             )
     return None
-
-
-def _error(frame: Frame) -> tuple[str, str] | None:
-    """The condition and description of the error a frame carries, if any."""
-    error = _fields(frame).get("error")
-    if not isinstance(error, Described):
-        return None
-    fields = error.fields
-    return str(fields.get("condition") or ""), str(fields.get("description") or "")
 
 
 #: The choices of the unknown-vhost experiment, each read from what came back.
@@ -208,7 +196,7 @@ def _client_open(frames: Sequence[Frame]) -> tuple[Frame, str] | None:
         return None
     return (
         sent,
-        f"your client's open carried hostname={_fields(sent).get('hostname')!r}",
+        f"your client's open carried hostname={fields_of(sent).get('hostname')!r}",
     )
 
 
@@ -221,7 +209,7 @@ def vhost_answer(frames: Sequence[Frame]) -> Answer | None:
     opened = False
     for reply in _after(frames, sent):
         opened = opened or reply.name == "open"
-        error = _error(reply) if reply.name == "close" else None
+        error = error_of(reply) if reply.name == "close" else None
         if error is not None:
             condition, description = error
             return Answer(
@@ -249,10 +237,9 @@ def attach_error(frames: Sequence[Frame]) -> Answer | None:
     attach = first_named(frames, C2B, "attach")
     if attach is None:
         return None
-    target = _fields(attach).get("target")
-    address = target.fields.get("address") if isinstance(target, Described) else None
+    address = address_of(attach)
     for reply in _after(frames, attach):
-        error = _error(reply)
+        error = error_of(reply)
         if error is not None:
             condition, description = error
             short = condition.removeprefix("amqp:")

@@ -22,8 +22,8 @@ from aiormq.abc import AbstractChannel as Channel
 
 from explorer.engine import diagnosis
 from explorer.net.amqp10 import Amqp10Client, Amqp10Error, Amqp10TimeoutError
-from explorer.protocol.amqp10 import report
-from explorer.protocol.amqp10.frames import HEARTBEAT, Body
+from explorer.protocol.amqp10 import queries, report
+from explorer.protocol.amqp10.frames import HEARTBEAT
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
 from explorer.protocol.lifecycle import Phase
@@ -175,12 +175,7 @@ async def _receive(engine: Engine, client: Amqp10Client) -> Facts:
 
 def _outcome(engine: Engine, direction: Direction) -> JSON:
     """The delivery state of the last disposition sent in `direction`."""
-    sent = [
-        f for f in engine.frames if (f.direction, f.name) == (direction, "disposition")
-    ]
-    body = sent[-1].payload if sent else None
-    state = body.fields.get("state") if isinstance(body, Body) else None
-    return getattr(state, "name", None)
+    return queries.last_state(engine.frames, direction)
 
 
 OPERATIONS: Final[Mapping[str, Callable[[Engine, Amqp10Client], Awaitable[Facts]]]] = {

@@ -6,13 +6,14 @@ live engine tells: each frame filed under its phase by the lifecycle table, a
 phase's report when the frame that ends it arrives, and a failure where the
 broker refused something or a side's bytes stopped being AMQP. It decides
 nothing the table does not: the same rules place the live engine's frames.
-The rules are the dialect's (explorer.protocol.dialect): given, or read from
-the first frame, which its decoder made as AMQP 0-9-1 or 1.0; a 1.0
-connection's reports and failures are explorer.protocol.amqp10.report's.
+The rules are the dialect's (explorer.protocol.dialect): given, or told by
+the first frame (dialect_of_frame); a 1.0 connection's reports and failures
+are explorer.protocol.amqp10.report's.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Final
 
 from pamqp import commands
@@ -27,10 +28,11 @@ from explorer.engine.events import (
 from explorer.protocol import report
 from explorer.protocol.amqp10 import report as amqp10
 from explorer.protocol.amqp10.frames import Body, Header
-from explorer.protocol.dialect import AMQP_0_9_1, AMQP_1_0, Dialect
+from explorer.protocol.amqp10.queries import error_of
+from explorer.protocol.dialect import AMQP_0_9_1, AMQP_1_0, Dialect, dialect_of_frame
 from explorer.protocol.explain import advice_for, reply_code
 from explorer.protocol.fields import shown
-from explorer.protocol.frames import B2C, C2B, DecodeFailure, Direction, Frame
+from explorer.protocol.frames import B2C, C2B, DecodeFailure, Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.protocol.queries import client_product, first_named
 
@@ -45,7 +47,9 @@ VERDICTS = {
 class Inference:
     """The events of a watched connection, frame by frame, as they arrive."""
 
-    def __init__(self, start: Phase = Phase.HEADER, dialect: Dialect | None = None):
+    def __init__(
+        self, start: Phase = Phase.HEADER, dialect: Dialect | None = None
+    ) -> None:
         """Infer from `start` on (the phase the first frame belongs to), with
         the rules of `dialect`, or of the protocol the first frame speaks."""
         self._start = start
@@ -63,8 +67,7 @@ class Inference:
         The frame itself is told with its secrets masked.
         """
         if self.dialect is None:
-            one_oh = isinstance(frame.payload, Header | Body)
-            self.dialect = AMQP_1_0 if one_oh else AMQP_0_9_1
+            self.dialect = dialect_of_frame(frame)
             self.model = self.dialect.rules(self._start)
         transition = self.model.observe(frame)
         self.frames.append(frame)
@@ -93,7 +96,7 @@ class Inference:
             return any(frame.name == "Connection.CloseOk" for frame in self.frames)
         closes = [f for f in self.frames if f.name == "close"]
         both = {f.direction for f in closes} == {B2C, C2B}
-        return both and not any(_error(f) for f in closes)
+        return both and not any(error_of(f) for f in closes)
 
     @property
     def clean(self) -> bool:
@@ -233,27 +236,15 @@ _INTERRUPTING = frozenset({
 })  # fmt: skip
 
 
-def _error(frame: Frame) -> bool:
-    """Whether a 1.0 frame carries an error."""
-    return (
-        isinstance(frame.payload, Body)
-        and frame.payload.fields.get("error") is not None
-    )
-
-
 def _facts_1_0(
     ended: Phase, frames: list[Frame], next_frame: Frame
 ) -> tuple[report.Facts, list[str]] | None:
     """What the engine would report of a 1.0 phase `ended`, from the frames alone."""
-
-    def first(direction: Direction, *names: str) -> Frame | None:
-        return next(
-            (f for f in frames if f.direction is direction and f.name in names), None
-        )
-
+    first = partial(first_named, frames)
     if ended is Phase.HEADER:
-        sent = first(C2B, "sasl-header", "amqp-header")
-        answer = first(B2C, "sasl-header", "amqp-header")
+        # The SASL header, if any, comes first; without SASL, the AMQP header.
+        sent = first(C2B, "sasl-header") or first(C2B, "amqp-header")
+        answer = first(B2C, "sasl-header") or first(B2C, "amqp-header")
         if sent is None or answer is None:
             return None
         return amqp10.header_facts(sent, answer)

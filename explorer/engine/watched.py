@@ -319,15 +319,7 @@ class WatchedConnection:
             return f"heartbeat {beat} s" if beat else "heartbeats off"
         assert self._opened is not None
         sent = first_named(self.frames, C2B, "open") or self._opened
-        facts, _ = amqp10.open_facts(sent, self._opened)
-        idle = facts["idle-time-out"]
-        assert isinstance(idle, dict)
-        said = [
-            f"{who} {value / 1000:g} s" if isinstance(value, int) and value else
-            f"{who} none"
-            for who, value in (("broker", idle["broker"]), ("client", idle["client"]))
-        ]  # fmt: skip
-        return f"idle-time-out: {', '.join(said)}"
+        return amqp10.idle_time_outs(sent, self._opened)
 
     def unmasked(self, frame: Frame) -> Frame:
         """The frame as the client sent it, password included."""

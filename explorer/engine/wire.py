@@ -242,16 +242,9 @@ def clock(engine: Engine) -> Clock:
         )
     elif engine.dialect is not AMQP_0_9_1:
         took = (opened.t - engine.tcp_at) * 1000
-        facts, _ = amqp10_report.open_facts(engine.frame(C2B, "open") or opened, opened)
-        idle = facts["idle-time-out"]
-        assert isinstance(idle, dict)
-        said = [
-            f"{who} {value / 1000:g} s"
-            if isinstance(value, int) and value
-            else f"{who} none"
-            for who, value in (("broker", idle["broker"]), ("client", idle["client"]))
-        ]
-        state = f"open (handshake {took:.0f} ms); idle-time-out: {', '.join(said)}"
+        sent = engine.frame(C2B, "open") or opened
+        idle = amqp10_report.idle_time_outs(sent, opened)
+        state = f"open (handshake {took:.0f} ms); {idle}"
     else:
         tune_ok = first_payload(engine.frames, C2B, commands.Connection.TuneOk)
         beat = int(tune_ok.heartbeat) if tune_ok is not None else 0

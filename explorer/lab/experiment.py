@@ -26,7 +26,7 @@ from explorer.net.endpoint import parse
 from explorer.net.raw import Handshake
 from explorer.protocol.amqp10.frames import Body
 from explorer.protocol.amqp10.lifecycle import SASL_CODES
-from explorer.protocol.amqp10.values import Described
+from explorer.protocol.amqp10.queries import error_of
 from explorer.protocol.dialect import AMQP_0_9_1, Dialect
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import B2C, C2B, Frame
@@ -216,11 +216,7 @@ def reply_code(frame: Frame) -> tuple[int | str, str]:
         code = payload.fields.get("code")
         number = code if isinstance(code, int) else 0
         return number, SASL_CODES.get(number, "") if number else ""
-    error = payload.fields.get("error")
-    if not isinstance(error, Described):
-        return 0, ""
-    fields = error.fields
-    return str(fields.get("condition") or ""), str(fields.get("description") or "")
+    return error_of(frame) or (0, "")
 
 
 def _answers(frame: Frame) -> bool:

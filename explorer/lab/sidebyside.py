@@ -27,6 +27,7 @@ from explorer.net.client import ExplorerConnection
 from explorer.net.endpoint import Endpoint
 from explorer.net.tap import Tap
 from explorer.protocol.amqp10.frames import HEARTBEAT, Body, Header
+from explorer.protocol.amqp10.queries import address_of
 from explorer.protocol.dialect import AMQP_0_9_1, AMQP_1_0, Dialect, ends_handshake
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
@@ -298,15 +299,8 @@ def mapping(frames: Sequence[Frame]) -> list[str]:
                 "RabbitMQ reads vhost:NAME there (0-9-1 names it in Connection.Open)."
             )
         elif frame.name == "attach":
-            end = (
-                body.fields.get("target")
-                if body.fields.get("role") is False
-                else (body.fields.get("source"))
-            )
-            address = getattr(end, "value", None)
-            where = address[0] if isinstance(address, list) and address else None
             said.append(
-                f"attach addresses {where!r}: RabbitMQ's /queues/NAME is a queue "
-                "(/exchanges/NAME/KEY an exchange and routing key)."
+                f"attach addresses {address_of(frame)!r}: RabbitMQ's /queues/NAME "
+                "is a queue (/exchanges/NAME/KEY an exchange and routing key)."
             )
     return said[:2]

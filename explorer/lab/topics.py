@@ -23,7 +23,8 @@ from explorer.engine import reaching, session
 from explorer.engine.core import Engine, Operation, Step
 from explorer.lab import sidebyside
 from explorer.lab.experiment import Facts, Scenario, rewrite
-from explorer.protocol.amqp10.frames import Body, Header
+from explorer.protocol.amqp10.frames import Header
+from explorer.protocol.amqp10.queries import mechanisms_of
 from explorer.protocol.content import publishes
 from explorer.protocol.dialect import AMQP_1_0
 from explorer.protocol.fields import JSON
@@ -215,12 +216,7 @@ def _amqp10_answer(frames: Sequence[Frame]) -> tuple[Facts, list[str]]:
             "broker does not speak AMQP 1.0 here (RabbitMQ 3.x needs the "
             "rabbitmq_amqp1_0 plugin; 4.x speaks it natively)."
         ]
-    offer = first_named(frames, B2C, "sasl-mechanisms")
-    body = offer.payload if offer is not None else None
-    listed = (
-        body.fields.get("sasl-server-mechanisms") if isinstance(body, Body) else None
-    )
-    mechanisms = [str(m) for m in getattr(listed, "items", ())]
+    mechanisms = mechanisms_of(first_named(frames, B2C, "sasl-mechanisms"))
     facts["sasl_mechanisms"] = list(mechanisms)
     return facts, [
         f"The broker echoed the SASL header and offered {', '.join(mechanisms)} in "

@@ -3,11 +3,11 @@
 Owns Dialect (a protocol's decoder, its lifecycle rules, its plan of phases
 and the frame that ends its handshake), the two dialects the explorer reads,
 `dialect_of`, which tells them apart by the protocol header the client wrote
-first, and `ends_handshake`, the one test of whether a frame, of either
-protocol, ends the handshake (from it on the broker's handshake_timeout no
-longer runs). A live run, a replay and a watched connection pick their
-decoder and rules here, and nowhere else. Sans-I/O.
-"""
+first, `dialect_of_frame`, which tells them apart by any decoded frame, and
+`ends_handshake`, the one test of whether a frame, of either protocol, ends
+the handshake (from it on the broker's handshake_timeout no longer runs). A
+live run, a replay and a watched connection pick their decoder and rules
+here, and nowhere else. Sans-I/O."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from typing import Final, Protocol
 from explorer.protocol import lifecycle
 from explorer.protocol.amqp10 import lifecycle as amqp10
 from explorer.protocol.amqp10.decoder import Amqp10Decoder
+from explorer.protocol.amqp10.frames import Body, Header
 from explorer.protocol.decoder import FrameDecoder
 from explorer.protocol.frames import Decoded, DecodeFailure, Direction, Frame
 from explorer.protocol.lifecycle import Phase, Transition
@@ -106,6 +107,15 @@ def dialect_of(client_bytes: bytes) -> Dialect:
     """
     head = client_bytes[:8]
     return AMQP_1_0 if head[:4] == b"AMQP" and head[4:] in _ONE_OH else AMQP_0_9_1
+
+
+def dialect_of_frame(frame: Frame) -> Dialect:
+    """The dialect whose decoder read `frame`, from any frame of the stream.
+
+    Unlike `dialect_of`, it needs no header: a reading that starts after the
+    handshake (a watched connection picked up late) tells by its first frame.
+    """
+    return AMQP_1_0 if isinstance(frame.payload, Header | Body) else AMQP_0_9_1
 
 
 def ends_handshake(frame: Frame) -> bool:

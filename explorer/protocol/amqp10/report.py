@@ -3,13 +3,12 @@
 Owns turning the frames of a 1.0 phase into its report (facts and notes): the
 protocol headers, the SASL exchange (password masked), the two opens side by
 side (max-frame-size, channel-max and idle-time-out: what each side announced
-and what holds, by the rules of part 2, section 2.7.1 of the spec), the two
-begins, and `failure_of`: what a broker frame carrying an error (a close, end
-or detach with one, or a sasl-outcome whose code is not 0) says went wrong.
-Works on decoded frames only, so it serves live runs, replays and watched
-connections alike. The 0-9-1 counterpart is explorer.protocol.report.
-Sans-I/O.
-"""
+and what holds, by the rules of part 2, section 2.7.1 of the spec; the
+idle-time-outs in one line, for the clock), the two begins, and `failure_of`:
+what a broker frame carrying an error (a close, end or detach with one, or a
+sasl-outcome whose code is not 0) says went wrong. Works on decoded frames
+only, so it serves live runs, replays and watched connections alike. The
+0-9-1 counterpart is explorer.protocol.report. Sans-I/O."""
 
 from __future__ import annotations
 
@@ -18,7 +17,7 @@ from typing import Final
 
 from explorer.protocol.amqp10.frames import Body, Header
 from explorer.protocol.amqp10.lifecycle import SASL_CODES
-from explorer.protocol.amqp10.values import Array, Described
+from explorer.protocol.amqp10.queries import error_of, fields_of, mechanisms_of
 from explorer.protocol.fields import JSON, to_json
 from explorer.protocol.frames import Frame
 from explorer.protocol.lifecycle import Phase
@@ -78,11 +77,6 @@ class Refusal:
     code: int | None = None
 
 
-def _fields(frame: Frame | None) -> dict[str, object]:
-    body = None if frame is None else frame.payload
-    return body.fields if isinstance(body, Body) else {}
-
-
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -138,11 +132,8 @@ def auth_facts(
         outcome: The broker's sasl-outcome.
         reveal: Show the password instead of ``***``.
     """
-    offered = _fields(mechanisms).get("sasl-server-mechanisms")
-    names = [str(m) for m in offered.items] if isinstance(offered, Array) else []
-    if isinstance(offered, str):
-        names = [offered]  # a single symbol needs no array
-    sent = _fields(init)
+    names = mechanisms_of(mechanisms)
+    sent = fields_of(init)
     mechanism = str(sent.get("mechanism") or "")
     response = sent.get("initial-response")
     data = response if isinstance(response, bytes) else b""
@@ -164,7 +155,7 @@ def auth_facts(
         )
     elif init is not None:
         facts["response"] = to_json(data) if reveal or not data else HIDDEN
-    code = _int(_fields(outcome).get("code"))
+    code = _int(fields_of(outcome).get("code"))
     facts["outcome"] = code
     if code is None:
         facts["verdict"] = "none yet: the broker sent no sasl-outcome"
@@ -187,7 +178,7 @@ def auth_facts(
 
 def open_facts(client_open: Frame, broker_open: Frame) -> tuple[Facts, list[str]]:
     """The two opens side by side: each negotiated field, and what holds."""
-    client, broker = _fields(client_open), _fields(broker_open)
+    client, broker = fields_of(client_open), fields_of(broker_open)
     facts: Facts = {}
     notes: list[str] = []
     for name, (default, rule) in OPEN_RULES.items():
@@ -213,6 +204,22 @@ def open_facts(client_open: Frame, broker_open: Frame) -> tuple[Facts, list[str]
             "so the vhost exists and the user may use it."
         )
     return facts, notes
+
+
+def idle_time_outs(client_open: Frame, broker_open: Frame) -> str:
+    """The idle-time-out each open announced, in seconds, for the clock's line.
+
+    ``idle-time-out: broker 30 s, client 1 s``; ``none`` for a side whose open
+    has none (or 0).
+    """
+    said = [
+        f"{who} {value / 1000:g} s" if value else f"{who} none"
+        for who, value in (
+            ("broker", _int(fields_of(broker_open).get("idle-time-out"))),
+            ("client", _int(fields_of(client_open).get("idle-time-out"))),
+        )
+    ]
+    return f"idle-time-out: {', '.join(said)}"
 
 
 def _shown(value: int | None) -> str:
@@ -253,7 +260,7 @@ def _holds(
 
 def begin_facts(client_begin: Frame, broker_begin: Frame) -> tuple[Facts, list[str]]:
     """The two begins of a session: channels, windows, handle-max."""
-    client, broker = _fields(client_begin), _fields(broker_begin)
+    client, broker = fields_of(client_begin), fields_of(broker_begin)
     keys = (
         "remote-channel",
         "next-outgoing-id",
@@ -304,12 +311,10 @@ def failure_of(frame: Frame, phase: Phase) -> Refusal | None:
             True,
             code,
         )
-    error = body.fields.get("error")
-    if body.name not in ("close", "end", "detach") or not isinstance(error, Described):
+    error = error_of(frame)
+    if body.name not in ("close", "end", "detach") or error is None:
         return None
-    fields = error.fields
-    condition = str(fields.get("condition") or "")
-    description = str(fields.get("description") or "")
+    condition, description = error
     what = {
         "close": "closed the connection",
         "end": f"ended the session on channel {frame.channel}",
