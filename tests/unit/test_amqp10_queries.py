@@ -5,6 +5,7 @@ to carry what that capture does not (an error, a single mechanism)."""
 from __future__ import annotations
 
 from explorer.protocol.amqp10 import queries
+from explorer.protocol.dialect import AMQP_0_9_1, AMQP_1_0, dialect_of, dialect_of_frame
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
 from explorer.protocol.queries import all_named, first_named
 from tests.unit.test_amqp10_support import committed, described, frame, only, proton
@@ -72,3 +73,23 @@ def test_an_error_s_condition_and_description() -> None:
     )
     bare = only(frame(described(0x18, internal)), B2C)
     assert queries.error_of(bare) == ("amqp:internal-error", "")
+
+
+def test_the_dialect_of_any_frame() -> None:
+    frames = lifecycle()
+    assert {dialect_of_frame(f) for f in frames} == {AMQP_1_0}
+    assert dialect_of_frame(frames[0]) is dialect_of(frames[0].raw)
+    # Mid-stream, where dialect_of sees no header: an open is 1.0's.
+    opened = first_named(frames, C2B, "open")
+    assert opened is not None
+    assert dialect_of(opened.raw) is AMQP_0_9_1
+    assert dialect_of_frame(opened) is AMQP_1_0
+    header = only_0_9_1()
+    assert dialect_of_frame(header) is AMQP_0_9_1
+
+
+def only_0_9_1() -> Frame:
+    """0-9-1's protocol header, as its decoder reads it."""
+    (header,) = AMQP_0_9_1.decoder(C2B).feed(b"AMQP\x00\x00\x09\x01")
+    assert isinstance(header, Frame)
+    return header

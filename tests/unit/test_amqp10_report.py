@@ -166,3 +166,14 @@ def test_an_error_says_its_condition_and_what_lives_on() -> None:
     closed = report.failure_of(close, Phase.OPERATIONS)
     assert closed is not None
     assert closed.fatal
+
+
+def test_the_clock_s_idle_time_out_line() -> None:
+    # RabbitMQ 4.0.5 announces 30000 ms; Proton half its idle_timeout of 2 s.
+    opens = named(C2B, "open"), named(B2C, "open")
+    assert report.idle_time_outs(*opens) == "idle-time-out: broker 30 s, client 1 s"
+    # A side whose open has none (here a begin stands in: no such field).
+    begin = named(C2B, "begin")
+    assert report.idle_time_outs(begin, opens[1]) == (
+        "idle-time-out: broker 30 s, client none"
+    )
