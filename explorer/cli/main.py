@@ -82,19 +82,32 @@ def _phase(name: str | None) -> Phase | None:
 
 
 def _dialect(args: argparse.Namespace) -> Dialect:
-    """The AMQP --protocol names.
+    """The AMQP --protocol names, checked against the options given with it.
 
     Raises:
-        UsageError: it is given with --scenario, whose experiment speaks its own.
+        UsageError: it is given with --scenario or --experiment, whose
+            experiment speaks its own, or with a --phase or --until its plan
+            has no such phase (1.0 has no start or tune).
     """
     from explorer.protocol.dialect import AMQP_0_9_1, DIALECTS
 
     dialect = DIALECTS[args.protocol]
-    if getattr(args, "scenario", None) and dialect is not AMQP_0_9_1:
-        raise UsageError(
-            "--protocol chooses the plain lifecycle's AMQP; an experiment "
-            "(--scenario) speaks its own"
-        )
+    if dialect is AMQP_0_9_1:
+        return dialect
+    for option in ("scenario", "experiment"):
+        if getattr(args, option, None):
+            raise UsageError(
+                f"--protocol chooses the plain lifecycle's AMQP; an experiment "
+                f"(--{option}) speaks its own"
+            )
+    phases = [p.value for p in dialect.plan_for(True)]
+    for option in ("phase", "until"):
+        named = getattr(args, option, None)
+        if named and named not in phases:
+            raise UsageError(
+                f"--{option} {named}: {dialect.name} has no {named} phase; its "
+                f"phases are {', '.join(phases)}"
+            )
     return dialect
 
 
@@ -196,11 +209,11 @@ def _app(args: argparse.Namespace) -> int:
         progress.reset()
         print(f"progress reset ({progress.path})")
         return EXIT_OK
+    dialect = _dialect(args)
     url, endpoint = _live(args.url)
     from explorer.engine.steps import VIEWS
     from explorer.ui.app import ExplorerApp, live
 
-    dialect = _dialect(args)
     app = ExplorerApp(
         live(url, race=args.race, dialect=dialect),
         source=VIEWS[dialect.key].url(endpoint, False),

@@ -37,12 +37,17 @@ class Choices:
 
 
 def experiment_names() -> list[str]:
+    """The experiments of the failure lab and the topic lessons, by name
+    (explorer.lab.registry), for --experiment and --scenario."""
     from explorer.lab.registry import EXPERIMENTS
 
     return sorted(EXPERIMENTS)
 
 
 def phase_names() -> list[str]:
+    """Every lifecycle phase, by its value, in order, for --phase and --until
+    (of either protocol: explorer.cli.main checks a phase against the
+    dialect's plan)."""
     from explorer.protocol.lifecycle import Phase
 
     return [p.value for p in Phase]
@@ -201,6 +206,7 @@ def command_parser(run: Mapping[str, Command]) -> argparse.ArgumentParser:
 
 
 def scenario_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--scenario NAME``: an experiment to run instead, `what` saying how."""
     parser.add_argument(
         "--scenario",
         choices=Choices(experiment_names),

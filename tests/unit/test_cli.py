@@ -86,6 +86,52 @@ def test_protocol_with_a_scenario_is_refused(
     assert "an experiment (--scenario) speaks its own" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "argv",
+    [["--protocol", "1.0", "--experiment", "wrong-password"],
+     ["--protocol", "1.0", "--experiment", "amqp10-wrong-password"]],
+)  # fmt: skip
+def test_protocol_with_an_experiment_is_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == EXIT_USAGE
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line == (
+        "amqp-explorer: --protocol chooses the plain lifecycle's AMQP; an "
+        "experiment (--experiment) speaks its own"
+    )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--protocol", "1.0", "--phase", "start"],
+     ["--protocol", "1.0", "--phase", "tune"],
+     ["trace", "--protocol", "1.0", "--until", "tune"]],
+    ids=["phase-start", "phase-tune", "until-tune"],
+)  # fmt: skip
+def test_a_phase_the_1_0_plan_lacks_is_refused(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == EXIT_USAGE
+    (line,) = capsys.readouterr().err.splitlines()
+    named = argv[-1]
+    phases = ", ".join(p.value for p in AMQP_1_0.plan_for(True))
+    assert line == (
+        f"amqp-explorer: {argv[-2]} {named}: AMQP 1.0 has no {named} phase; its "
+        f"phases are {phases}"
+    )
+    assert "header, auth, open, channel" in line
+
+
+def test_a_phase_of_the_1_0_plan_is_accepted() -> None:
+    args = _app_parser().parse_args(["--protocol", "1.0", "--phase", "open"])
+    assert _dialect(args) is AMQP_1_0
+    zero = _app_parser().parse_args(
+        ["--phase", "tune", "--experiment", "wrong-password"]
+    )
+    assert _dialect(zero).key == "0-9-1"  # 0-9-1 checks neither
+
+
 def test_an_unknown_phase_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         _app_parser().parse_args(["--phase", "lunch"])
