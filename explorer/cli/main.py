@@ -210,13 +210,13 @@ def _app(args: argparse.Namespace) -> int:
         print(f"progress reset ({progress.path})")
         return EXIT_OK
     dialect = _dialect(args)
-    url, endpoint = _live(args.url)
-    from explorer.engine.steps import VIEWS
-    from explorer.ui.app import ExplorerApp, live
+    url, _ = _live(args.url)
+    from explorer.ui.app import ExplorerApp
+    from explorer.ui.connections import live, live_source
 
     app = ExplorerApp(
         live(url, race=args.race, dialect=dialect),
-        source=VIEWS[dialect.key].url(endpoint, False),
+        source=live_source(url, dialect),
         predict=args.predict and not args.quiet,
         url=url,
         experiment=args.experiment,

@@ -4,7 +4,8 @@ Owns the factories of the app's steppers (the live engine, a recording) and
 the learner's ways to a new connection (ctrl+r, c and the palette's
 recordings and plain lifecycle), each through ExplorerApp.replace and in the
 protocol explored (AMQP 0-9-1 or 1.0), and what they say about the pace
-chosen. An experiment's connection is experiments.py's.
+chosen, and `live_source`, the name of a live connection. An experiment's
+connection is experiments.py's.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from explorer.engine.core import Engine
 from explorer.engine.events import Listener, Stepper
-from explorer.net.endpoint import redact
+from explorer.engine.steps import VIEWS
+from explorer.net.endpoint import parse
 from explorer.protocol.dialect import AMQP_0_9_1, Dialect
 from explorer.recording.capture import CaptureError, load
 from explorer.recording.replay import ReplayEngine
@@ -36,6 +38,16 @@ def live(
     the broker's handshake_timeout.
     """
     return lambda listener: Engine(url, listener, live_handshake=race, dialect=dialect)
+
+
+def live_source(url: str, dialect: Dialect) -> str:
+    """What the app names a live connection to `url` by: the URL as `dialect`'s
+    client is handed it (aiormq's spelling, or Proton's), password masked.
+
+    Raises:
+        EndpointError: the URL is bad (the command line checked it first).
+    """
+    return VIEWS[dialect.key].url(parse(url), False)
 
 
 def replay(path: Path) -> StepperFactory:
@@ -98,5 +110,6 @@ class Connections:
         app = self.app
         dialect = app.dialect  # the protocol the learner explores
         await app.replace(
-            live(app.url, race=app.race, dialect=dialect), redact(app.url)
+            live(app.url, race=app.race, dialect=dialect),
+            live_source(app.url, dialect),
         )
