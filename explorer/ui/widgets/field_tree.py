@@ -4,12 +4,11 @@ Owns the field pane: one node per ByteField (groups expandable, their parts
 added as they come into view, packed bits listed under their octet; a lazy
 group of more than PAGE parts, a frame_max of table entries say, added only
 when opened and then PAGE at a time, a "more" node adding the next), the label
-format ``name  type  value  @offset+length`` (AMQP 1.0's format codes in hex,
-its lists, maps and arrays counted; with the note
-explorer.protocol.values has beside a value: a timestamp's date, a
-signed-looking decimal, a repeated table key), finding the field that holds a
-byte, and the FieldSelected message; and a phase report's facts as a tree of
-``name: value`` leaves.
+format ``name  type  value  @offset+length`` (with what AMQP 1.0's values add,
+explorer.ui.widgets.field_labels10's, and the note explorer.protocol.values
+has beside a value: a timestamp's date, a signed-looking decimal, a repeated
+table key), finding the field that holds a byte, and the FieldSelected
+message; and a phase report's facts as a tree of ``name: value`` leaves.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from explorer.protocol.bytemap import ByteField, FieldKind, byte_map
 from explorer.protocol.fields import JSON
 from explorer.protocol.frames import Frame
 from explorer.protocol.values import leaf_note, repeated_entries
+from explorer.ui.widgets.field_labels10 import binary_text, coded, constructed, gist
 from explorer.ui.widgets.labels import fact_text
 
 #: Longest value shown in a label before it is cut with an ellipsis.
@@ -59,12 +59,12 @@ def format_value(field: ByteField) -> str:
     value = field.value
     if field.kind is FieldKind.BITS and isinstance(value, int):
         return f"{value:0{field.length * 8}b}"
-    if _coded(field) and isinstance(value, int):
+    if coded(field) and isinstance(value, int):
         return f"0x{value:02x}"
     if isinstance(value, str):
         return _quote(value)
-    if isinstance(value, bytes) and field.type == "binary" and _readable(value):
-        return _quote(value.decode("utf-8"))
+    if (text := binary_text(field)) is not None:
+        return _quote(text)
     if isinstance(value, bytes):
         shown = value[:BYTES_SHOWN].hex(" ")
         return shown if len(value) <= BYTES_SHOWN else f"{shown} … ({len(value)} bytes)"
@@ -77,8 +77,9 @@ def summary(field: ByteField) -> str:
     if not children:
         note = leaf_note(field)
         return f"{format_value(field)} — {note}" if note else format_value(field)
-    if _constructed(field):
-        return _amqp10_gist(field)
+    if constructed(field):
+        said = gist(field)
+        return summary(children[-1]) if said is None else said
     count = _count(children)
     if field.type in _SEQUENCES and children[0].kind is FieldKind.LENGTH:
         # The parts are the length, then the entries.
@@ -89,50 +90,6 @@ def summary(field: ByteField) -> str:
         return ""
     last = children[-1]
     return "" if last.kind is FieldKind.TAG else summary(last)
-
-
-def _coded(field: ByteField) -> bool:
-    """Whether a leaf holds an AMQP 1.0 code: a constructor's format code (a
-    0-9-1 type tag is a letter), or a descriptor's numeric code."""
-    if field.kind is FieldKind.TAG:
-        return isinstance(field.value, int)
-    return field.kind is FieldKind.METHOD and field.type == "ulong"
-
-
-def _readable(data: bytes) -> bool:
-    """Whether bytes read as UTF-8 text, NULs aside, with something printable."""
-    try:
-        text = data.decode("utf-8").replace("\0", "")
-    except UnicodeDecodeError:
-        return False
-    return bool(text) and text.isprintable()
-
-
-def _constructed(field: ByteField) -> bool:
-    """Whether a group is an AMQP 1.0 value: its constructor comes first."""
-    first = field.children[0]
-    return first.kind is FieldKind.TAG and isinstance(first.value, int)
-
-
-def _amqp10_gist(field: ByteField) -> str:
-    """A 1.0 value's gist: a list's, map's or array's count; a zero-width
-    encoding's constant (null, true, false, 0); else its last part's."""
-    value, children = field.value, field.children
-    if field.type == "list" and isinstance(value, list):
-        noun = "field" if field.name == "fields" else "item"
-        return _counted(len(value), noun, f"{noun}s")
-    count = next((c.value for c in children if c.name == "count"), None)
-    if field.type == "map" and isinstance(count, int):
-        return _counted(count // 2, "entry", "entries")  # keys and values count
-    if field.type == "array" and isinstance(count, int):
-        return _counted(count, "element", "elements")
-    if len(children) == 1:  # the constructor alone: the value costs no bytes
-        return "null" if value is None else str(value).lower()
-    return summary(children[-1])
-
-
-def _counted(count: int, one: str, many: str) -> str:
-    return f"{count} {one if count == 1 else many}"
 
 
 def _count(parts: Sequence[ByteField], limit: int = PAGE) -> int | None:
