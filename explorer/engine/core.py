@@ -197,11 +197,8 @@ class Engine(FrameLog):
             await experiment.conclude(self)
 
     async def clean_up(self) -> None:
-        """Undo what the run created on the broker (once; errors are reported).
-
-        An undo is forgotten only once it has run: one cut short (the run was
-        cancelled under it) is left for `aclose` to run again.
-        """
+        """Undo what the run created on the broker (once; errors are reported);
+        an undo cut short (the run was cancelled under it) is left for `aclose`."""
         while self.cleanups:
             undo = self.cleanups[-1]
             try:
@@ -284,12 +281,15 @@ class Engine(FrameLog):
             self.tap.release()
 
     async def stop_connecting(self) -> None:
-        """Cancel the client's handshake if it runs; return once it stopped."""
+        """Cancel the client's handshake if it runs, and stop a 1.0 client's
+        keepalive; return once they stopped."""
         task = self._connecting
         if task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await task
+        if self.amqp10 is not None:
+            await self.amqp10.stop_keepalive()
 
     def _connected(self, task: asyncio.Task[object]) -> None:
         """The handshake ended; why it failed is read from the wire instead."""

@@ -9,12 +9,17 @@ reads it, exactly as for aiormq. The client is observed, not re-implemented:
 Proton is a real AMQP 1.0 implementation (RabbitMQ's own Python client is
 built on it), and its Transport is the one that can be fed from a socket the
 explorer owns. Each step (open, begin, attach, send, receive, close) pumps
-bytes both ways until the broker has answered it.
+bytes both ways until the broker has answered it; between steps, once open,
+a keepalive task does the same with nothing to wait for, so that Proton
+reads the broker's empty frames and sends its own while the learner reads.
+One coroutine at a time reads the socket: a step pauses the keepalive, and
+both hold the client's lock while they read.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Callable
@@ -31,6 +36,8 @@ CONTAINER: Final = "amqp-explorer"
 STEP_TIMEOUT: Final = 10.0
 #: The most bytes read from the socket at once.
 READ_SIZE: Final = 65536
+#: The most seconds the keepalive waits on the socket before it ticks Proton.
+KEEPALIVE_TICK: Final = 1.0
 
 
 class Amqp10Error(Exception):
@@ -109,6 +116,11 @@ class Amqp10Client:
         self.receiver: proton.Receiver | None = None
         self._reader: asyncio.StreamReader | None = None
         self._writer: asyncio.StreamWriter | None = None
+        #: Held by whoever reads the socket: a step's pump, the keepalive, finish.
+        self._lock = asyncio.Lock()
+        #: Whether the keepalive runs between steps (from open until close).
+        self._keeping = False
+        self._keepalive: asyncio.Task[None] | None = None
         #: The broker's side has ended (its FIN, or a reset).
         self.ended = False
 
@@ -135,6 +147,8 @@ class Amqp10Client:
         """SASL (header, mechanisms, init, outcome), the AMQP header, open."""
         self.connection.open()
         await self._pump(_active(self.connection), "open")
+        self._keeping = True
+        self._keep_alive()
 
     async def begin(self) -> None:
         """Begin a session."""
@@ -218,6 +232,7 @@ class Amqp10Client:
         What the broker already ended is only answered: a session it ended
         (with its links) gets the client's end, never a detach.
         """
+        await self.stop_keepalive()  # each step below reads until its answer
         session = self.session
         ended = session is not None and _closed(session)()
         for link in (self.sender, self.receiver):
@@ -233,12 +248,51 @@ class Amqp10Client:
 
     async def finish(self) -> None:
         """Close the client's side (after what Proton still has to send) and
-        read until the broker's side ends (its FIN, or the reset RabbitMQ sends)."""
+        read until the broker's side ends (its FIN, or the reset RabbitMQ sends);
+        after `timeout` seconds without it, drop the connection."""
+        await self.stop_keepalive()
         self._flush()
-        if self._writer is not None:
-            self._writer.close()
-        while not self.ended:
-            await self._read(self.timeout)
+        if self._writer is None:
+            return
+        self._writer.close()
+        deadline = time.monotonic() + self.timeout
+        async with self._lock:
+            while not self.ended and (left := deadline - time.monotonic()) > 0:
+                with contextlib.suppress(Amqp10Error):  # the tap records it all
+                    await self._read(left)
+        if not self.ended:
+            self._writer.transport.abort()
+
+    async def stop_keepalive(self) -> None:
+        """Stop keeping the connection alive between steps (for good)."""
+        self._keeping = False
+        await self._pause()
+
+    def _keep_alive(self) -> None:
+        """Start the keepalive, if it is due and not running."""
+        idle = self._keepalive is None or self._keepalive.done()
+        if self._keeping and idle and not self.is_closed:
+            self._keepalive = asyncio.ensure_future(self._keep_reading())
+
+    async def _pause(self) -> None:
+        """Cancel the keepalive, if it runs, and return once it stopped."""
+        task = self._keepalive
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def _keep_reading(self) -> None:
+        """Between steps: feed Proton what the broker sends, tick its clock and
+        send what it owes (its empty frames, within half the broker's
+        idle-time-out), until the connection ends or Proton reads no more."""
+        while not self.is_closed:
+            async with self._lock:
+                self._flush()
+                try:
+                    await self._tick_and_read(KEEPALIVE_TICK)
+                except Amqp10Error:
+                    return  # the next step meets it (Proton's condition)
 
     def _refused(self) -> proton.Condition | None:
         """The error of the connection, or of a session or link the client
@@ -269,35 +323,58 @@ class Amqp10Client:
         """Write what Proton has to send and feed it what comes, until `done()`.
 
         Raises:
-            Amqp10Error: the broker closed the connection first, or `done()`
-                did not come true `within` seconds (the step's timeout).
+            Amqp10Error: the broker closed the connection first, Proton read
+                no more, or `done()` did not come true `within` seconds (the
+                step's timeout).
         """
-        deadline = time.monotonic() + (within or self.timeout)
-        while True:
-            self._flush()
-            if done():
-                return
-            remote = self._refused()
-            left = deadline - time.monotonic()
-            if self.ended or remote is not None or left <= 0:
-                self._flush()  # the answer to what the broker closed, if any
-                why = remote.description if remote is not None else ""
-                silent = not self.ended and remote is None
-                what = getattr(remote, "name", "") or (
-                    "no answer" if silent else "the broker's side ended"
-                )
-                raise (Amqp10TimeoutError if silent else Amqp10Error)(
-                    f"{step}: {what} {why}".strip()
-                )
-            tick = self.transport.tick(time.monotonic())
-            wait = min(left, tick - time.monotonic()) if tick else left
-            await self._read(max(wait, 0.0))
+        await self._pause()
+        try:
+            async with self._lock:
+                deadline = time.monotonic() + (within or self.timeout)
+                while True:
+                    self._flush()
+                    if done():
+                        return
+                    remote = self._refused()
+                    left = deadline - time.monotonic()
+                    if self.ended or remote is not None or left <= 0:
+                        self._flush()  # the answer to what the broker closed, if any
+                        why = remote.description if remote is not None else ""
+                        silent = not self.ended and remote is None
+                        what = getattr(remote, "name", "") or (
+                            "no answer" if silent else "the broker's side ended"
+                        )
+                        raise (Amqp10TimeoutError if silent else Amqp10Error)(
+                            f"{step}: {what} {why}".strip()
+                        )
+                    try:
+                        await self._tick_and_read(left)
+                    except Amqp10Error as exc:
+                        raise Amqp10Error(f"{step}: {exc}") from exc
+        finally:
+            self._keep_alive()
+
+    async def _tick_and_read(self, most: float) -> None:
+        """Tick Proton's clock, then read until its next timer, for at most
+        `most` seconds; what the tick made Proton owe (an empty frame, say) is
+        flushed after the read, as the pump and keepalive loop on."""
+        tick = self.transport.tick(time.monotonic())
+        wait = min(most, tick - time.monotonic()) if tick else most
+        await self._read(max(wait, 0.0))
 
     async def _read(self, wait: float) -> None:
-        """Feed Proton what the broker sends within `wait` seconds, if anything."""
+        """Feed Proton what the broker sends within `wait` seconds, if anything
+        (read in this task: a read cancelled, as the keepalive's is, leaves what
+        came in the reader, where wait_for's inner task could lose it).
+
+        Raises:
+            Amqp10Error: Proton reads no more (see `_push`).
+        """
         assert self._reader is not None, "connect first"
+        assert self._lock.locked(), "one reader at a time: hold the lock"
         try:
-            data = await asyncio.wait_for(self._reader.read(READ_SIZE), wait)
+            async with asyncio.timeout(wait):
+                data = await self._reader.read(READ_SIZE)
         except TimeoutError:
             return
         except ConnectionError:
@@ -306,10 +383,30 @@ class Amqp10Client:
             self.ended = True
             self.transport.close_tail()
             return
+        self._push(data)
+
+    def _push(self, data: bytes) -> None:
+        """Hand Proton the broker's bytes.
+
+        Raises:
+            Amqp10Error: Proton has closed its input (after an error of its
+                own, a framing error say), so these bytes go unread (its push
+                would raise TransportException).
+        """
         while data:
-            room = max(self.transport.capacity(), 1)
-            self.transport.push(data[:room])
-            data = data[room:]
+            try:
+                room = self.transport.capacity()
+                if room < 0:
+                    raise proton.TransportException("its input is closed")
+                self.transport.push(data[: max(room, 1)])
+            except proton.TransportException as exc:
+                why = self.transport.condition
+                said = f"{why.name}: {why.description}" if why else str(exc)
+                raise Amqp10Error(
+                    f"Proton reads no more from the broker ({said}); "
+                    f"{len(data)} bytes went unread"
+                ) from exc
+            data = data[max(room, 1) :]
 
     def _flush(self) -> None:
         """Hand what Proton has to send to the tap's writer (sent or held)."""

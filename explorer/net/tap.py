@@ -25,7 +25,7 @@ from aiormq.exceptions import AMQPConnectionError
 from yarl import URL
 
 from explorer.protocol.decoder import FrameDecoder
-from explorer.protocol.dialect import AMQP_1_0, dialect_of, ends_handshake
+from explorer.protocol.dialect import ends_handshake
 from explorer.protocol.frames import Direction, Frame
 from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd, WireEvent
 
@@ -52,8 +52,9 @@ class Tap:
 
         Args:
             hide_handshake_heartbeats: keep broker heartbeats that arrive before
-                Connection.OpenOk from aiormq (they are still recorded); an
-                AMQP 1.0 client's first write turns it off.
+                Connection.OpenOk from aiormq (they are still recorded); False
+                for an AMQP 1.0 client (a 0-9-1 decoder would misread its
+                broker's frames) and for a proxy.
         """
         self.events: list[WireEvent] = []
         #: Directions whose end has been recorded.
@@ -135,13 +136,7 @@ class Tap:
         self._writer = writer
 
     def client_wrote(self, data: bytes) -> bool:
-        """Hold a client write if holding; True when it may go out now.
-
-        A client that opens with an AMQP 1.0 header turns off the hiding of
-        handshake heartbeats: its 0-9-1 decoder would misread 1.0 frames.
-        """
-        if self._handshake is not None and dialect_of(data) is AMQP_1_0:
-            self._handshake = None
+        """Hold a client write if holding; True when it may go out now."""
         if not self._holding:
             return True
         self._held.append(bytes(data))

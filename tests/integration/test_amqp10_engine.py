@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterator
+from typing import Final
 
 import pytest
 
@@ -192,6 +193,38 @@ async def test_a_whole_1_0_run_in_race_mode(user4: User) -> None:
     engine, events = await run(url(user4), live_handshake=True)
     assert_whole_run(engine, events, user4)
     assert engine.tap.held == 0
+
+
+#: Longer than half of RabbitMQ 4.0.5's idle-time-out (30000 ms): Proton owes
+#: the broker an empty frame within it.
+PAUSE: Final = 16.0
+
+
+async def test_a_learners_pause_keeps_the_1_0_connection_alive(user4: User) -> None:
+    """Paused between steps (after begin) longer than half the broker's
+    idle-time-out: Proton, kept reading and ticking, sends its empty frame and
+    reads the broker's; it never times out, and the run goes on and closes."""
+    events = Recorder()
+    engine = Engine(url(user4), events.append, dialect=AMQP_1_0)
+    try:
+        await engine.run(until=P.CHANNEL)
+        began = engine.tap.now()
+        await asyncio.sleep(PAUSE)
+        during = [f for f in engine.frames if f.t >= began]
+        client = engine.need_amqp10()
+        assert client.transport.condition is None  # no local-idle-timeout
+        await engine.run()
+    finally:
+        await engine.aclose()
+    assert {f.name for f in during} == {"heartbeat"}
+    ours = [f.t - began for f in during if f.direction is C2B]
+    theirs = [f for f in during if f.direction is B2C]
+    assert len(ours) == 1  # at 15 s: half the broker's 30000 ms
+    assert 14.0 < ours[0] < PAUSE
+    assert len(theirs) >= PAUSE  # about every 500 ms: half the client's 1000 ms
+    assert events.failures() == []
+    assert engine.seen(B2C, "close")
+    assert events[-1] == LifecycleEnded(True)
 
 
 async def test_race_mode_holds_each_handshake_write_until_its_step(user4: User) -> None:

@@ -4,7 +4,9 @@ The whole lifecycle against the project's RabbitMQ 4.0.5 on 127.0.0.1:5673,
 with a throwaway user and a queue declared for the run: its bytes are the
 Tap's events, decoded with Amqp10Decoder, placed by the 1.0 lifecycle table.
 Once flowing, once with every client write held and released one at a time.
-Needs the broker (skipped without it, failing in CI).
+Then what no broker does (a peer that never ends its side, bytes after a
+malformed frame), played by a fake peer. Needs the broker (skipped without
+it, failing in CI).
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ import asyncio
 import bisect
 import contextlib
 import itertools
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Final
 
 import pytest
 
 from explorer.net.amqp10 import Amqp10Client, Amqp10Error
-from explorer.net.tap import Tap
+from explorer.net.tap import CLOSE_GRACE, Tap
 from explorer.protocol.amqp10.frames import Body
 from explorer.protocol.amqp10.lifecycle import PLAN, Amqp10Lifecycle
 from explorer.protocol.amqp10.secrets import secrets_in
@@ -28,6 +31,7 @@ from explorer.protocol.frames import B2C, C2B, Frame
 from explorer.protocol.lifecycle import Phase
 from explorer.protocol.stream import Chunk, StreamEnd
 from tests.conftest import User, answering
+from tests.integration.conftest import Handler
 from tests.integration.test_amqp10_bytes import (
     BODY,
     BROKER4,
@@ -198,3 +202,68 @@ async def test_a_wrong_password_ends_at_the_sasl_outcome(user4: User) -> None:
     assert outcome.frame.name == "sasl-outcome"
     assert (outcome.phase, outcome.after) == (Phase.AUTH, Phase.CLOSE)
     assert outcome.note == "authentication failed: code 1 (auth)"
+
+
+# What no broker does: a fake peer (tests/integration/conftest.py) plays it.
+
+
+async def test_finish_drops_a_peer_that_never_ends_its_side(
+    fake_peer: Callable[[Handler], Awaitable[int]],
+) -> None:
+    """The peer reads the client's FIN but never sends its own (nor a reset):
+    finish gives up after the client's timeout and drops the connection,
+    sooner than the tap's own grace would."""
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(65536):
+            pass
+        await asyncio.sleep(10)  # the writer is kept: no FIN
+        writer.close()
+
+    port = await fake_peer(peer)
+    tap = Tap(hide_handshake_heartbeats=False)
+    client = Amqp10Client(tap, "u", "p", timeout=0.3)
+    await client.connect("127.0.0.1", port)
+    began = time.monotonic()
+    await client.finish()
+    assert 0.3 <= time.monotonic() - began < CLOSE_GRACE
+    await asyncio.sleep(0)  # the transport reports the end
+    ends = {e.direction: e.reason for e in tap.events if isinstance(e, StreamEnd)}
+    assert ends == {C2B: "closed by the client", B2C: "the TCP connection closed"}
+
+
+async def test_bytes_proton_no_longer_reads_are_a_clear_error(
+    fake_peer: Callable[[Handler], Awaitable[int]],
+) -> None:
+    """A malformed frame makes Proton close its input; what the peer sends
+    after it goes unread: never Proton's TransportException escaping a step,
+    the keepalive or finish."""
+
+    async def peer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readexactly(8)
+        writer.write(b"AMQP\x03\x01\x00\x00" + b"\x00\x00\x00\x02\x02\x01\x00\x00")
+        await asyncio.sleep(0.3)
+        writer.write(b"more bytes")
+        await asyncio.sleep(10)
+        writer.close()
+
+    port = await fake_peer(peer)
+    tap = Tap(hide_handshake_heartbeats=False)
+    client = Amqp10Client(tap, "u", "p", timeout=1.0)
+    await client.connect("127.0.0.1", port)
+    with pytest.raises(Amqp10Error, match=r"^open: amqp:connection:framing-error"):
+        await client.open()
+    assert client.transport.capacity() < 0  # Proton reads no more
+    await asyncio.sleep(0.5)
+    with pytest.raises(Amqp10Error) as refused:
+        async with client._lock:
+            await client._read(0.5)
+    assert str(refused.value) == (
+        "Proton reads no more from the broker (amqp:connection:framing-error: "
+        "malformed frame); 10 bytes went unread"
+    )
+    await client.finish()  # the bytes after it: read, not raised
+    received = b"".join(
+        e.data for e in tap.events if isinstance(e, Chunk) and e.direction is B2C
+    )
+    assert received.endswith(b"more bytes")
