@@ -86,41 +86,33 @@ def test_protocol_with_a_scenario_is_refused(
     assert "an experiment (--scenario) speaks its own" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(
-    "argv",
-    [["--protocol", "1.0", "--experiment", "wrong-password"],
-     ["--protocol", "1.0", "--experiment", "amqp10-wrong-password"]],
-)  # fmt: skip
-def test_protocol_with_an_experiment_is_refused(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert main(argv) == EXIT_USAGE
-    (line,) = capsys.readouterr().err.splitlines()
-    assert line == (
-        "amqp-explorer: --protocol chooses the plain lifecycle's AMQP; an "
-        "experiment (--experiment) speaks its own"
-    )
+PHASES_1_0 = ", ".join(p.value for p in AMQP_1_0.plan_for(True))
+EXPERIMENT_SPEAKS = (
+    "--protocol chooses the plain lifecycle's AMQP; an experiment (--experiment) "
+    "speaks its own"
+)
 
 
 @pytest.mark.parametrize(
-    "argv",
-    [["--protocol", "1.0", "--phase", "start"],
-     ["--protocol", "1.0", "--phase", "tune"],
-     ["trace", "--protocol", "1.0", "--until", "tune"]],
-    ids=["phase-start", "phase-tune", "until-tune"],
+    ("argv", "message"),
+    [(["--protocol", "1.0", "--experiment", "wrong-password"], EXPERIMENT_SPEAKS),
+     (["--protocol", "1.0", "--experiment", "amqp10-wrong-password"],
+      EXPERIMENT_SPEAKS),
+     (["--protocol", "1.0", "--phase", "start"],
+      f"--phase start: AMQP 1.0 has no start phase; its phases are {PHASES_1_0}"),
+     (["--protocol", "1.0", "--phase", "tune"],
+      f"--phase tune: AMQP 1.0 has no tune phase; its phases are {PHASES_1_0}"),
+     (["trace", "--protocol", "1.0", "--until", "tune"],
+      f"--until tune: AMQP 1.0 has no tune phase; its phases are {PHASES_1_0}")],
+    ids=["experiment", "1.0-experiment", "phase-start", "phase-tune", "until-tune"],
 )  # fmt: skip
-def test_a_phase_the_1_0_plan_lacks_is_refused(
-    argv: list[str], capsys: pytest.CaptureFixture[str]
+def test_what_1_0_does_not_take_is_refused_in_one_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert main(argv) == EXIT_USAGE
     (line,) = capsys.readouterr().err.splitlines()
-    named = argv[-1]
-    phases = ", ".join(p.value for p in AMQP_1_0.plan_for(True))
-    assert line == (
-        f"amqp-explorer: {argv[-2]} {named}: AMQP 1.0 has no {named} phase; its "
-        f"phases are {phases}"
-    )
-    assert "header, auth, open, channel" in line
+    assert line == f"amqp-explorer: {message}"
+    assert "header, auth, open, channel" in PHASES_1_0
 
 
 def test_a_phase_of_the_1_0_plan_is_accepted() -> None:
