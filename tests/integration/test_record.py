@@ -225,6 +225,10 @@ async def test_peer_closing_mid_frame_is_reported(
     assert "Traceback" not in result.stderr
 
 
+def _ctrl_c_as_at_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def record_until(
     args: list[str], out: Path, seen: str, sig: signal.Signals
 ) -> subprocess.Popen[str]:
@@ -234,6 +238,9 @@ def record_until(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a suite started in the background (`cmd &`)
+        # inherits SIGINT ignored, and Python then installs no ctrl+c handler.
+        preexec_fn=_ctrl_c_as_at_a_terminal,
     )
     deadline = time.monotonic() + 20
     while seen not in (out.read_text() if out.exists() else ""):
