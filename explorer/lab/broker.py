@@ -89,18 +89,27 @@ async def rabbitmqctl(*args: str, stdin: str = "") -> str:
             "this experiment needs rabbitmqctl (it comes with RabbitMQ) on this "
             "machine, for a broker running here"
         )
-    try:
-        process = await asyncio.create_subprocess_exec(
+    starting = asyncio.ensure_future(
+        asyncio.create_subprocess_exec(
             *command,
             *args,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT,
         )
+    )
+    try:
+        # Shielded: a run cancelled while the process starts still gets its
+        # handle, to stop it (else its transport outlives the event loop).
+        process = await asyncio.shield(starting)
     except OSError as exc:  # $RABBITMQCTL names a program that is not there
         raise LabError(
             f"rabbitmqctl could not be started ({command[0]}: {exc.strerror or exc})"
         ) from None
+    except asyncio.CancelledError:
+        with contextlib.suppress(OSError):
+            await _stop(await starting)
+        raise
     try:
         async with asyncio.timeout(CTL_TIMEOUT):
             out, _ = await process.communicate(stdin.encode())
@@ -129,9 +138,19 @@ async def _stop(process: asyncio.subprocess.Process) -> None:
     Erlang VM through `su`, in a session of its own: killing the script alone
     leaves the VM holding the pipes, whose transport then outlives the event
     loop ('Event loop is closed' at exit). So every process it started goes,
-    and its output is read to the end.
+    and its output is read to the end. Each is stopped (SIGSTOP) before its
+    children are looked for, so none forks one more, nor is orphaned out of
+    sight, between the look and the kill.
     """
-    for pid in (*_descendants(process.pid), process.pid):
+    frozen: set[int] = set()
+    found = [process.pid]
+    while found:
+        for pid in found:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGSTOP)
+        frozen.update(found)
+        found = [pid for pid in _descendants(process.pid) if pid not in frozen]
+    for pid in frozen:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     with contextlib.suppress(TimeoutError, OSError):
