@@ -28,11 +28,13 @@ from explorer.protocol.stream import Chunk, StreamEnd, WireEvent
 if TYPE_CHECKING:
     from explorer.engine.core import Engine
 
-#: RabbitMQ's default handshake_timeout: from TCP accept to Connection.Open
-#: (for AMQP 1.0, to the client's open: seen on RabbitMQ 4.0.5).
+#: RabbitMQ's default handshake_timeout: from TCP accept to the client's
+#: Connection.Open, or for AMQP 1.0 its open (seen on RabbitMQ 4.0.5: an open
+#: sent 9 s after accept was answered and the connection kept; the AMQP header
+#: alone was reset 10.0 s after accept). The broker's open answers it at once.
 HANDSHAKE_TIMEOUT: Final = 10.0
 #: The client's frame the handshake_timeout waits for, by dialect key.
-_OPEN: Final = {"0-9-1": "Connection.Open", "1.0": "open"}
+_OPEN: Final = {"0-9-1": "Connection.Open", "1.0": "the client's open"}
 #: The broker's frame that answers the client's close, by dialect key.
 _CLOSED: Final = {"0-9-1": "Connection.CloseOk", "1.0": "close"}
 

@@ -262,7 +262,10 @@ async def test_holding_the_sasl_header_meets_rabbitmqs_handshake_timeout(
     assert failure.phase is P.HEADER
     assert failure.fatal
     assert "while the explorer held the client's next frame" in failure.message
-    assert "handshake_timeout (10 s by default) ran out before open" in failure.message
+    assert (
+        "handshake_timeout (10 s by default) ran out before the client's open"
+        in failure.message
+    )
     assert engine.frames == []
     assert events[-1] == LifecycleEnded(False)
 

@@ -22,12 +22,13 @@ import pytest
 from explorer.engine.core import Engine
 from explorer.net.amqp10 import Amqp10Client, Amqp10Error
 from explorer.net.tap import Tap
+from explorer.protocol.amqp10.decoder import Amqp10Decoder
 from explorer.protocol.amqp10.frames import Body
 from explorer.protocol.amqp10.values import Array, Described
 from explorer.protocol.dialect import AMQP_1_0
 from explorer.protocol.frames import B2C, C2B, Direction, Frame
 from explorer.protocol.lifecycle import Phase
-from explorer.protocol.stream import Chunk
+from explorer.protocol.stream import RESET_BY_BROKER, Chunk, StreamEnd
 from tests.conftest import BROKERS, User, answering
 from tests.integration.test_amqp10_bytes import (
     BODY,
@@ -119,9 +120,10 @@ def test_the_sasl_header_lesson(run: Run) -> None:
     assert mechanisms.t <= run.first(C2B, "sasl-init").t
 
 
-def probe(data: bytes, wait: float) -> tuple[bytes, str, float]:
-    """Write `data` to 4.0.5, read until the end: what came, how it ended, when."""
-    with socket.create_connection((HOST, PORT)) as sock:
+def probe(data: bytes, wait: float, port: int = PORT) -> tuple[bytes, str, float]:
+    """Write `data` to 4.0.5 (or the broker on `port`), read until the end:
+    what came, how it ended, when."""
+    with socket.create_connection((HOST, port)) as sock:
         started = time.monotonic()
         sock.sendall(data)
         sock.settimeout(wait)
@@ -157,18 +159,52 @@ def test_the_handshake_clock_drops_a_client_after_its_sasl_header(
 
 
 def test_3_10_answers_a_1_0_header_with_0_9_1s(request: pytest.FixtureRequest) -> None:
-    """21: RabbitMQ 3.10.8, plugin off: `AMQP 0 0 9 1`, and the socket closes."""
+    """20, 21: RabbitMQ 3.10.8, plugin off: `AMQP 0 0 9 1`, then a reset."""
     answering(BROKERS[0], request)
-    with socket.create_connection(("127.0.0.1", 5672)) as sock:
+    got, end, took = probe(SASL_HEADER, 5.0, port=5672)
+    assert (got, end) == (bytes.fromhex("414d515000000901"), "reset")
+    assert took < 1.0
+
+
+#: When the raw client of the clock test sends its open, after TCP accept (s).
+LATE_OPEN: Final = 9.0
+#: How long that client then stays silent, still connected (s).
+SILENT: Final = 40.0
+
+
+def test_the_handshake_clock_stops_at_the_clients_open(run: Run) -> None:
+    """21, 26, 30: a raw client sends the run's SASL header, sasl-init and AMQP
+    header at once, its open only 9 s after connecting: the broker answers
+    with its open and does not reset it at 10 s; then, sending nothing at
+    all, it is still connected 40 s after its open (more than 4.0.5's
+    idle-time-out of 30000 ms)."""
+    with socket.create_connection((HOST, PORT)) as sock:
+        started = time.monotonic()
+        sock.settimeout(2.0)
         sock.sendall(SASL_HEADER)
-        sock.settimeout(5.0)
-        got = b""
-        try:
-            while chunk := sock.recv(65536):
-                got += chunk
-        except ConnectionResetError:
-            pass
-    assert got == bytes.fromhex("414d515000000901")
+        read_past(sock, b"\x00\x53\x40")  # sasl-mechanisms
+        sock.sendall(run.first(C2B, "sasl-init").raw)
+        read_past(sock, b"\x00\x53\x44")  # sasl-outcome
+        sock.sendall(AMQP_HEADER)
+        time.sleep(LATE_OPEN - (time.monotonic() - started))
+        sock.sendall(run.first(C2B, "open").raw)
+        decoder, names = Amqp10Decoder(B2C), []
+        opened = time.monotonic()
+        while time.monotonic() - opened < SILENT:
+            chunk = sock.recv(65536)  # a reset raises
+            assert chunk, "the broker closed its side"
+            names += [f.name for f in decoder.feed(chunk, 0.0) if isinstance(f, Frame)]
+    assert names[:2] == ["amqp-header", "open"]
+    assert set(names[2:]) == {"heartbeat"}  # every 500 ms: the open's 1000 ms
+
+
+def read_past(sock: socket.socket, mark: bytes) -> None:
+    """Read until `mark` (a performative's descriptor) has come."""
+    got = b""
+    while mark not in got:
+        chunk = sock.recv(65536)
+        assert chunk, "the broker closed its side"
+        got += chunk
 
 
 def test_the_sasl_lesson(run: Run, user4: User) -> None:
@@ -193,22 +229,32 @@ def test_the_sasl_lesson(run: Run, user4: User) -> None:
 
 
 def test_a_wrong_password_gets_code_1_three_seconds_late(user4: User) -> None:
-    """22: code 1 (byte 15 `01`) about 3 s after sasl-init; no open, no close."""
+    """20, 22: code 1 (byte 15 `01`) about 3 s after sasl-init; no open, no
+    close; a client that waits is reset about 3 s after the outcome."""
 
-    async def wrong() -> Run:
+    async def wrong() -> tuple[Run, StreamEnd]:
         tap = Tap(hide_handshake_heartbeats=False)
         client = Amqp10Client(tap, user4.name, "not-the-password")
         await client.connect(HOST, PORT)
         with pytest.raises(Amqp10Error):
             await client.open()
+        for _ in range(100):  # wait, sending nothing, up to 5 s
+            if B2C in tap.ended:
+                break
+            await asyncio.sleep(0.05)
         await client.finish()
-        return Run(tap)
+        (end,) = [
+            e for e in tap.events if isinstance(e, StreamEnd) and e.direction is B2C
+        ]
+        return Run(tap), end
 
-    failed = asyncio.run(wrong())
+    failed, end = asyncio.run(wrong())
     outcome = failed.first(B2C, "sasl-outcome")
     assert outcome.raw[15] == 1
     assert 2.5 < outcome.t - failed.first(C2B, "sasl-init").t < 4.0
     assert not [f for f in failed.frames if f.name in ("open", "close")]
+    assert end.reason == RESET_BY_BROKER
+    assert 2.5 < end.t - outcome.t < 4.0
 
 
 def test_the_open_lesson(run: Run) -> None:
