@@ -5,9 +5,11 @@ and the frame that ends its handshake), the two dialects the explorer reads,
 `dialect_of`, which tells them apart by the protocol header the client wrote
 first, `dialect_of_frame`, which tells them apart by any decoded frame, and
 `ends_handshake`, the one test of whether a frame, of either protocol, ends
-the handshake (from it on the broker's handshake_timeout no longer runs). A
-live run, a replay and a watched connection pick their decoder and rules
-here, and nowhere else. Sans-I/O."""
+the handshake: the broker's answer to the frame that stops its
+handshake_timeout (0-9-1's Connection.Open; 1.0's client open, seen on
+RabbitMQ 4.0.5), so from it on no handshake clock runs. A live run, a replay
+and a watched connection pick their decoder and rules here, and nowhere else.
+Sans-I/O."""
 
 from __future__ import annotations
 
